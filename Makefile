@@ -1,0 +1,54 @@
+# a2q-flow — `make demo` installs everything and runs the default benchmark; `make test` runs
+# the test suite. Every benchmark config in configs/ gets a target named after its file
+# (configs/tfc_digits.yaml -> `make tfc-digits`).
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+A2Q     = $(VENV)/bin/a2q
+STAMP   = $(VENV)/.installed
+# The CPU wheel of torch; installed first and alone so that no resolver ever picks a CUDA build.
+TORCH_SPEC  ?= torch==2.13.0
+FINN_SPEC   ?= finn-plus==1.6.1
+DEFAULT_CONFIG ?= configs/tfc_digits.yaml
+
+CONFIGS := $(wildcard configs/*.yaml)
+BENCHMARKS := $(subst _,-,$(basename $(notdir $(CONFIGS))))
+
+.PHONY: install demo test test-all lint format clean $(BENCHMARKS)
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; a2q-flow needs Python 3.11 (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q --no-deps "$(FINN_SPEC)"
+	$(PY) -c "import torch; assert torch.version.cuda is None or '$(ALLOW_CUDA)', 'a CUDA torch was installed: ' + torch.__version__"
+	touch $@
+
+demo: install
+	$(A2Q) run $(DEFAULT_CONFIG)
+	$(A2Q) inspect build/$(basename $(notdir $(DEFAULT_CONFIG)))
+
+test: install
+	$(PY) -m pytest
+
+test-all: install
+	$(PY) -m pytest -m ""
+
+lint: install
+	$(VENV)/bin/ruff check flow tests
+	$(VENV)/bin/ruff format --check flow tests
+
+format: install
+	$(VENV)/bin/ruff format flow tests
+	$(VENV)/bin/ruff check --fix flow tests
+
+$(BENCHMARKS): install
+	$(A2Q) run configs/$(subst -,_,$@).yaml
+
+clean:
+	rm -rf build

@@ -1,0 +1,121 @@
+"""The ``a2q`` command line: bounds, run, inspect."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from flow.errors import A2QError
+
+log = logging.getLogger("flow")
+
+
+def _setup_logging(quiet: bool, log_file: Path | None = None) -> None:
+    root = logging.getLogger("flow")
+    root.setLevel(logging.INFO)
+    root.handlers.clear()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING if quiet else logging.INFO)
+    console.setFormatter(logging.Formatter("%(levelname).1s %(message)s"))
+    root.addHandler(console)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fh = logging.FileHandler(log_file)
+        fh.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        root.addHandler(fh)
+
+
+def cmd_bounds(args: argparse.Namespace) -> int:
+    from flow.bounds import bounds_report, format_bounds_table
+
+    report = bounds_report(
+        args.k, args.input_bits, args.weight_bits, args.signed_input, args.acc_bits
+    )
+    print(json.dumps(report, indent=2) if args.json else format_bounds_table(report))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flow.config import load_config
+    from flow.pipeline import run_pipeline
+
+    cfg = load_config(args.config, args.set)
+    build_root = Path(args.build_dir)
+    _setup_logging(args.quiet, build_root / cfg.name / "log.txt")
+    results = run_pipeline(
+        cfg,
+        build_root,
+        from_stage=args.from_stage,
+        until=args.until,
+        force=args.force,
+        show_progress=not args.quiet,
+    )
+    for name, r in results.items():
+        print(f"{name:8s} {r['status']:7s} {r.get('seconds', 0):8.1f} s  {_summary(r)}")
+    return 0
+
+
+def _summary(r: dict) -> str:
+    s = r.get("summary") or {}
+    parts = [f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items()
+             if k != "warnings"]
+    return ", ".join(parts)
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from flow.inspect import inspect_build
+
+    print(inspect_build(Path(args.build)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="a2q", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    b = sub.add_parser("bounds", help="accumulator bounds for one dot product")
+    b.add_argument("--k", type=int, required=True, help="dot-product length (fan-in)")
+    b.add_argument("--input-bits", type=int, required=True)
+    b.add_argument("--weight-bits", type=int, required=True)
+    b.add_argument("--signed-input", action="store_true")
+    b.add_argument("--acc-bits", type=int, help="give the L1 budgets at this accumulator width")
+    b.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    b.set_defaults(func=cmd_bounds)
+
+    r = sub.add_parser("run", help="run a build's stages")
+    r.add_argument("config", help="build config YAML")
+    r.add_argument("--from", dest="from_stage", metavar="STAGE", help="re-run from this stage")
+    r.add_argument("--until", metavar="STAGE", help="stop after this stage")
+    r.add_argument("--force", action="store_true", help="re-run every stage")
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config value (validated like the file)")
+    r.add_argument("--build-dir", default="build", help="root of build folders (default build)")
+    r.add_argument("--quiet", action="store_true", help="warnings only, no progress bars")
+    r.set_defaults(func=cmd_run)
+
+    i = sub.add_parser("inspect", help="summarise a build folder")
+    i.add_argument("build", help="build folder, e.g. build/tfc_digits")
+    i.set_defaults(func=cmd_inspect)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``a2q`` console script."""
+    args = build_parser().parse_args(argv)
+    if not logging.getLogger("flow").handlers:
+        _setup_logging(getattr(args, "quiet", False))
+    try:
+        return args.func(args)
+    except A2QError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; re-run the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

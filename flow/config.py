@@ -1,0 +1,416 @@
+"""Typed build configuration, loaded strictly from YAML and validated before any slow work.
+
+A config is a tree of frozen dataclasses. ``load_config`` rejects unknown keys (with a
+did-you-mean), wrong types and out-of-range values, each error naming the key path and what is
+allowed; ``validate`` then cross-checks values against each other (e.g. a target accumulator
+width that admits no non-zero weight) and checks that a dataset path exists.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+import re
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from flow import bounds
+from flow.errors import ConfigError, DataError
+
+Method = Literal["baseline", "a2q", "a2q_plus"]
+EdgePolicy = Literal["constrained", "unconstrained"]
+DatasetName = Literal["digits", "mnist", "cifar10"]
+Device = Literal["auto", "cpu", "cuda"]
+EpInit = Literal["auto", "on", "off"]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which dataset to train and evaluate on."""
+
+    dataset: DatasetName = "digits"
+    path: str | None = None
+    test_fraction: float = 0.2
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: a TFC-style MLP of ``hidden`` layers."""
+
+    arch: Literal["tfc"] = "tfc"
+    hidden: list[int] = field(default_factory=lambda: [256, 256, 256])
+    weight_bits: int = 4
+    act_bits: int = 4
+    # Bits of the integer pixels the accelerator receives; null -> from the dataset.
+    input_bits: int | None = None
+
+
+@dataclass(frozen=True)
+class LayerOverride:
+    """Per-layer override of the quantization method and target accumulator width."""
+
+    method: Method | None = None
+    acc_bits: int | None = None
+
+
+@dataclass(frozen=True)
+class QuantConfig:
+    """Accumulator-aware quantization: method and target width P per layer."""
+
+    method: Method = "a2q_plus"
+    acc_bits: int = 16
+    first_layer: EdgePolicy = "unconstrained"
+    last_layer: EdgePolicy = "unconstrained"
+    layers: dict[str, LayerOverride] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Float pre-training followed by quantization-aware training from that checkpoint."""
+
+    device: Device = "auto"
+    float_epochs: int = 20
+    qat_epochs: int = 20
+    batch_size: int = 64
+    lr: float = 0.005
+    qat_lr: float = 0.002
+    weight_decay: float = 0.0
+    ep_init: EpInit = "auto"
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class ExportConfig:
+    """QONNX export and its checks."""
+
+    check_samples: int = 200
+    atol: float = 1e-4
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """One build: everything from data to export for one network."""
+
+    name: str
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    quant: QuantConfig = field(default_factory=QuantConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+
+    def section_digest(self, *sections: str) -> str:
+        """A stable hash of the named top-level sections (used for stage caching)."""
+        blob = {s: to_dict(getattr(self, s)) for s in sections}
+        text = json.dumps(blob, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# Ranges checked on load: key path suffix -> (min, max). Bounds are inclusive.
+_RANGES: dict[str, tuple[float, float]] = {
+    "seed": (0, 2**31 - 1),
+    "data.test_fraction": (0.01, 0.9),
+    "data.limit": (1, 10**9),
+    "model.hidden[]": (1, 65536),
+    "model.weight_bits": (2, 8),
+    "model.act_bits": (1, 8),
+    "model.input_bits": (1, 16),
+    "quant.acc_bits": (2, 32),
+    "quant.layers.*.acc_bits": (2, 32),
+    "train.float_epochs": (0, 10000),
+    "train.qat_epochs": (0, 10000),
+    "train.batch_size": (1, 65536),
+    "train.lr": (1e-8, 10.0),
+    "train.qat_lr": (1e-8, 10.0),
+    "train.weight_decay": (0.0, 1.0),
+    "train.threads": (1, 1024),
+    "export.check_samples": (1, 10**6),
+    "export.atol": (0.0, 1.0),
+}
+
+
+def _range_for(path: str) -> tuple[float, float] | None:
+    generic = re.sub(r"\[\d+\]", "[]", path)
+    generic = re.sub(r"^quant\.layers\.[^.]+\.", "quant.layers.*.", generic)
+    return _RANGES.get(generic)
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    if origin in (types.UnionType, typing.Union):
+        return " or ".join(_type_name(a) for a in typing.get_args(tp))
+    if origin is list:
+        return f"a list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "a mapping"
+    if tp is type(None):
+        return "null"
+    if dataclasses.is_dataclass(tp):
+        return "a mapping"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        tp, str(tp)
+    )
+
+
+def _convert(value: Any, tp: Any, path: str) -> Any:
+    """Convert a YAML value to ``tp``; raise ConfigError naming ``path`` on mismatch."""
+    origin = typing.get_origin(tp)
+    if origin in (types.UnionType, typing.Union):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _convert(value, arg, path)
+            except ConfigError:
+                pass
+        raise ConfigError(f"{path}: must be {_type_name(tp)}, not {value!r}")
+    if origin is Literal:
+        allowed = typing.get_args(tp)
+        if value not in allowed:
+            hint = _suggest(str(value), [str(a) for a in allowed])
+            raise ConfigError(
+                f"{path}: must be one of {', '.join(map(repr, allowed))}, not {value!r}{hint}"
+            )
+        return value
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{path}: must be {_type_name(tp)}, not {value!r}")
+        (inner,) = typing.get_args(tp)
+        return [_convert(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path}: must be a mapping, not {value!r}")
+        _, inner = typing.get_args(tp)
+        return {str(k): _convert(v, inner, f"{path}.{k}") for k, v in value.items()}
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, path)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}: must be true or false, not {value!r}")
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}: must be an integer, not {value!r}")
+        return _check_range(value, path)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}: must be a number, not {value!r}")
+        return _check_range(float(value), path)
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}: must be a string, not {value!r}")
+        return value
+    raise TypeError(f"unsupported config type {tp!r} at {path}")  # a bug in this module
+
+
+def _check_range(value: float, path: str) -> float:
+    rng = _range_for(path)
+    if rng is not None and not rng[0] <= value <= rng[1]:
+        lo, hi = rng
+        raise ConfigError(f"{path}: must be in {lo:g}..{hi:g}, not {value!r}")
+    return value
+
+
+def _suggest(word: str, candidates: list[str]) -> str:
+    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _build(cls: type, data: Any, path: str) -> Any:
+    if not isinstance(data, dict):
+        where = path or "the config file"
+        raise ConfigError(f"{where}: must be a mapping of keys, not {data!r}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        sub = f"{path}.{key}" if path else str(key)
+        if key not in fields:
+            hint = _suggest(str(key), list(fields))
+            allowed = ", ".join(fields)
+            raise ConfigError(f"{sub}: unknown key{hint}; allowed keys here: {allowed}")
+        kwargs[key] = _convert(value, hints[key], sub)
+    missing = [
+        n
+        for n, f in fields.items()
+        if n not in kwargs
+        and f.default is dataclasses.MISSING
+        and f.default_factory is dataclasses.MISSING
+    ]
+    if missing:
+        where = f"{path}." if path else ""
+        raise ConfigError(f"{where}{missing[0]}: required key is missing")
+    return cls(**kwargs)
+
+
+def to_dict(obj: Any) -> Any:
+    """The plain-data (JSON/YAML) form of a config object."""
+    return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
+
+
+def parse_config(data: Any, *, source: str = "<config>") -> BuildConfig:
+    """Build a validated ``BuildConfig`` from plain data (a parsed YAML document)."""
+    try:
+        cfg = _build(BuildConfig, data, "")
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    try:
+        validate(cfg)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    return cfg
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``key.path=value`` overrides (value parsed as YAML) to plain config data."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set {item!r}: must be KEY=VALUE, e.g. data.path=/data/mnist")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {item!r}: {part} is not a mapping")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> BuildConfig:
+    """Load, type-check and validate a build config YAML file.
+
+    ``name`` defaults to the file's stem. ``overrides`` are ``key=value`` strings (``--set``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file does not exist")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    data = {} if data is None else data
+    if isinstance(data, dict):
+        data.setdefault("name", path.stem)
+        apply_overrides(data, overrides or [])
+    return parse_config(data, source=str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-checks (cheap; run before any slow stage)
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    """What the config asks of one MAC layer, resolved from defaults, policies and overrides."""
+
+    name: str
+    in_features: int
+    out_features: int
+    method: Method
+    acc_bits: int | None  # None: unconstrained
+    input_bits: int
+    input_signed: bool
+    weight_bits: int
+
+    @property
+    def constrained(self) -> bool:
+        return self.method != "baseline"
+
+
+def dataset_pixel_bits(dataset: str) -> int:
+    """Bits of the integer pixels of a dataset (digits: 0..16 -> 5; 8-bit images -> 8)."""
+    return {"digits": 5, "mnist": 8, "cifar10": 8}[dataset]
+
+
+def dataset_features(dataset: str) -> int:
+    """Flattened input size of a dataset's images."""
+    return {"digits": 64, "mnist": 784, "cifar10": 3072}[dataset]
+
+
+def dataset_classes(dataset: str) -> int:
+    """Number of classes of a dataset."""
+    return 10
+
+
+def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
+    """Resolve the per-layer method and target width of every MAC layer, in order."""
+    m = cfg.model
+    sizes = [dataset_features(cfg.data.dataset), *m.hidden, dataset_classes(cfg.data.dataset)]
+    input_bits = m.input_bits or dataset_pixel_bits(cfg.data.dataset)
+    n = len(sizes) - 1
+    plans = []
+    for i in range(n):
+        name = f"fc{i}"
+        edge = cfg.quant.first_layer if i == 0 else cfg.quant.last_layer if i == n - 1 else None
+        method: Method = cfg.quant.method
+        acc = cfg.quant.acc_bits
+        if edge == "unconstrained":
+            method = "baseline"
+        override = cfg.quant.layers.get(name)
+        if override is not None:
+            method = override.method or method
+            acc = override.acc_bits or acc
+        plans.append(
+            LayerPlan(
+                name=name,
+                in_features=sizes[i],
+                out_features=sizes[i + 1],
+                method=method,
+                acc_bits=None if method == "baseline" else acc,
+                input_bits=input_bits if i == 0 else m.act_bits,
+                input_signed=False,  # integer pixels and ReLU outputs are unsigned
+                weight_bits=m.weight_bits,
+            )
+        )
+    return plans
+
+
+def validate(cfg: BuildConfig) -> None:
+    """Cross-check a config; raise ConfigError naming the key on the first problem."""
+    from flow.data import check_dataset_path
+
+    if not cfg.name or any(c in cfg.name for c in "/\\ ") or cfg.name.startswith("."):
+        raise ConfigError(f"name: must be a file-name-safe identifier, not {cfg.name!r}")
+    if not cfg.model.hidden:
+        raise ConfigError("model.hidden: must list at least one hidden layer size")
+    plans = layer_plans(cfg)
+    names = [p.name for p in plans]
+    for key in cfg.quant.layers:
+        if key not in names:
+            hint = _suggest(key, names)
+            raise ConfigError(
+                f"quant.layers.{key}: no such layer{hint}; the layers are {', '.join(names)}"
+            )
+    for p in plans:
+        if p.acc_bits is None:
+            continue
+        key = (
+            f"quant.layers.{p.name}.acc_bits"
+            if p.name in cfg.quant.layers and cfg.quant.layers[p.name].acc_bits
+            else "quant.acc_bits"
+        )
+        smallest = bounds.min_acc_bits(p.method, p.input_bits, p.input_signed)
+        if p.acc_bits < smallest:
+            raise ConfigError(
+                f"{key}: P={p.acc_bits} is too small for layer {p.name} ({p.method}, "
+                f"{p.input_bits}-bit {'signed' if p.input_signed else 'unsigned'} input): its "
+                f"L1 budget admits no non-zero weight; the smallest P that does is {smallest}"
+            )
+    try:
+        check_dataset_path(cfg.data.dataset, Path(cfg.data.path) if cfg.data.path else None)
+    except DataError as e:
+        raise ConfigError(f"data.path: {e}") from None

@@ -1,0 +1,238 @@
+"""Export stage: QONNX export, then proof that the exported integers meet their bounds.
+
+Brevitas >= 0.12.1 ``export_qonnx`` writes the raw float weights behind a plain Quant node, so
+the A2Q constraint is lost. We write each layer's quantized weights back into ``weight``
+first, export, then read the file back and check every constrained layer per output channel:
+L1 norm <= budget and exact accumulator width <= target. QONNX execution is compared with
+Brevitas on test samples. ``model.onnx`` only appears when every check passes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from brevitas.export import export_qonnx
+from qonnx.core.modelwrapper import ModelWrapper
+
+from flow import bounds
+from flow.config import BuildConfig, LayerPlan, layer_plans
+from flow.errors import ExportError
+from flow.models import build_model, integer_weights, mac_layers
+from flow.train import load_data, to_tensors
+from flow.util import atomic_write_bytes, write_json
+
+log = logging.getLogger(__name__)
+
+MAC_OPS = ("Gemm", "MatMul", "Conv")
+
+
+@torch.no_grad()
+def write_back_quant_weights(model: torch.nn.Module, sample: torch.Tensor) -> None:
+    """Replace every MAC layer's float weight by its quantized value (the exporter's bug)."""
+    layers = mac_layers(model)
+    quant_values = {}
+    captured: dict[str, object] = {}
+    hooks = [
+        layer.register_forward_pre_hook(lambda _m, inp, n=n: captured.__setitem__(n, inp[0]))
+        for n, layer in layers.items()
+    ]
+    model.eval()
+    model(sample)
+    for h in hooks:
+        h.remove()
+    for name, layer in layers.items():
+        try:
+            qw = layer.quant_weight(quant_input=captured[name])
+        except TypeError:
+            qw = layer.quant_weight()
+        quant_values[name] = qw.value.detach().clone()
+    for name, layer in layers.items():
+        layer.weight.data = quant_values[name]
+
+
+def exported_integer_weights(model: ModelWrapper) -> list[tuple[str, np.ndarray]]:
+    """(node name, integer weights (out, in)) of every MAC node, in graph order.
+
+    The weights are read from the Quant node feeding the MAC's weight input:
+    ``round(W / scale)``, which must be integral and within the node's bit width.
+    """
+    out = []
+    for node in model.graph.node:
+        if node.op_type not in MAC_OPS:
+            continue
+        producer = model.find_producer(node.input[1])
+        if producer is None or producer.op_type != "Quant":
+            raise ExportError(
+                f"exported node {node.name} ({node.op_type}): weight input {node.input[1]} is not "
+                "produced by a Quant node; cannot read its integer weights"
+            )
+        w = model.get_initializer(producer.input[0])
+        scale = model.get_initializer(producer.input[1])
+        zp = model.get_initializer(producer.input[2])
+        bits = int(model.get_initializer(producer.input[3]))
+        if w is None or scale is None:
+            raise ExportError(f"exported node {node.name}: weights or scale are not constants")
+        q = w.astype(np.float64) / scale.astype(np.float64) + (zp if zp is not None else 0)
+        qi = np.round(q)
+        if np.abs(q - qi).max() > 1e-3:
+            raise ExportError(
+                f"exported node {node.name}: weights are not integer multiples of their scale "
+                f"(max distance {np.abs(q - qi).max():.3g}); the quantized weights were not "
+                "written back before export"
+            )
+        lim = 2 ** (bits - 1) - 1
+        qi = np.clip(qi, -lim - 1, lim).astype(np.int64)
+        if node.op_type == "MatMul" or (
+            node.op_type == "Gemm" and not _attr(node, "transB", 0)
+        ):
+            qi = qi.T
+        out.append((node.name, qi.reshape(qi.shape[0], -1)))
+    return out
+
+
+def _attr(node, name: str, default: int) -> int:
+    for a in node.attribute:
+        if a.name == name:
+            return a.i
+    return default
+
+
+def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
+    """Per-layer check of integer weights (out, in) against the plan's budget and target."""
+    lo, hi = bounds.input_range(plan.input_bits, plan.input_signed)
+    l1 = np.abs(q).sum(axis=1)
+    exact = max(bounds.exact_acc_bits([int(v) for v in row], lo, hi) for row in q)
+    dt = bounds.datatype_bound_bits(q.shape[1], plan.input_bits, plan.weight_bits,
+                                    plan.input_signed)
+    row = {
+        "name": plan.name,
+        "K": int(q.shape[1]),
+        "input_bits": plan.input_bits,
+        "input_signed": plan.input_signed,
+        "weight_bits": plan.weight_bits,
+        "method": plan.method,
+        "target_bits": plan.acc_bits,
+        "datatype_bound_bits": dt,
+        "max_l1": int(l1.max()),
+        "budget": None,
+        "exact_bits": int(exact),
+        "ok": True,
+        "problems": [],
+    }
+    if plan.constrained:
+        budget = bounds.l1_budget(plan.method, plan.acc_bits, plan.input_bits, plan.input_signed)
+        row["budget"] = float(budget)
+        worst = int(np.argmax(l1))
+        if l1[worst] > budget:
+            row["problems"].append(
+                f"channel {worst} has L1 norm {int(l1[worst])} > budget {float(budget):.4g} "
+                f"(over by {float(l1[worst] - budget):.4g})"
+            )
+        if exact > plan.acc_bits:
+            row["problems"].append(
+                f"exact accumulator width {exact} bits > target {plan.acc_bits} bits "
+                f"(over by {exact - plan.acc_bits})"
+            )
+    row["ok"] = not row["problems"]
+    return row
+
+
+def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
+    """Export the trained model of ``train_dir`` to ``out_dir/model.onnx`` and prove it."""
+    t0 = time.perf_counter()
+    plans = layer_plans(cfg)
+    model = build_model(cfg)
+    model.load_state_dict(torch.load(train_dir / "model.pt", map_location="cpu"))
+    model.eval()
+    data = to_tensors(load_data(cfg), torch.device("cpu"))
+    sample = data.x_train[: min(256, len(data.x_train))]
+    brevitas_ints = integer_weights(model, sample)
+
+    exportable = copy.deepcopy(model)
+    write_back_quant_weights(exportable, sample)
+    tmp = out_dir / ".model.onnx.tmp"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    export_qonnx(exportable, input_t=data.x_test[:1], export_path=str(tmp))
+    try:
+        qmodel = ModelWrapper(str(tmp))
+        exported = exported_integer_weights(qmodel)
+        if len(exported) != len(plans):
+            raise ExportError(
+                f"export has {len(exported)} MAC nodes but the model has {len(plans)} layers"
+            )
+        layers = []
+        for plan, (node_name, q) in zip(plans, exported, strict=True):
+            row = check_layer(plan, q)
+            row["node"] = node_name
+            same = np.array_equal(q, brevitas_ints[plan.name])
+            row["matches_brevitas"] = bool(same)
+            if not same:
+                row["ok"] = False
+                diff = int(np.abs(q - brevitas_ints[plan.name]).max())
+                row["problems"].append(
+                    f"exported integers differ from Brevitas' by up to {diff}"
+                )
+            layers.append(row)
+        fidelity = check_fidelity(model, qmodel, data.x_test, data.y_test,
+                                  cfg.export.check_samples, cfg.export.atol)
+        ok = all(r["ok"] for r in layers) and fidelity["ok"]
+        report = {
+            "ok": ok,
+            "model": "model.onnx" if ok else None,
+            "layers": layers,
+            "fidelity": fidelity,
+            "seconds": round(time.perf_counter() - t0, 2),
+        }
+        write_json(out_dir / "export_check.json", report)
+        if not ok:
+            bad = [f"{r['name']}: {'; '.join(r['problems'])}" for r in layers if not r["ok"]]
+            if not fidelity["ok"]:
+                bad.append(f"QONNX vs Brevitas: {fidelity['summary']}")
+            raise ExportError(
+                "export check failed, model.onnx not written (see "
+                f"{out_dir / 'export_check.json'}):\n  " + "\n  ".join(bad)
+            )
+        atomic_write_bytes(out_dir / "model.onnx", tmp.read_bytes())
+    finally:
+        tmp.unlink(missing_ok=True)
+    return report
+
+
+@torch.no_grad()
+def check_fidelity(
+    model: torch.nn.Module,
+    qmodel: ModelWrapper,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    n: int,
+    atol: float,
+) -> dict:
+    """Run the QONNX model and Brevitas on ``n`` test samples and compare their outputs."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    n = min(n, len(x))
+    ref = model(x[:n]).numpy()
+    iname = qmodel.graph.input[0].name
+    oname = qmodel.graph.output[0].name
+    got = np.concatenate(
+        [execute_onnx(qmodel, {iname: x[i : i + 1].numpy()})[oname] for i in range(n)]
+    )
+    err = float(np.abs(got - ref).max())
+    agree = int((got.argmax(1) == ref.argmax(1)).sum())
+    yn = y[:n].numpy()
+    res = {
+        "samples": n,
+        "max_abs_error": err,
+        "atol": atol,
+        "argmax_agreement": agree,
+        "brevitas_accuracy": float(100.0 * (ref.argmax(1) == yn).mean()),
+        "qonnx_accuracy": float(100.0 * (got.argmax(1) == yn).mean()),
+    }
+    res["ok"] = err <= atol and agree == n
+    res["summary"] = f"max |error| {err:.3g} (atol {atol:g}), argmax agrees on {agree}/{n}"
+    return res

@@ -1,0 +1,1 @@
+"""Hardware back end: tool lookup, memory files for the templates, stream simulation."""

@@ -1,0 +1,72 @@
+"""``a2q inspect``: a readable summary of a build folder from the files its stages wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flow.errors import A2QError
+from flow.pipeline import STAGE_NAMES, stage_status
+from flow.util import read_json
+
+
+def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
+    """Align ``rows`` (dicts) under ``columns`` (key, header); None prints as '-'."""
+
+    def cell(v: object) -> str:
+        if v is None:
+            return "-"
+        if isinstance(v, bool):
+            return "yes" if v else "NO"
+        if isinstance(v, float):
+            return f"{v:.4g}"
+        return str(v)
+
+    table = [[h for _, h in columns]] + [[cell(r.get(k)) for k, _ in columns] for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(len(columns))]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in table]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def inspect_build(build_dir: Path) -> str:
+    """The text ``a2q inspect`` prints for ``build_dir``."""
+    if not build_dir.is_dir():
+        raise A2QError(f"{build_dir}: no such build folder (run `a2q run CONFIG` first)")
+    out = [f"build {build_dir}"]
+    for stage in STAGE_NAMES:
+        st = stage_status(build_dir, stage)
+        state = f"done in {st['seconds']:.1f} s" if st else "not run"
+        out.append(f"  {stage:8s} {state}")
+    metrics = build_dir / "train" / "metrics.json"
+    if metrics.exists():
+        m = read_json(metrics)
+        out.append(
+            f"\naccuracy: float {m['float_accuracy']:.2f} %, quantized {m['quant_accuracy']:.2f} %"
+            f" ({m['test_samples']} test samples, {m['dataset']})"
+        )
+        for w in m.get("warnings", []):
+            out.append(f"warning: {w}")
+    check = build_dir / "export" / "export_check.json"
+    if check.exists():
+        c = read_json(check)
+        out.append("\nexported layers (integer weights read back from the QONNX file):")
+        out.append(
+            format_table(
+                c["layers"],
+                [
+                    ("name", "layer"),
+                    ("K", "K"),
+                    ("input_bits", "N"),
+                    ("weight_bits", "M"),
+                    ("method", "method"),
+                    ("datatype_bound_bits", "P_dt"),
+                    ("target_bits", "target"),
+                    ("exact_bits", "exact"),
+                    ("max_l1", "max L1"),
+                    ("budget", "budget"),
+                    ("ok", "ok"),
+                ],
+            )
+        )
+        out.append(f"fidelity: {c['fidelity']['summary']}")
+    return "\n".join(out)

@@ -1,0 +1,26 @@
+"""a2q-flow's own graph passes on qonnx/FINN models, one transformation per file.
+
+Each transformation follows qonnx: ``apply(model) -> (model, changed)`` with an honest
+``changed``. Analyses are plain functions returning dicts. None of these modules imports FINN;
+they recognise FINN's HW nodes by op type.
+"""
+
+from flow.passes.annotate_input import AnnotateInputDatatype
+from flow.passes.exact_accumulator_width import (
+    ExactAccumulatorWidth,
+    exact_accumulator_range,
+)
+from flow.passes.layer_summary import hw_layer_summary
+from flow.passes.remove_identity_input_quant import RemoveIdentityInputThreshold
+from flow.passes.split_host_tail import HOST_TAIL_KEY, SplitOffHostTail, apply_host_tail
+
+__all__ = [
+    "HOST_TAIL_KEY",
+    "AnnotateInputDatatype",
+    "ExactAccumulatorWidth",
+    "RemoveIdentityInputThreshold",
+    "SplitOffHostTail",
+    "apply_host_tail",
+    "exact_accumulator_range",
+    "hw_layer_summary",
+]

@@ -1,0 +1,131 @@
+"""Give every MVAU the exact accumulator width its integer weights need (design.md §1)."""
+
+from __future__ import annotations
+
+import numpy as np
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.infer_datatypes import InferDataTypes
+
+from flow.bounds import accumulator_range, signed_bits
+from flow.errors import CompileError
+
+MVAU_OP_TYPES = ("MVAU", "MVAU_hls", "MVAU_rtl")
+THRESHOLDING_OP_TYPES = ("Thresholding", "Thresholding_hls", "Thresholding_rtl")
+# Largest magnitude up to which every integer is exact in float32.
+_FLOAT32_EXACT = 1 << 24
+
+
+def integer_matrix(values: np.ndarray, what: str) -> list[list[int]]:
+    """Return ``values`` as nested Python ints, or raise if any entry is not an integer."""
+    rounded = np.round(values)
+    if not np.array_equal(rounded, values):
+        bad = values[rounded != values][0]
+        raise CompileError(f"{what} must hold integers, found e.g. {bad!r}")
+    return [[int(v) for v in row] for row in rounded.astype(np.int64)]
+
+
+def exact_accumulator_range(weights: list[list[int]], xmin: int, xmax: int) -> tuple[int, int]:
+    """Reachable dot-product range of a ``(MW, MH)`` integer matrix for inputs in [xmin, xmax].
+
+    FINN's layout: one column per output channel. The layer's range is the union of the
+    per-channel exact ranges of :func:`flow.bounds.accumulator_range` (Python ints).
+    """
+    ranges = [accumulator_range(col, xmin, xmax) for col in zip(*weights, strict=True)]
+    return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+
+
+class ExactAccumulatorWidth(Transformation):
+    """Set each MVAU's ``accDataType`` to ``INT<P>`` with P the exact width from its weights.
+
+    Unlike FINN's ``MinimizeAccumulatorWidth`` the width is always signed and never rounded
+    up (FINN rounds a graph-final MVAU without activation to a multiple of 8 bits). The MVAU
+    must have no embedded activation (standalone thresholds), so its output stream is the
+    accumulator: ``outputDataType`` follows ``accDataType``.
+
+    Each ``Thresholding`` node fed by such an MVAU gets its thresholds rounded up to integers
+    and clipped to ``[acc_min, acc_max + 1]`` (the reachable range, so the outputs do not
+    change) and its threshold datatype set to the smallest signed type holding them.
+    """
+
+    def apply(self, model: ModelWrapper) -> tuple[ModelWrapper, bool]:
+        """Set widths on all MVAUs and their thresholds; ``changed`` if anything differed."""
+        changed = False
+        for node in model.graph.node:
+            if node.op_type not in MVAU_OP_TYPES:
+                continue
+            lo, hi = self._mvau_range(model, node)
+            adt = DataType[f"INT{signed_bits(lo, hi)}"]
+            inst = getCustomOp(node)
+            for attr in ("accDataType", "outputDataType"):
+                if inst.get_nodeattr(attr) != adt.name:
+                    inst.set_nodeattr(attr, adt.name)
+                    changed = True
+            if model.get_tensor_datatype(node.output[0]) != adt:
+                model.set_tensor_datatype(node.output[0], adt)
+                changed = True
+            for consumer in model.find_consumers(node.output[0]) or []:
+                if consumer.op_type in THRESHOLDING_OP_TYPES:
+                    changed |= self._clip_thresholds(model, consumer, adt, lo, hi)
+        if changed:
+            model = model.transform(InferDataTypes())
+        return model, changed
+
+    @staticmethod
+    def _mvau_range(model: ModelWrapper, node) -> tuple[int, int]:
+        """Exact accumulator range of one MVAU node."""
+        inst = getCustomOp(node)
+        if inst.get_nodeattr("noActivation") != 1:
+            raise CompileError(
+                f"{node.name}: MVAU with an embedded activation is not supported; convert "
+                "with standalone thresholds (InferThresholdingLayer before "
+                "InferQuantizedMatrixVectorActivation)"
+            )
+        if inst.get_nodeattr("binaryXnorMode") == 1:
+            raise CompileError(f"{node.name}: binary XNOR-popcount MVAUs are not supported")
+        weights = model.get_initializer(node.input[1])
+        if weights is None:
+            raise CompileError(f"{node.name}: weights must be a constant initializer")
+        idt = model.get_tensor_datatype(node.input[0])
+        if not idt.is_integer():
+            raise CompileError(
+                f"{node.name}: input datatype must be integer, not {idt.name}; annotate the "
+                "graph input and streamline first"
+            )
+        q = integer_matrix(weights, f"{node.name} weights")
+        return exact_accumulator_range(q, int(idt.min()), int(idt.max()))
+
+    @staticmethod
+    def _clip_thresholds(model: ModelWrapper, node, adt: DataType, lo: int, hi: int) -> bool:
+        """Round/clip one Thresholding node's thresholds to ``[lo, hi + 1]``, minimize width."""
+        inst = getCustomOp(node)
+        changed = False
+        if inst.get_nodeattr("inputDataType") != adt.name:
+            inst.set_nodeattr("inputDataType", adt.name)
+            changed = True
+        thresholds = model.get_initializer(node.input[1])
+        if thresholds is None:
+            raise CompileError(f"{node.name}: thresholds must be a constant initializer")
+        if max(-lo, hi + 1) > _FLOAT32_EXACT:
+            raise CompileError(
+                f"{node.name}: accumulator range [{lo}, {hi}] exceeds 2^24, beyond what the "
+                "float32 threshold container of qonnx/FINN holds exactly"
+            )
+        clipped = np.clip(np.ceil(thresholds.astype(np.float64)), lo, hi + 1)
+        q = integer_matrix(clipped, f"{node.name} thresholds")
+        tmin = min(min(row) for row in q)
+        tmax = max(max(row) for row in q)
+        tdt = DataType[f"INT{signed_bits(tmin, tmax)}"]
+        new = np.asarray(q, dtype=np.float32)
+        if not np.array_equal(new, thresholds):
+            model.set_initializer(node.input[1], new)
+            changed = True
+        if inst.get_nodeattr("weightDataType") != tdt.name:
+            inst.set_nodeattr("weightDataType", tdt.name)
+            changed = True
+        if model.get_tensor_datatype(node.input[1]) != tdt:
+            model.set_tensor_datatype(node.input[1], tdt)
+            changed = True
+        return changed

@@ -1,0 +1,145 @@
+"""The step runner: ordered stages into ``build/<name>/<stage>/``, cached by content hash.
+
+A stage's digest covers its config sections, the digest of the stage before it and the
+a2q-flow version. A finished stage writes ``.stage.json`` (atomically, last), so a stage
+whose marker matches is skipped, and an interrupted one is re-run (training resumes from its
+own checkpoint). ``--from`` re-runs from a stage on the saved results of the ones before it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+import flow
+from flow.config import BuildConfig, to_dict
+from flow.errors import A2QError
+from flow.util import atomic_write_text, read_json, text_digest, write_json
+
+log = logging.getLogger(__name__)
+MARKER = ".stage.json"
+
+
+@dataclass(frozen=True)
+class StageContext:
+    """What a stage function gets: the config, its folder and the folders of earlier stages."""
+
+    cfg: BuildConfig
+    build_dir: Path
+    stage_dir: Path
+    digest: str
+    force: bool
+    show_progress: bool
+
+    def input_dir(self, stage: str) -> Path:
+        """Folder of an earlier stage's results."""
+        return self.build_dir / stage
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One pipeline step: its name, the config sections it depends on, its entry function."""
+
+    name: str
+    sections: tuple[str, ...]
+    run: Callable[[StageContext], dict]
+
+
+def _train(ctx: StageContext) -> dict:
+    from flow.train import CHECKPOINT, run_train
+
+    if ctx.force:
+        (ctx.stage_dir / CHECKPOINT).unlink(missing_ok=True)
+    m = run_train(ctx.cfg, ctx.stage_dir, digest=ctx.digest, show_progress=ctx.show_progress)
+    return {k: m[k] for k in ("float_accuracy", "quant_accuracy", "warnings")}
+
+
+def _export(ctx: StageContext) -> dict:
+    from flow.export import run_export
+
+    r = run_export(ctx.cfg, ctx.input_dir("train"), ctx.stage_dir)
+    return {"ok": r["ok"], "fidelity": r["fidelity"]["summary"]}
+
+
+STAGES: list[Stage] = [
+    Stage("train", ("seed", "data", "model", "quant", "train"), _train),
+    Stage("export", ("export",), _export),
+]
+STAGE_NAMES = [s.name for s in STAGES]
+
+
+def stage_index(name: str, option: str) -> int:
+    """Index of a stage by name; an unknown name is an error naming the option."""
+    if name not in STAGE_NAMES:
+        raise A2QError(f"{option}: unknown stage {name!r}; stages are {', '.join(STAGE_NAMES)}")
+    return STAGE_NAMES.index(name)
+
+
+def stage_status(build_dir: Path, stage: str) -> dict | None:
+    """The ``.stage.json`` of a finished stage, or None."""
+    marker = build_dir / stage / MARKER
+    return read_json(marker) if marker.exists() else None
+
+
+def run_pipeline(
+    cfg: BuildConfig,
+    build_root: Path = Path("build"),
+    *,
+    from_stage: str | None = None,
+    until: str | None = None,
+    force: bool = False,
+    show_progress: bool = True,
+) -> dict[str, dict]:
+    """Run the stages of ``cfg`` in order; return each stage's status and summary."""
+    first = stage_index(from_stage, "--from") if from_stage else None
+    last = stage_index(until, "--until") if until else len(STAGES) - 1
+    if first is not None and first > last:
+        raise A2QError(f"--from {from_stage} comes after --until {until}")
+    build_dir = build_root / cfg.name
+    build_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(build_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    timings_path = build_dir / "timings.json"
+    timings = read_json(timings_path) if timings_path.exists() else {}
+    results: dict[str, dict] = {}
+    prev = ""
+    for i, stage in enumerate(STAGES[: last + 1]):
+        digest = text_digest(stage.name, flow.__version__, cfg.section_digest(*stage.sections), prev)
+        prev = digest
+        stage_dir = build_dir / stage.name
+        done = stage_status(build_dir, stage.name)
+        up_to_date = done is not None and done.get("digest") == digest
+        rerun = force or (first is not None and i >= first)
+        if first is not None and i < first:
+            if not up_to_date:
+                raise A2QError(
+                    f"--from {from_stage}: stage {stage.name!r} has no up-to-date result in "
+                    f"{stage_dir}; run without --from first"
+                )
+            results[stage.name] = {"status": "cached", **done}
+            continue
+        if up_to_date and not rerun:
+            log.info("%-8s up to date (%s)", stage.name, digest)
+            results[stage.name] = {"status": "cached", **done}
+            timings[stage.name] = {**timings.get(stage.name, {}), "last_status": "cached"}
+            continue
+        stage_dir.mkdir(parents=True, exist_ok=True)
+        (stage_dir / MARKER).unlink(missing_ok=True)
+        log.info("%-8s running", stage.name)
+        t0 = time.perf_counter()
+        ctx = StageContext(cfg, build_dir, stage_dir, digest, force or rerun, show_progress)
+        summary = stage.run(ctx)
+        seconds = round(time.perf_counter() - t0, 2)
+        marker = {"stage": stage.name, "digest": digest, "seconds": seconds, "summary": summary,
+                  "version": flow.__version__}
+        write_json(stage_dir / MARKER, marker)
+        log.info("%-8s done in %.1f s", stage.name, seconds)
+        results[stage.name] = {"status": "ran", **marker}
+        timings[stage.name] = {"seconds": seconds, "last_status": "ran"}
+        write_json(timings_path, timings)
+    write_json(timings_path, timings)
+    return results

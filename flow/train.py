@@ -1,0 +1,337 @@
+"""Train stage: float pre-training, then accumulator-aware QAT from the float checkpoint.
+
+Outputs in the stage folder: ``float.pt`` (float weights), ``model.pt`` (quantized model state),
+``metrics.json``. ``checkpoint.pt`` is rewritten atomically after every epoch, so an
+interrupted run resumes where it stopped and ends with the same weights as an uninterrupted
+one (data order is derived from (seed, phase, epoch), not from a running generator).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from brevitas.nn import QuantLinear
+from torch import nn
+
+from flow import bounds
+from flow.config import BuildConfig, LayerPlan, layer_plans
+from flow.data import Dataset, load_dataset
+from flow.errors import ConfigError
+from flow.models import build_float_model, build_model, integer_weights, mac_layers
+from flow.util import atomic_save_torch, progress, write_json
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class Tensors:
+    """A dataset as float tensors of integer pixel values."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+def load_data(cfg: BuildConfig) -> Dataset:
+    """The dataset a config names."""
+    d = cfg.data
+    return load_dataset(
+        d.dataset,
+        Path(d.path) if d.path else None,
+        seed=cfg.seed,
+        test_fraction=d.test_fraction,
+        limit=d.limit,
+    )
+
+
+def to_tensors(ds: Dataset, device: torch.device) -> Tensors:
+    """Pixels stay integers (as float32): the model's input quantizer has scale 1."""
+
+    def t(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
+        return torch.as_tensor(a, dtype=dtype, device=device)
+
+    return Tensors(
+        t(ds.x_train, torch.float32),
+        t(ds.y_train, torch.int64),
+        t(ds.x_test, torch.float32),
+        t(ds.y_test, torch.int64),
+    )
+
+
+def pick_device(choice: str) -> torch.device:
+    """``auto`` -> CUDA when present, else CPU. Asking for CUDA without one is an error."""
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("train.device: 'cuda' was asked for but no CUDA device is available")
+    if choice == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(choice)
+
+
+@torch.no_grad()
+def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
+    """Top-1 accuracy in percent."""
+    model.eval()
+    correct = 0
+    for i in range(0, len(x), batch):
+        correct += (model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum().item()
+    return 100.0 * correct / max(1, len(x))
+
+
+def _epoch(model, opt, data: Tensors, batch_size: int, seed: int) -> float:
+    model.train()
+    order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(seed))
+    order = order.to(data.x_train.device)
+    loss_fn = nn.CrossEntropyLoss()
+    total = 0.0
+    for i in range(0, len(order), batch_size):
+        idx = order[i : i + batch_size]
+        if len(idx) < 2:  # BatchNorm needs two samples
+            continue
+        opt.zero_grad()
+        loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(idx)
+    return total / len(order)
+
+
+def _project_l1(v: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
+    """Euclidean projection of each row of ``v`` onto the L1 ball of its radius (Duchi et al.)."""
+    out = v.clone()
+    for i in range(v.shape[0]):
+        r = float(radius[i])
+        a = v[i].abs()
+        if a.sum() <= r:
+            continue
+        u, _ = torch.sort(a, descending=True)
+        css = torch.cumsum(u, 0)
+        ks = torch.arange(1, len(u) + 1, device=v.device, dtype=v.dtype)
+        rho = int(torch.nonzero(u * ks > css - r)[-1])
+        theta = (css[rho] - r) / (rho + 1)
+        out[i] = torch.sign(v[i]) * torch.clamp(a - theta, min=0)
+    return out
+
+
+@torch.no_grad()
+def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> list[str]:
+    """A2Q+ Euclidean-projection init: project each channel onto its scaled L1 ball.
+
+    Without it, A2Q shrinks a channel that is over budget uniformly and round-to-zero wipes
+    out its small weights (at low P whole layers become zero). Returns the layers changed.
+    """
+    captured: dict[str, object] = {}
+    layers = mac_layers(model)
+    constrained = {p.name: p for p in plans if p.constrained}
+    hooks = [
+        layers[n].register_forward_pre_hook(lambda _m, inp, n=n: captured.__setitem__(n, inp[0]))
+        for n in constrained
+    ]
+    model.eval()
+    model(sample)
+    for h in hooks:
+        h.remove()
+    changed = []
+    for name, plan in constrained.items():
+        layer: QuantLinear = layers[name]
+        pre = layer.weight_quant.tensor_quant.pre_scaling_impl
+        qin = captured[name]
+        w = layer.weight.data
+        s = pre.scaling_impl(w).reshape(-1, 1)  # post-clipping scale per channel
+        t = pre.calc_max_l1_norm(qin.bit_width, bool(qin.signed))
+        if plan.method == "a2q_plus":
+            w = w - w.mean(dim=1, keepdim=True)
+        radius = (s * t).flatten()
+        w_proj = _project_l1(w, radius)
+        layer.weight.data = w_proj
+        g = torch.minimum(w_proj.abs().sum(1), radius).clamp_min(1e-8)
+        restrict = pre.restrict_clamp_scaling.restrict_value_impl
+        pre.value.data = restrict.restrict_init_tensor(g.reshape(pre.value.shape))
+        changed.append(name)
+    return changed
+
+
+def layer_metrics(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> list[dict]:
+    """Per-layer integer-weight statistics: sparsity, zero channels, max L1 vs budget."""
+    ints = integer_weights(model, sample)
+    rows = []
+    for p in plans:
+        q = ints[p.name]
+        l1 = np.abs(q).sum(axis=1)
+        budget = (
+            float(bounds.l1_budget(p.method, p.acc_bits, p.input_bits, p.input_signed))
+            if p.constrained
+            else None
+        )
+        zero_rows = int((l1 == 0).sum())
+        rows.append(
+            {
+                "name": p.name,
+                "method": p.method,
+                "target_bits": p.acc_bits,
+                "K": p.in_features,
+                "max_l1": int(l1.max()),
+                "l1_budget": budget,
+                "sparsity": float((q == 0).mean()),
+                "zero_channels": zero_rows,
+                "all_zero": zero_rows == q.shape[0],
+            }
+        )
+    return rows
+
+
+def _use_ep_init(cfg: BuildConfig) -> bool:
+    if cfg.train.ep_init == "auto":
+        return any(p.method == "a2q_plus" for p in layer_plans(cfg))
+    return cfg.train.ep_init == "on"
+
+
+def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bool = True) -> dict:
+    """Train the network of ``cfg`` into ``out_dir``; resume from a matching checkpoint."""
+    t0 = time.perf_counter()
+    device = pick_device(cfg.train.device)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    torch.manual_seed(cfg.seed)
+    plans = layer_plans(cfg)
+    ds = load_data(cfg)
+    data = to_tensors(ds, device)
+    tc = cfg.train
+    ckpt_path = out_dir / CHECKPOINT
+    state = _load_checkpoint(ckpt_path, digest)
+
+    # Phase 1: float pre-training.
+    fmodel = build_float_model(cfg).to(device)
+    fopt = torch.optim.Adam(fmodel.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
+    start = 0
+    if state and state["phase"] == "float":
+        fmodel.load_state_dict(state["model"])
+        fopt.load_state_dict(state["optim"])
+        start = state["epoch"] + 1
+        log.info("resuming float training at epoch %d", start)
+    elif state:  # already in QAT: float phase finished
+        fmodel.load_state_dict(state["float_state"])
+        start = tc.float_epochs
+    bar = progress(range(start, tc.float_epochs), "float", show_progress, initial=start,
+                   total=tc.float_epochs)
+    for epoch in bar:
+        loss = _epoch(fmodel, fopt, data, tc.batch_size, _seed(cfg.seed, 0, epoch))
+        bar.set_postfix(loss=f"{loss:.3f}")
+        atomic_save_torch(
+            {"digest": digest, "phase": "float", "epoch": epoch,
+             "model": fmodel.state_dict(), "optim": fopt.state_dict()},
+            ckpt_path,
+        )
+    float_state = {k: v.detach().clone() for k, v in fmodel.state_dict().items()}
+    float_acc = accuracy(fmodel, data.x_test, data.y_test)
+
+    # Phase 2: QAT from the float checkpoint.
+    model = build_model(cfg).to(device)
+    _load_float_weights(model, float_state)
+    sample = data.x_train[: min(256, len(data.x_train))]
+    ep_layers = ep_init(model, sample, plans) if _use_ep_init(cfg) else []
+    init_metrics = layer_metrics(model, sample, plans)
+    model.to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=tc.qat_lr, weight_decay=tc.weight_decay)
+    start = 0
+    if state and state["phase"] == "qat":
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optim"])
+        start = state["epoch"] + 1
+        log.info("resuming QAT at epoch %d", start)
+    bar = progress(range(start, tc.qat_epochs), "qat", show_progress, initial=start,
+                   total=tc.qat_epochs)
+    for epoch in bar:
+        loss = _epoch(model, opt, data, tc.batch_size, _seed(cfg.seed, 1, epoch))
+        bar.set_postfix(loss=f"{loss:.3f}")
+        atomic_save_torch(
+            {"digest": digest, "phase": "qat", "epoch": epoch, "model": model.state_dict(),
+             "optim": opt.state_dict(), "float_state": float_state},
+            ckpt_path,
+        )
+
+    quant_acc = accuracy(model, data.x_test, data.y_test)
+    layers = layer_metrics(model, sample, plans)
+    warnings = _zero_layer_warnings(layers, init_metrics, ep_layers)
+    for w in warnings:
+        log.warning(w)
+    atomic_save_torch(float_state, out_dir / "float.pt")
+    atomic_save_torch(model.state_dict(), out_dir / "model.pt")
+    metrics = {
+        "dataset": cfg.data.dataset,
+        "train_samples": len(data.x_train),
+        "test_samples": len(data.x_test),
+        "device": str(device),
+        "float_accuracy": float_acc,
+        "quant_accuracy": quant_acc,
+        "ep_init_layers": ep_layers,
+        "layers": layers,
+        "warnings": warnings,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    write_json(out_dir / "metrics.json", metrics)
+    return metrics
+
+
+def _seed(seed: int, phase: int, epoch: int) -> int:
+    return (seed * 1_000_003 + phase * 10_007 + epoch) % (2**31)
+
+
+def _load_checkpoint(path: Path, digest: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as e:  # a torn or foreign file: start over rather than crash
+        log.warning("ignoring unreadable checkpoint %s: %s", path, e)
+        return None
+    if state.get("digest") != digest:
+        log.info("checkpoint %s is from another config; starting over", path)
+        return None
+    return state
+
+
+def _load_float_weights(model: nn.Module, float_state: dict) -> None:
+    """Load float weights into the quantized twin.
+
+    Brevitas re-derives each weight quantizer's scale and norm from the loaded weights when
+    their own keys are missing from the state dict (tests pin this), so no re-init is needed.
+    """
+    result = model.load_state_dict(float_state, strict=False)
+    missing = [k for k in result.missing_keys if "quant" not in k]
+    if missing or result.unexpected_keys:
+        raise RuntimeError(  # the two model classes disagree: a bug, not a user error
+            f"float checkpoint does not fit the quantized model: missing {missing}, "
+            f"unexpected {result.unexpected_keys}"
+        )
+
+
+def _zero_layer_warnings(layers: list[dict], init: list[dict], ep_layers: list[str]) -> list[str]:
+    out = []
+    for row, row0 in zip(layers, init, strict=True):
+        if row["all_zero"] or row0["all_zero"]:
+            cure = (
+                "" if row["name"] in ep_layers
+                else " Enable EP-init (train.ep_init: on) to start from the float checkpoint's"
+                " projection, or raise the target P."
+            )
+            out.append(
+                f"layer {row['name']}: all integer weights are zero "
+                f"({'after' if row['all_zero'] else 'at the start of'} QAT; "
+                f"{row['method']} at P={row['target_bits']}, K={row['K']}): A2Q rounds toward "
+                f"zero, so the L1 budget of {row['l1_budget']} leaves no weight standing.{cure}"
+            )
+        elif row["zero_channels"]:
+            out.append(
+                f"layer {row['name']}: {row['zero_channels']} output channels have all-zero "
+                f"weights"
+            )
+    return out
+

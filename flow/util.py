@@ -1,0 +1,84 @@
+"""Small shared helpers: atomic file writes, hashing, progress bars."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+
+def _tmp_beside(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
+    tmp = _tmp_beside(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Text version of ``atomic_write_bytes``."""
+    atomic_write_bytes(path, text.encode())
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Atomically write ``obj`` as indented JSON."""
+    atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    """Read a JSON file."""
+    return json.loads(Path(path).read_text())
+
+
+def atomic_save_torch(obj: Any, path: Path) -> None:
+    """``torch.save`` through a temporary file, so a killed run never leaves a torn file."""
+    import torch
+
+    tmp = _tmp_beside(path)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 (first 16 hex digits) of a file's content."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def text_digest(*parts: str) -> str:
+    """SHA-256 (first 16 hex digits) of strings joined."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def progress(it: Iterable, desc: str, enabled: bool, **kwargs: Any) -> tqdm:
+    """A tqdm bar on stderr, shown only when enabled and stderr is a terminal."""
+    return tqdm(
+        it,
+        desc=desc,
+        disable=not (enabled and sys.stderr.isatty()),
+        leave=False,
+        dynamic_ncols=True,
+        **kwargs,
+    )
