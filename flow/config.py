@@ -96,6 +96,42 @@ class ExportConfig:
 
 
 @dataclass(frozen=True)
+class LayerFolding:
+    """Explicit folding of one MAC layer: PE must divide its outputs, SIMD its inputs."""
+
+    pe: int = 1
+    simd: int = 1
+
+
+@dataclass(frozen=True)
+class FoldingConfig:
+    """Exactly one of: a cycles-per-frame target, an fps target, or PE/SIMD per layer."""
+
+    target_cycles_per_frame: int | None = None
+    fps: float | None = None
+    layers: dict[str, LayerFolding] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CompileConfig:
+    """FINN lowering to HW layers, folding, estimates and the overflow study."""
+
+    folding: FoldingConfig = field(
+        default_factory=lambda: FoldingConfig(target_cycles_per_frame=1024)
+    )
+    fpga_part: str = "xc7z020clg400-1"
+    clock_mhz: float = 100.0
+    # Append top-1 (FINN LabelSelect) so the accelerator outputs the class index.
+    top_k: bool = True
+    # Float ops at the end of the graph the host may compute (otherwise they are an error).
+    host_ops: list[Literal["Mul", "Add"]] = field(default_factory=list)
+    # Accumulator widths of the wrap-around study; empty -> target-4 .. target.
+    wrap_bits: list[int] = field(default_factory=list)
+    # Test samples for the fidelity check; null -> the whole test set.
+    verify_samples: int | None = None
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     """One build: everything from data to export for one network."""
 
@@ -106,6 +142,7 @@ class BuildConfig:
     quant: QuantConfig = field(default_factory=QuantConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    compile: CompileConfig = field(default_factory=CompileConfig)
 
     def section_digest(self, *sections: str) -> str:
         """A stable hash of the named top-level sections (used for stage caching)."""
@@ -134,12 +171,20 @@ _RANGES: dict[str, tuple[float, float]] = {
     "train.threads": (1, 1024),
     "export.check_samples": (1, 10**6),
     "export.atol": (0.0, 1.0),
+    "compile.folding.target_cycles_per_frame": (1, 10**9),
+    "compile.folding.fps": (1e-3, 1e9),
+    "compile.folding.layers.*.pe": (1, 65536),
+    "compile.folding.layers.*.simd": (1, 65536),
+    "compile.clock_mhz": (1.0, 1000.0),
+    "compile.wrap_bits[]": (2, 64),
+    "compile.verify_samples": (1, 10**9),
 }
 
 
 def _range_for(path: str) -> tuple[float, float] | None:
     generic = re.sub(r"\[\d+\]", "[]", path)
     generic = re.sub(r"^quant\.layers\.[^.]+\.", "quant.layers.*.", generic)
+    generic = re.sub(r"^compile\.folding\.layers\.[^.]+\.", "compile.folding.layers.*.", generic)
     return _RANGES.get(generic)
 
 
@@ -322,6 +367,9 @@ class LayerPlan:
     out_features: int
     method: Method
     acc_bits: int | None  # None: unconstrained
+    # The width the config targets for this position whatever the method (None for an edge
+    # layer left unconstrained): a baseline layer is forced to it in the wrap-around study.
+    policy_bits: int | None
     input_bits: int
     input_signed: bool
     weight_bits: int
@@ -371,6 +419,7 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
                 out_features=sizes[i + 1],
                 method=method,
                 acc_bits=None if method == "baseline" else acc,
+                policy_bits=None if edge == "unconstrained" else acc,
                 input_bits=input_bits if i == 0 else m.act_bits,
                 input_signed=False,  # integer pixels and ReLU outputs are unsigned
                 weight_bits=m.weight_bits,
@@ -410,7 +459,51 @@ def validate(cfg: BuildConfig) -> None:
                 f"{p.input_bits}-bit {'signed' if p.input_signed else 'unsigned'} input): its "
                 f"L1 budget admits no non-zero weight; the smallest P that does is {smallest}"
             )
+    _validate_compile(cfg, plans)
     try:
         check_dataset_path(cfg.data.dataset, Path(cfg.data.path) if cfg.data.path else None)
     except DataError as e:
         raise ConfigError(f"data.path: {e}") from None
+
+
+def _divisors(n: int) -> str:
+    return ", ".join(str(d) for d in range(1, n + 1) if n % d == 0)
+
+
+def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
+    f = cfg.compile.folding
+    given = [k for k, v in (("target_cycles_per_frame", f.target_cycles_per_frame),
+                            ("fps", f.fps), ("layers", f.layers)) if v]
+    if len(given) != 1:
+        raise ConfigError(
+            "compile.folding: give exactly one of target_cycles_per_frame, fps or layers, "
+            f"not {' and '.join(given) or 'none'}"
+        )
+    by_name = {p.name: p for p in plans}
+    for name, lf in f.layers.items():
+        key = f"compile.folding.layers.{name}"
+        if name not in by_name:
+            raise ConfigError(
+                f"{key}: no such layer{_suggest(name, list(by_name))}; the layers are "
+                f"{', '.join(by_name)}"
+            )
+        p = by_name[name]
+        if p.out_features % lf.pe:
+            raise ConfigError(
+                f"{key}.pe: {lf.pe} does not divide the layer's {p.out_features} outputs (MH); "
+                f"allowed: {_divisors(p.out_features)}"
+            )
+        if p.in_features % lf.simd:
+            raise ConfigError(
+                f"{key}.simd: {lf.simd} does not divide the layer's {p.in_features} inputs (MW); "
+                f"allowed: {_divisors(p.in_features)}"
+            )
+    if f.layers and set(f.layers) != set(by_name):
+        missing = [n for n in by_name if n not in f.layers]
+        raise ConfigError(f"compile.folding.layers: missing layers {', '.join(missing)}")
+    if cfg.compile.top_k and plans[-1].method != "baseline":
+        raise ConfigError(
+            f"compile.top_k: the last layer {plans[-1].name} uses {plans[-1].method}, whose "
+            "per-channel scale changes the argmax, so top-1 cannot run in hardware; set "
+            "quant.last_layer: unconstrained or compile.top_k: false (with host_ops: [Mul])"
+        )

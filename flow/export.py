@@ -58,8 +58,9 @@ def write_back_quant_weights(model: torch.nn.Module, sample: torch.Tensor) -> No
 def exported_integer_weights(model: ModelWrapper) -> list[tuple[str, np.ndarray]]:
     """(node name, integer weights (out, in)) of every MAC node, in graph order.
 
-    The weights are read from the Quant node feeding the MAC's weight input:
-    ``round(W / scale)``, which must be integral and within the node's bit width.
+    The integers are computed as the Quant node feeding the MAC's weight input computes them
+    (its rounding mode, signedness, narrow range and bit width), so they are what the exported
+    model really multiplies by, whatever float values the file holds.
     """
     out = []
     for node in model.graph.node:
@@ -71,34 +72,34 @@ def exported_integer_weights(model: ModelWrapper) -> list[tuple[str, np.ndarray]
                 f"exported node {node.name} ({node.op_type}): weight input {node.input[1]} is not "
                 "produced by a Quant node; cannot read its integer weights"
             )
-        w = model.get_initializer(producer.input[0])
-        scale = model.get_initializer(producer.input[1])
-        zp = model.get_initializer(producer.input[2])
-        bits = int(model.get_initializer(producer.input[3]))
-        if w is None or scale is None:
-            raise ExportError(f"exported node {node.name}: weights or scale are not constants")
-        q = w.astype(np.float64) / scale.astype(np.float64) + (zp if zp is not None else 0)
-        qi = np.round(q)
-        if np.abs(q - qi).max() > 1e-3:
-            raise ExportError(
-                f"exported node {node.name}: weights are not integer multiples of their scale "
-                f"(max distance {np.abs(q - qi).max():.3g}); the quantized weights were not "
-                "written back before export"
-            )
-        lim = 2 ** (bits - 1) - 1
-        qi = np.clip(qi, -lim - 1, lim).astype(np.int64)
-        if node.op_type == "MatMul" or (
-            node.op_type == "Gemm" and not _attr(node, "transB", 0)
-        ):
-            qi = qi.T
-        out.append((node.name, qi.reshape(qi.shape[0], -1)))
+        w, scale, zp, bits = (model.get_initializer(t) for t in producer.input[:4])
+        if w is None or scale is None or zp is None or bits is None:
+            raise ExportError(f"exported node {node.name}: weight quantizer inputs are not constants")
+        q = _quant_int(w.astype(np.float64) / scale.astype(np.float64) + zp, int(bits), producer)
+        if node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attr(node, "transB", 0)):
+            q = q.T
+        out.append((node.name, q.reshape(q.shape[0], -1)))
     return out
 
 
-def _attr(node, name: str, default: int) -> int:
+def _quant_int(v: np.ndarray, bits: int, node) -> np.ndarray:
+    """The integer a QONNX Quant node produces for ``v`` (= x/scale + zero point)."""
+    mode = _attr(node, "rounding_mode", "ROUND")
+    rounders = {"ROUND": np.round, "ROUND_TO_ZERO": np.fix, "FLOOR": np.floor, "CEIL": np.ceil}
+    if mode not in rounders:
+        raise ExportError(f"exported node {node.name}: unsupported rounding_mode {mode!r}")
+    signed, narrow = _attr(node, "signed", 1), _attr(node, "narrow", 0)
+    if signed:
+        lo, hi = -(2 ** (bits - 1)) + narrow, 2 ** (bits - 1) - 1
+    else:
+        lo, hi = 0, 2**bits - 1 - narrow
+    return np.clip(rounders[mode](v), lo, hi).astype(np.int64)
+
+
+def _attr(node, name: str, default):
     for a in node.attribute:
         if a.name == name:
-            return a.i
+            return a.s.decode() if a.type == a.STRING else a.i
     return default
 
 

@@ -66,9 +66,24 @@ def _export(ctx: StageContext) -> dict:
     return {"ok": r["ok"], "fidelity": r["fidelity"]["summary"]}
 
 
+def _compile(ctx: StageContext) -> dict:
+    from flow.compile import run_compile
+
+    r = run_compile(ctx.cfg, ctx.input_dir("export"), ctx.stage_dir)
+    v = r["verify"]
+    return {
+        "ok": r["ok"],
+        "hw_accuracy": v["hw_accuracy"],
+        "mismatches": v["mismatches"],
+        "hw_acc_bits": [row["hw_acc_bits"] for row in r["accumulators"]],
+        "overflow_events": r["overflow_events_at_hw_widths"],
+    }
+
+
 STAGES: list[Stage] = [
     Stage("train", ("seed", "data", "model", "quant", "train"), _train),
     Stage("export", ("export",), _export),
+    Stage("compile", ("compile",), _compile),
 ]
 STAGE_NAMES = [s.name for s in STAGES]
 

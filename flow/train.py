@@ -105,27 +105,32 @@ def _epoch(model, opt, data: Tensors, batch_size: int, seed: int) -> float:
 
 def _project_l1(v: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
     """Euclidean projection of each row of ``v`` onto the L1 ball of its radius (Duchi et al.)."""
-    out = v.clone()
-    for i in range(v.shape[0]):
-        r = float(radius[i])
-        a = v[i].abs()
-        if a.sum() <= r:
-            continue
-        u, _ = torch.sort(a, descending=True)
-        css = torch.cumsum(u, 0)
-        ks = torch.arange(1, len(u) + 1, device=v.device, dtype=v.dtype)
-        rho = int(torch.nonzero(u * ks > css - r)[-1])
-        theta = (css[rho] - r) / (rho + 1)
-        out[i] = torch.sign(v[i]) * torch.clamp(a - theta, min=0)
-    return out
+    a = v.abs()
+    u, _ = torch.sort(a, dim=1, descending=True)
+    css = torch.cumsum(u, 1)
+    ks = torch.arange(1, v.shape[1] + 1, device=v.device, dtype=v.dtype)
+    r = radius.reshape(-1, 1).to(v.dtype)
+    rho = (u * ks > css - r).sum(1, keepdim=True).clamp_min(1)  # active prefix length
+    theta = ((css.gather(1, rho - 1) - r) / rho).clamp_min(0)
+    out = torch.sign(v) * torch.clamp(a - theta, min=0)
+    return torch.where(a.sum(1, keepdim=True) <= r, v, out)
+
+
+# Scales tried per channel by EP-init, as fractions of the absmax scale.
+_EP_SCALE_STEPS = torch.pow(2.0, -torch.arange(0, 24) / 3)
 
 
 @torch.no_grad()
 def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> list[str]:
-    """A2Q+ Euclidean-projection init: project each channel onto its scaled L1 ball.
+    """A2Q+ Euclidean-projection init (EP-init), with a per-channel scale search.
 
-    Without it, A2Q shrinks a channel that is over budget uniformly and round-to-zero wipes
-    out its small weights (at low P whole layers become zero). Returns the layers changed.
+    Without it A2Q shrinks an over-budget channel uniformly, and round-to-zero wipes out its
+    small weights (at low P whole layers become zero). EP-init projects each channel, in
+    integer units ``w / s``, onto the L1 ball of the budget T. The projection depends on the
+    scale s; the absmax scale can leave every projected entry below one step at tight budgets,
+    so for each channel we take the scale whose round-to-zero integers reconstruct the float
+    weights best (L2), then set the weights, the scale and the norm parameter g to match.
+    Returns the names of the layers initialised.
     """
     captured: dict[str, object] = {}
     layers = mac_layers(model)
@@ -138,24 +143,35 @@ def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> l
     model(sample)
     for h in hooks:
         h.remove()
-    changed = []
     for name, plan in constrained.items():
-        layer: QuantLinear = layers[name]
-        pre = layer.weight_quant.tensor_quant.pre_scaling_impl
+        tq = layers[name].weight_quant.tensor_quant
+        pre = tq.pre_scaling_impl
         qin = captured[name]
-        w = layer.weight.data
-        s = pre.scaling_impl(w).reshape(-1, 1)  # post-clipping scale per channel
-        t = pre.calc_max_l1_norm(qin.bit_width, bool(qin.signed))
+        w = layers[name].weight.data
         if plan.method == "a2q_plus":
             w = w - w.mean(dim=1, keepdim=True)
-        radius = (s * t).flatten()
-        w_proj = _project_l1(w, radius)
-        layer.weight.data = w_proj
-        g = torch.minimum(w_proj.abs().sum(1), radius).clamp_min(1e-8)
+        t = float(pre.calc_max_l1_norm(qin.bit_width, bool(qin.signed)))
+        qmax = 2 ** (plan.weight_bits - 1) - 1
+        s0 = (w.abs().amax(1) / qmax).clamp_min(1e-12)
+        best_err = torch.full_like(s0, float("inf"))
+        best_s = s0.clone()
+        for step in _EP_SCALE_STEPS.to(w):
+            s = s0 * step
+            q = torch.clamp(torch.trunc(_project_l1(w / s[:, None], torch.full_like(s, t))),
+                            -qmax, qmax)
+            err = ((q * s[:, None] - w) ** 2).sum(1)
+            better = err < best_err
+            best_err = torch.where(better, err, best_err)
+            best_s = torch.where(better, s, best_s)
+        w_new = _project_l1(w / best_s[:, None], torch.full_like(best_s, t)) * best_s[:, None]
+        layers[name].weight.data = w_new
+        for scaling in (tq.scaling_impl, pre.scaling_impl):
+            restrict = scaling.restrict_clamp_scaling.restrict_value_impl
+            scaling.value.data = restrict.restrict_init_tensor(best_s.reshape(scaling.value.shape))
+        g = w_new.abs().sum(1).clamp_min(1e-12)
         restrict = pre.restrict_clamp_scaling.restrict_value_impl
         pre.value.data = restrict.restrict_init_tensor(g.reshape(pre.value.shape))
-        changed.append(name)
-    return changed
+    return list(constrained)
 
 
 def layer_metrics(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> list[dict]:
@@ -239,13 +255,17 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     ep_layers = ep_init(model, sample, plans) if _use_ep_init(cfg) else []
     init_metrics = layer_metrics(model, sample, plans)
     model.to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=tc.qat_lr, weight_decay=tc.weight_decay)
     start = 0
     if state and state["phase"] == "qat":
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optim"])
+        restore_runtime_quant_state(model, state["runtime"])
         start = state["epoch"] + 1
         log.info("resuming QAT at epoch %d", start)
+    # Built only now: Brevitas replaces its quantizer parameters on load_state_dict, and an
+    # optimizer made earlier would keep updating the discarded tensors.
+    opt = torch.optim.Adam(model.parameters(), lr=tc.qat_lr, weight_decay=tc.weight_decay)
+    if start:
+        opt.load_state_dict(state["optim"])
     bar = progress(range(start, tc.qat_epochs), "qat", show_progress, initial=start,
                    total=tc.qat_epochs)
     for epoch in bar:
@@ -253,7 +273,8 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         bar.set_postfix(loss=f"{loss:.3f}")
         atomic_save_torch(
             {"digest": digest, "phase": "qat", "epoch": epoch, "model": model.state_dict(),
-             "optim": opt.state_dict(), "float_state": float_state},
+             "runtime": runtime_quant_state(model), "optim": opt.state_dict(),
+             "float_state": float_state},
             ckpt_path,
         )
 
@@ -278,6 +299,32 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     }
     write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+def runtime_quant_state(model: nn.Module) -> dict:
+    """Brevitas state that its ``state_dict`` leaves out: stats-collection counters and buffers.
+
+    An activation scale is first collected from running statistics for a number of steps;
+    ``state_dict`` stores only the running value, and loading it ends the collection. Saving
+    these makes a resumed run continue exactly where the interrupted one stopped.
+    """
+    out = {}
+    for name, m in model.named_modules():
+        st = {a: getattr(m, a) for a in ("counter", "init_done") if isinstance(
+            getattr(m, a, None), (bool, int))}
+        if isinstance(getattr(m, "buffer", None), torch.Tensor):
+            st["buffer"] = m.buffer.detach().clone()
+        if st:
+            out[name] = st
+    return out
+
+
+def restore_runtime_quant_state(model: nn.Module, state: dict) -> None:
+    """Inverse of ``runtime_quant_state`` (call after ``load_state_dict``)."""
+    modules = dict(model.named_modules())
+    for name, st in state.items():
+        for attr, value in st.items():
+            setattr(modules[name], attr, value)
 
 
 def _seed(seed: int, phase: int, epoch: int) -> int:

@@ -89,8 +89,7 @@ def pack_words(
     check_fits(arr, elem_width, signed, what)
     flat = [int(v) for v in arr]
     return [
-        _pack(flat[i : i + elems_per_word], elem_width)
-        for i in range(0, len(flat), elems_per_word)
+        _pack(flat[i : i + elems_per_word], elem_width) for i in range(0, len(flat), elems_per_word)
     ]
 
 
@@ -138,9 +137,7 @@ def mvau_weight_lines(w: np.ndarray, pe: int, simd: int, w_width: int) -> list[s
     return lines
 
 
-def threshold_lines(
-    t: np.ndarray, pe: int, thr_width: int, *, signed: bool = True
-) -> list[str]:
+def threshold_lines(t: np.ndarray, pe: int, thr_width: int, *, signed: bool = True) -> list[str]:
     """The threshold ROM of ``thresholding.sv`` for a (CHANNELS, NUM_STEPS) integer array.
 
     One hex line per channel fold ``cf`` (CHANNELS/PE lines); each line packs PE*NUM_STEPS

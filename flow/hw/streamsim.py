@@ -84,7 +84,7 @@ def _sv_param(name: str, value: ParamValue) -> str:
     )
 
 
-def testbench_source(
+def stream_testbench(
     top: str, params: Mapping[str, ParamValue], in_width: int, out_width: int
 ) -> str:
     """The SystemVerilog testbench around ``top`` (module ``a2q_stream_tb``).
@@ -174,7 +174,7 @@ module {TB_TOP};
     $fclose(fd);
     fd_out = $fopen(out_path, "w");
     repeat (4) @(posedge clk);
-    rst_n <= 1'b1;
+    @(negedge clk) rst_n = 1'b1;
   end
 
   always #5 clk = ~clk;
@@ -279,7 +279,7 @@ def build_simulator(
 ) -> tuple[Path, float]:
     """Build (or find in the cache) the simulator binary; returns (binary, build seconds)."""
     exe = verilator()
-    tb = testbench_source(top, params, in_width, out_width)
+    tb = stream_testbench(top, params, in_width, out_width)
     srcs = [Path(s).resolve() for s in sources]
     for s in srcs:
         if not s.is_file():
@@ -345,12 +345,16 @@ def simulate_stream(
     *,
     stall_seed: int | None = None,
     max_cycles: int | None = None,
+    run_files: Mapping[str, str] | None = None,
     timeout_s: float = 600.0,
 ) -> SimResult:
     """Simulate ``top`` on a stream of input words and collect ``n_outputs`` output words.
 
     ``sources`` are the SystemVerilog files of the DUT; ``params`` its parameter overrides
-    (memory file names should be absolute paths: the simulator runs in a scratch directory).
+    ``run_files`` (name -> text) are written into the scratch directory the simulator runs in
+    before it starts, so a memory file parameter can be a fixed relative name (e.g.
+    ``"weights.mem"``) and one build serves any weights; other relative paths would resolve
+    against that scratch directory, so give them absolutely.
     ``stall_seed`` switches on random input gaps and output back-pressure with that seed.
     Raises :class:`HardwareError` if the DUT does not deliver ``n_outputs`` words within
     ``max_cycles`` (default: generous, proportional to the stream lengths), delivers more
@@ -367,6 +371,10 @@ def simulate_stream(
 
     binary, build_seconds = build_simulator(sources, top, params, in_width, out_width, workdir)
     run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=binary.parent.parent))
+    for name, text in (run_files or {}).items():
+        if Path(name).name != name or name in {"in.hex", "out.hex", "stats.txt", "sim.log"}:
+            raise HardwareError(f"run file name {name!r} must be a plain, unreserved file name")
+        (run_dir / name).write_text(text)
     digits = (in_width + 3) // 4
     (run_dir / "in.hex").write_text("".join(f"{int(w):0{digits}x}\n" for w in inputs))
     args = [

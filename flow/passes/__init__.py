@@ -5,6 +5,7 @@ Each transformation follows qonnx: ``apply(model) -> (model, changed)`` with an 
 they recognise FINN's HW nodes by op type.
 """
 
+from flow.passes.absorb_input_reshape import AbsorbInputReshape
 from flow.passes.annotate_input import AnnotateInputDatatype
 from flow.passes.exact_accumulator_width import (
     ExactAccumulatorWidth,
@@ -16,6 +17,7 @@ from flow.passes.split_host_tail import HOST_TAIL_KEY, SplitOffHostTail, apply_h
 
 __all__ = [
     "HOST_TAIL_KEY",
+    "AbsorbInputReshape",
     "AnnotateInputDatatype",
     "ExactAccumulatorWidth",
     "RemoveIdentityInputThreshold",

@@ -22,7 +22,7 @@ class AnnotateInputDatatype(Transformation):
         super().__init__()
         try:
             dtype = DataType[datatype]
-        except KeyError as err:
+        except (KeyError, ValueError) as err:
             raise CompileError(
                 f"Input datatype must be a QONNX datatype name such as 'UINT8', not {datatype!r}"
             ) from err

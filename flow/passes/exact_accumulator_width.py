@@ -23,7 +23,7 @@ def integer_matrix(values: np.ndarray, what: str) -> list[list[int]]:
     rounded = np.round(values)
     if not np.array_equal(rounded, values):
         bad = values[rounded != values][0]
-        raise CompileError(f"{what} must hold integers, found e.g. {bad!r}")
+        raise CompileError(f"{what} must hold integers, found e.g. {float(bad)!r}")
     return [[int(v) for v in row] for row in rounded.astype(np.int64)]
 
 

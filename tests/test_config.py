@@ -1,0 +1,142 @@
+"""Config loading: every bad-config case gets an error naming the key and what is allowed."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from flow.config import layer_plans, load_config
+from flow.errors import ConfigError
+from tests.conftest import write_config
+
+
+def _load(tmp_path, data, overrides=None):
+    return load_config(write_config(tmp_path, data), overrides)
+
+
+def test_shipped_configs_load():
+    from pathlib import Path
+
+    configs = sorted(Path("configs").glob("*.yaml"))
+    assert len(configs) >= 3
+    for path in configs:
+        cfg = load_config(path)
+        assert cfg.name == path.stem
+
+
+def test_default_benchmark_layers():
+    cfg = load_config("configs/tfc_digits.yaml")
+    plans = layer_plans(cfg)
+    assert [(p.name, p.in_features, p.out_features) for p in plans] == [
+        ("fc0", 64, 256), ("fc1", 256, 256), ("fc2", 256, 256), ("fc3", 256, 10)
+    ]
+    assert [p.method for p in plans] == ["baseline", "a2q_plus", "a2q_plus", "baseline"]
+    assert [p.acc_bits for p in plans] == [None, 14, 14, None]
+    assert (plans[0].input_bits, plans[1].input_bits) == (5, 4)  # digits pixels 0..16
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"quant": {"methd": "a2q"}},
+         "quant.methd: unknown key (did you mean 'method'?); allowed keys here: method,"),
+        ({"trian": {}}, "trian: unknown key (did you mean 'train'?)"),
+        ({"model": {"weight_bits": "four"}}, "model.weight_bits: must be an integer, not 'four'"),
+        ({"model": {"weight_bits": 12}}, "model.weight_bits: must be in 2..8, not 12"),
+        ({"model": {"act_bits": 0}}, "model.act_bits: must be in 1..8, not 0"),
+        ({"model": {"hidden": [32, "x"]}}, "model.hidden[1]: must be an integer, not 'x'"),
+        ({"model": {"hidden": 32}}, "model.hidden: must be a list of an integer, not 32"),
+        ({"quant": {"acc_bits": 40}}, "quant.acc_bits: must be in 2..32, not 40"),
+        ({"quant": {"method": "a2qplus"}},
+         "quant.method: must be one of 'baseline', 'a2q', 'a2q_plus', not 'a2qplus' "
+         "(did you mean 'a2q_plus'?)"),
+        ({"train": {"lr": "fast"}}, "train.lr: must be a number, not 'fast'"),
+        ({"train": {"device": "tpu"}}, "train.device: must be one of 'auto', 'cpu', 'cuda'"),
+        ({"quant": {"layers": {"fc9": {"acc_bits": 12}}}},
+         "quant.layers.fc9: no such layer (did you mean 'fc2'?); the layers are fc0, fc1, fc2"),
+        ({"quant": {"layers": {"fc1": {"acc_bit": 12}}}},
+         "quant.layers.fc1.acc_bit: unknown key (did you mean 'acc_bits'?)"),
+        ({"data": {"dataset": "mnist", "path": "/nonexistent/mnist"}}, "data.path: "),
+        ({"data": {"dataset": "imagenet"}}, "data.dataset: must be one of 'digits', 'mnist'"),
+        ({"data": {"path": "/tmp"}}, "data.path: "),
+        ({"compile": {"folding": {"fps": 1000, "target_cycles_per_frame": 64}}},
+         "compile.folding: give exactly one of target_cycles_per_frame, fps or layers, not "
+         "target_cycles_per_frame and fps"),
+        ({"compile": {"folding": {"target_cycles_per_frame": None, "layers": {
+            "fc0": {"pe": 3}, "fc1": {}, "fc2": {}}}}},
+         "compile.folding.layers.fc0.pe: 3 does not divide the layer's 32 outputs (MH); "
+         "allowed: 1, 2, 4, 8, 16, 32"),
+        ({"compile": {"folding": {"target_cycles_per_frame": None, "layers": {
+            "fc0": {"simd": 5}, "fc1": {}, "fc2": {}}}}},
+         "compile.folding.layers.fc0.simd: 5 does not divide the layer's 64 inputs (MW)"),
+        ({"compile": {"folding": {"target_cycles_per_frame": None, "layers": {"fc0": {}}}}},
+         "compile.folding.layers: missing layers fc1, fc2"),
+        ({"compile": {"host_ops": ["Relu"]}}, "compile.host_ops[0]: must be one of 'Mul', 'Add'"),
+        ({"quant": {"last_layer": "constrained"}},
+         "compile.top_k: the last layer fc2 uses a2q_plus, whose per-channel scale"),
+    ],
+)
+def test_bad_config_messages(tmp_path, tiny_data, patch, message):
+    for key, value in patch.items():
+        if isinstance(value, dict) and isinstance(tiny_data.get(key), dict):
+            tiny_data[key].update(value)
+        else:
+            tiny_data[key] = value
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        _load(tmp_path, tiny_data)
+
+
+def test_target_too_small_names_smallest_p(tmp_path, tiny_data):
+    tiny_data["quant"] = {"method": "a2q", "acc_bits": 5}
+    with pytest.raises(ConfigError) as e:
+        _load(tmp_path, tiny_data)
+    msg = str(e.value)
+    # A2Q at N=4 unsigned: budget (2^(P-1)-1)*2^-4 >= 1 needs P >= 6.
+    assert "quant.acc_bits: P=5 is too small for layer fc1 (a2q, 4-bit unsigned input)" in msg
+    assert "the smallest P that does is 6" in msg
+
+
+def test_per_layer_target_too_small_names_layer_key(tmp_path, tiny_data):
+    tiny_data["quant"]["layers"] = {"fc1": {"acc_bits": 4}}
+    with pytest.raises(ConfigError, match=re.escape("quant.layers.fc1.acc_bits: P=4")):
+        _load(tmp_path, tiny_data)
+
+
+def test_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="config file does not exist"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+    top = tmp_path / "list.yaml"
+    top.write_text("- 1\n- 2\n")
+    with pytest.raises(ConfigError, match="must be a mapping of keys"):
+        load_config(top)
+
+
+def test_overrides_are_validated(tmp_path, tiny_data):
+    path = write_config(tmp_path, tiny_data)
+    cfg = load_config(path, ["quant.acc_bits=16", "model.hidden=[8, 8]"])
+    assert cfg.quant.acc_bits == 16 and cfg.model.hidden == [8, 8]
+    with pytest.raises(ConfigError, match=re.escape("model.weight_bits: must be in 2..8, not 1")):
+        load_config(path, ["model.weight_bits=1"])
+    with pytest.raises(ConfigError, match="must be KEY=VALUE"):
+        load_config(path, ["quant.acc_bits"])
+
+
+def test_name_defaults_to_file_stem(tmp_path, tiny_data):
+    del tiny_data["name"]
+    assert load_config(write_config(tmp_path, tiny_data, "my_net.yaml")).name == "my_net"
+
+
+def test_edge_policies_and_overrides(tmp_path, tiny_data):
+    tiny_data["quant"].update(
+        first_layer="constrained", layers={"fc2": {"method": "a2q", "acc_bits": 15}}
+    )
+    tiny_data["compile"] = {"top_k": False, "host_ops": ["Mul"]}
+    plans = layer_plans(_load(tmp_path, tiny_data))
+    assert [(p.method, p.acc_bits) for p in plans] == [
+        ("a2q_plus", 12), ("a2q_plus", 12), ("a2q", 15)
+    ]
