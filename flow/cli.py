@@ -65,6 +65,23 @@ def _summary(r: dict) -> str:
     return ", ".join(parts)
 
 
+def cmd_compile(args: argparse.Namespace) -> int:
+    from flow.compile import compile_model, input_datatype
+    from flow.config import load_config
+    from flow.inspect import format_accumulators
+
+    cfg = load_config(args.config, args.set)
+    model = Path(args.model)
+    if not model.is_file():
+        raise A2QError(f"{model}: no such QONNX file")
+    out = Path(args.out) if args.out else Path(args.build_dir) / model.stem / "compile"
+    _setup_logging(args.quiet, out / "log.txt")
+    result = compile_model(model, out, cfg.compile, args.input_datatype or input_datatype(cfg))
+    print(format_accumulators(result["accumulators"]))
+    print(f"HW graph written to {out / 'hw.onnx'}")
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from flow.inspect import inspect_build
 
@@ -95,6 +112,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--build-dir", default="build", help="root of build folders (default build)")
     r.add_argument("--quiet", action="store_true", help="warnings only, no progress bars")
     r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("compile", help="compile a QONNX model made elsewhere to the HW graph")
+    c.add_argument("model", help="QONNX file (e.g. from Brevitas' export_qonnx)")
+    c.add_argument("--config", required=True, help="config whose compile section is used")
+    c.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    c.add_argument("--input-datatype", help="graph input type, e.g. UINT8 (default: config)")
+    c.add_argument("--out", help="output folder (default build/<model>/compile)")
+    c.add_argument("--build-dir", default="build")
+    c.add_argument("--quiet", action="store_true")
+    c.set_defaults(func=cmd_compile)
 
     i = sub.add_parser("inspect", help="summarise a build folder")
     i.add_argument("build", help="build folder, e.g. build/tfc_digits")

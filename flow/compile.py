@@ -150,15 +150,22 @@ def step_convert_to_hw(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper
 
 
 def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
-    """FINN's weight/accumulator minimization (kept for comparison), then our exact widths."""
+    """Minimal weight types, then our exact accumulator and threshold widths.
+
+    FINN's ``MinimizeAccumulatorWidth`` runs on a copy only, as a second opinion recorded in
+    the width table (it rounds a graph-final MVAU up to a multiple of 8; we never do).
+    """
     api = finn_api()
+    # Ours first: FINN's passes assert on negative thresholds of unsigned streams, which
+    # only our clipping removes; and last, since FINN may re-type thresholds.
+    model = model.transform(ExactAccumulatorWidth())
     model = model.transform(api.MinimizeWeightBitWidth())
-    model = model.transform(api.MinimizeAccumulatorWidth())
+    model = model.transform(ExactAccumulatorWidth())
+    finn = ModelWrapper(copy.deepcopy(model.model)).transform(api.MinimizeAccumulatorWidth())
     ctx.finn_widths = {
         n.name: getCustomOp(n).get_nodeattr("accDataType")
-        for n in model.graph.node if n.op_type in MAC_OPS
+        for n in finn.graph.node if n.op_type in MAC_OPS
     }
-    model = model.transform(ExactAccumulatorWidth())
     return model.transform(InferDataTypes())
 
 

@@ -28,7 +28,6 @@ Method = Literal["baseline", "a2q", "a2q_plus"]
 EdgePolicy = Literal["constrained", "unconstrained"]
 DatasetName = Literal["digits", "mnist", "cifar10"]
 Device = Literal["auto", "cpu", "cuda"]
-EpInit = Literal["auto", "on", "off"]
 
 
 @dataclass(frozen=True)
@@ -83,7 +82,8 @@ class TrainConfig:
     lr: float = 0.005
     qat_lr: float = 0.002
     weight_decay: float = 0.0
-    ep_init: EpInit = "auto"
+    # EP-init before QAT: "auto" -> for A2Q+ layers (as in the paper), or true/false.
+    ep_init: bool | Literal["auto"] = "auto"
     threads: int | None = None
 
 

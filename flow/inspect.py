@@ -16,7 +16,7 @@ def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
         if v is None:
             return "-"
         if isinstance(v, bool):
-            return "yes" if v else "NO"
+            return "yes" if v else "no"
         if isinstance(v, float):
             return f"{v:.4g}"
         return str(v)
@@ -69,4 +69,63 @@ def inspect_build(build_dir: Path) -> str:
             )
         )
         out.append(f"fidelity: {c['fidelity']['summary']}")
+    out += _compile_section(build_dir / "compile")
     return "\n".join(out)
+
+
+ACC_COLUMNS = [
+    ("name", "layer"),
+    ("node", "node"),
+    ("K", "K"),
+    ("input_bits", "N"),
+    ("input_signed", "signed"),
+    ("weight_bits", "M"),
+    ("datatype_bound_bits", "P_dt"),
+    ("target_bits", "target"),
+    ("exact_bits", "exact"),
+    ("hw_acc_bits", "hw acc"),
+    ("finn_acc_bits", "FINN"),
+    ("threshold_bits", "thr"),
+    ("guaranteed", "guaranteed"),
+    ("PE", "PE"),
+    ("SIMD", "SIMD"),
+]
+
+
+def format_accumulators(rows: list[dict]) -> str:
+    """The per-layer width table of ``compile/accumulators.json``."""
+    return format_table(rows, ACC_COLUMNS)
+
+
+def _compile_section(cdir: Path) -> list[str]:
+    acc = cdir / "accumulators.json"
+    if not acc.exists():
+        return []
+    rows = read_json(acc)
+    out = ["\naccumulator widths (bits; guaranteed = A2Q-constrained and exact <= target):",
+           format_accumulators(rows)]
+    tail = cdir / "host_tail.json"
+    if tail.exists() and read_json(tail):
+        ops = ", ".join(op["op_type"] for op in read_json(tail))
+        out.append(f"host side: {ops} after the last layer (float scaling, not in hardware)")
+    verify = cdir / "verify.json"
+    if verify.exists():
+        v = read_json(verify)
+        out.append(
+            f"HW graph vs QONNX on {v['samples']} test samples: {v['mismatches']} mismatches "
+            f"({v['tolerance']}); HW accuracy {v['hw_accuracy']:.2f} %"
+        )
+    overflow = cdir / "overflow.json"
+    if overflow.exists():
+        o = read_json(overflow)
+        events = sum(r["overflow_events"] for r in o["test_set_at_hw_widths"].values())
+        fits = all(r["fits"] for r in o["worst_case"])
+        out.append(f"overflow at hardware widths: {events} events on the test set; worst-case "
+                   f"input vectors {'fit' if fits else 'DO NOT FIT'} every accumulator")
+        if o["wrap_study"]:
+            out.append("wrap-around study (policy layers forced to P bits):")
+            out.append(format_table(
+                [{"P": r["acc_bits"], "events": r["overflow_events"], "acc": r["accuracy"]}
+                 for r in o["wrap_study"]],
+                [("P", "P"), ("events", "overflow events"), ("acc", "accuracy %")]))
+    return out

@@ -206,7 +206,7 @@ def layer_metrics(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]
 def _use_ep_init(cfg: BuildConfig) -> bool:
     if cfg.train.ep_init == "auto":
         return any(p.method == "a2q_plus" for p in layer_plans(cfg))
-    return cfg.train.ep_init == "on"
+    return bool(cfg.train.ep_init)
 
 
 def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bool = True) -> dict:
@@ -366,7 +366,7 @@ def _zero_layer_warnings(layers: list[dict], init: list[dict], ep_layers: list[s
         if row["all_zero"] or row0["all_zero"]:
             cure = (
                 "" if row["name"] in ep_layers
-                else " Enable EP-init (train.ep_init: on) to start from the float checkpoint's"
+                else " Enable EP-init (train.ep_init: true) to start from the float checkpoint's"
                 " projection, or raise the target P."
             )
             out.append(

@@ -29,7 +29,7 @@ def _exact_range(q: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarra
 
 def test_train_export_cache_and_guarantee(tmp_path, tiny_data):
     cfg = _cfg(tiny_data)
-    res = run_pipeline(cfg, tmp_path, show_progress=False)
+    res = run_pipeline(cfg, tmp_path, until="export", show_progress=False)
     assert [r["status"] for r in res.values()] == ["ran", "ran"]
     out = tmp_path / "tiny"
     check = json.loads((out / "export" / "export_check.json").read_text())
@@ -51,22 +51,22 @@ def test_train_export_cache_and_guarantee(tmp_path, tiny_data):
     assert {"float_accuracy", "quant_accuracy", "layers"} <= metrics.keys()
     assert json.loads((out / "timings.json").read_text())["train"]["last_status"] == "ran"
 
-    again = run_pipeline(cfg, tmp_path, show_progress=False)
+    again = run_pipeline(cfg, tmp_path, until="export", show_progress=False)
     assert [r["status"] for r in again.values()] == ["cached", "cached"]
     tiny_data["export"]["check_samples"] = 10  # only the export section changed
-    changed = run_pipeline(_cfg(tiny_data), tmp_path, show_progress=False)
+    changed = run_pipeline(_cfg(tiny_data), tmp_path, until="export", show_progress=False)
     assert [r["status"] for r in changed.values()] == ["cached", "ran"]
 
 
 def test_from_and_until(tmp_path, tiny_data):
     cfg = _cfg(tiny_data)
     with pytest.raises(A2QError, match="--from export: stage 'train' has no up-to-date result"):
-        run_pipeline(cfg, tmp_path, from_stage="export", show_progress=False)
+        run_pipeline(cfg, tmp_path, from_stage="export", until="export", show_progress=False)
     res = run_pipeline(cfg, tmp_path, until="train", show_progress=False)
     assert list(res) == ["train"]
-    res = run_pipeline(cfg, tmp_path, from_stage="export", show_progress=False)
+    res = run_pipeline(cfg, tmp_path, from_stage="export", until="export", show_progress=False)
     assert [r["status"] for r in res.values()] == ["cached", "ran"]
-    with pytest.raises(A2QError, match="--until: unknown stage 'synth'; stages are train, export"):
+    with pytest.raises(A2QError, match="--until: unknown stage 'synth'; stages are train, export, compile"):
         run_pipeline(cfg, tmp_path, until="synth", show_progress=False)
 
 
@@ -112,7 +112,7 @@ def test_export_refuses_weights_that_break_the_bound(tmp_path, tiny_data, monkey
     monkeypatch.setattr(export_mod, "write_back_quant_weights", lambda model, sample: None)
     cfg = _cfg(tiny_data)
     with pytest.raises(ExportError, match="export check failed, model.onnx not written") as e:
-        run_pipeline(cfg, tmp_path, show_progress=False)
+        run_pipeline(cfg, tmp_path, until="export", show_progress=False)
     assert "fc1:" in str(e.value)
     out = tmp_path / "tiny" / "export"
     assert not (out / "model.onnx").exists()

@@ -49,7 +49,7 @@ def test_float_weights_set_the_quantizer_scales(tiny_data):
 def test_a2q_at_low_p_zeroes_a_layer_and_ep_init_cures_it(tiny_data):
     # A2Q at P=8 with 4-bit unsigned inputs: L1 budget 127/16 ~ 7.9 over K=256 weights.
     x = torch.randint(0, 17, (64, 1, 8, 8)).float()
-    cfg = _wide_cfg(tiny_data, "a2q", 8, "off")
+    cfg = _wide_cfg(tiny_data, "a2q", 8, False)
     plans = layer_plans(cfg)
     torch.manual_seed(0)
     f = build_float_model(cfg)

@@ -69,6 +69,18 @@ class ExactAccumulatorWidth(Transformation):
             for consumer in model.find_consumers(node.output[0]) or []:
                 if consumer.op_type in THRESHOLDING_OP_TYPES:
                     changed |= self._clip_thresholds(model, consumer, adt, lo, hi)
+        # Thresholds on other streams (e.g. a learned input quantizer on the pixels) are
+        # clipped to the range of their input datatype the same way.
+        for node in model.graph.node:
+            producer = model.find_producer(node.input[0])
+            if node.op_type in THRESHOLDING_OP_TYPES and (
+                producer is None or producer.op_type not in MVAU_OP_TYPES
+            ):
+                idt = model.get_tensor_datatype(node.input[0])
+                if idt.is_integer():
+                    changed |= self._clip_thresholds(
+                        model, node, idt, int(idt.min()), int(idt.max())
+                    )
         if changed:
             model = model.transform(InferDataTypes())
         return model, changed
