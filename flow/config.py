@@ -132,6 +132,23 @@ class CompileConfig:
 
 
 @dataclass(frozen=True)
+class HardwareConfig:
+    """Generation, simulation and synthesis of the accelerator."""
+
+    fifo_depth: int = 2
+    # Test frames simulated (bit-exact check and cycles per frame).
+    sim_frames: int = 100
+    # Also simulate with random input gaps and output back-pressure.
+    sim_stalls: bool = True
+    # DSP48 MACs instead of LUT MACs (synth_xilinx without -nodsp).
+    use_dsp: bool = False
+    # Also synthesize the 32-bit-accumulator variant for the comparison.
+    acc32: bool = True
+    synth_jobs: int = 2
+    synth_timeout_s: int = 1800
+
+
+@dataclass(frozen=True)
 class BuildConfig:
     """One build: everything from data to export for one network."""
 
@@ -143,6 +160,7 @@ class BuildConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
     compile: CompileConfig = field(default_factory=CompileConfig)
+    hardware: HardwareConfig = field(default_factory=HardwareConfig)
 
     def section_digest(self, *sections: str) -> str:
         """A stable hash of the named top-level sections (used for stage caching)."""
@@ -178,6 +196,10 @@ _RANGES: dict[str, tuple[float, float]] = {
     "compile.clock_mhz": (1.0, 1000.0),
     "compile.wrap_bits[]": (2, 64),
     "compile.verify_samples": (1, 10**9),
+    "hardware.fifo_depth": (2, 1 << 16),
+    "hardware.sim_frames": (1, 10**6),
+    "hardware.synth_jobs": (1, 64),
+    "hardware.synth_timeout_s": (10, 86400),
 }
 
 

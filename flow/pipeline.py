@@ -80,10 +80,26 @@ def _compile(ctx: StageContext) -> dict:
     }
 
 
+def _hardware(ctx: StageContext) -> dict:
+    from flow.hardware import run_hardware
+
+    return run_hardware(ctx.cfg, ctx.input_dir("compile"), ctx.stage_dir, ctx.digest)
+
+
+def _sim(ctx: StageContext) -> dict:
+    from flow.simulate import run_simulation
+
+    r = run_simulation(ctx.cfg, ctx.input_dir("compile"), ctx.input_dir("hardware") / "exact",
+                       ctx.stage_dir)
+    return {k: r[k] for k in ("frames", "bit_exact", "cycles_per_frame", "fps", "accuracy")}
+
+
 STAGES: list[Stage] = [
     Stage("train", ("seed", "data", "model", "quant", "train"), _train),
     Stage("export", ("export",), _export),
     Stage("compile", ("compile",), _compile),
+    Stage("hardware", ("hardware",), _hardware),
+    Stage("sim", (), _sim),
 ]
 STAGE_NAMES = [s.name for s in STAGES]
 

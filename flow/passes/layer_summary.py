@@ -62,5 +62,7 @@ def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
                 ActVal=inst.get_nodeattr("ActVal"),
                 thresholds=integer_matrix(thr, f"{node.name} thresholds"),
             )
+        elif node.op_type.startswith("LabelSelect"):
+            entry.update(Labels=inst.get_nodeattr("Labels"), K=inst.get_nodeattr("K"))
         summary[node.name] = entry
     return summary

@@ -1,0 +1,146 @@
+"""Simulation stage: the stitched accelerator in Verilator, bit-exact against the HW graph.
+
+Test frames go through ``a2q_top`` (once back to back, once with random stalls); its outputs
+are compared with FINN's Python execution of ``hw.onnx``, with our integer model of it and
+with the QONNX model. Throughput comes from the cycle counts of 1 and of N frames. Then the
+worst-case input vectors of every MVAU channel are driven through that MVAU's RTL alone and
+must give the exact dot products. Writes ``sim.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import time
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+
+from flow import bounds
+from flow.config import BuildConfig
+from flow.errors import HardwareError
+from flow.hw.memfiles import pack_words, unpack_words
+from flow.hw.streamsim import simulate_stream
+from flow.passes import hw_layer_summary
+from flow.util import read_json, write_json
+from flow.verify import IntegerGraph, execute_finn
+
+log = logging.getLogger(__name__)
+
+
+def pack_frames(x: np.ndarray, spec: dict) -> list[int]:
+    """Input stream words for a batch of integer frames (flattened, element 0 first)."""
+    flat = np.asarray(x, dtype=np.int64).reshape(len(x), -1)
+    per = spec["elems_per_word"]
+    if flat.shape[1] % per:
+        raise HardwareError(f"frame of {flat.shape[1]} values is not a whole number of "
+                            f"{per}-element input words")
+    return pack_words(flat.reshape(-1), spec["elem_bits"], per, signed=spec["signed"])
+
+
+def unpack_frames(words: list[int], frames: int, spec: dict) -> np.ndarray:
+    """Output stream words back to one row of values per frame."""
+    values = unpack_words(words, spec["elem_bits"], spec["elems_per_word"],
+                          signed=spec["signed"])
+    return np.asarray(values, dtype=np.int64).reshape(frames, -1)
+
+
+def _top_sim(hw_dir: Path, plan: dict, words: list[int], n_out: int, workdir: Path,
+             stall_seed: int | None):
+    sources = [hw_dir / s for s in plan["top_sources"]]
+    mems = {m: (hw_dir / m).read_text() for n in plan["nodes"] for m in n["mem_files"]}
+    return simulate_stream(sources, plan["top"], {}, plan["input"]["word_bits"],
+                           plan["output"]["word_bits"], words, n_out, workdir,
+                           stall_seed=stall_seed, run_files=mems)
+
+
+def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: Path) -> dict:
+    """Drive each MVAU's per-channel worst-case vectors through its RTL; count mismatches."""
+    out = {}
+    for node in (n for n in plan["nodes"] if n["op_type"] == "MVAU"):
+        e, p = summary[node["name"]], node["params"]
+        q = np.asarray(e["weights"], dtype=np.int64)  # (MW, MH)
+        lo, hi = bounds.input_range(p["IN_WIDTH"], bool(p["IN_SIGNED"]))
+        vectors = []
+        for col in q.T.tolist():
+            vectors += list(bounds.worst_case_inputs(col, lo, hi))
+        x = np.asarray(vectors, dtype=np.int64)
+        expected = x @ q  # exact Python-int-sized products: |values| < 2^40 here
+        words = pack_words(x.reshape(-1), p["IN_WIDTH"], p["SIMD"], signed=bool(p["IN_SIGNED"]))
+        n_out = len(x) * p["MH"] // p["PE"]
+        res = simulate_stream([hw_dir / s for s in node["sources"]], node["name"], {},
+                              node["in_width"], node["out_width"], words, n_out, workdir,
+                              run_files={m: (hw_dir / m).read_text() for m in node["mem_files"]})
+        got = np.asarray(unpack_words(res.outputs, p["ACC_WIDTH"], p["PE"], signed=True),
+                         dtype=np.int64).reshape(len(x), -1)
+        out[node["name"]] = {
+            "vectors": int(len(x)),
+            "acc_bits": p["ACC_WIDTH"],
+            "extremes": [int(expected.min()), int(expected.max())],
+            "mismatches": int((got != expected).sum()),
+        }
+    return out
+
+
+def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: Path) -> dict:
+    """The simulation stage for the ``exact`` variant; writes ``out_dir/sim.json``."""
+    from flow.train import load_data
+
+    t0 = time.perf_counter()
+    plan = read_json(hw_dir / "plan.json")
+    hw_model = ModelWrapper(str(compile_dir / "hw.onnx"))
+    summary = hw_layer_summary(hw_model)
+    ds = load_data(cfg)
+    frames = min(cfg.hardware.sim_frames, len(ds.x_test))
+    x, y = ds.x_test[:frames], ds.y_test[:frames]
+    work = out_dir / "verilator"
+
+    words = pack_frames(x, plan["input"])
+    ref_hw = execute_finn(hw_model, x)
+    ref_int = IntegerGraph(summary).run(x).outputs
+    per_frame_out = ref_int.reshape(frames, -1).shape[1] // plan["output"]["elems_per_word"]
+    one = _top_sim(hw_dir, plan, pack_frames(x[:1], plan["input"]), per_frame_out, work, None)
+    full = _top_sim(hw_dir, plan, words, per_frame_out * frames, work, None)
+    got = unpack_frames(full.outputs, frames, plan["output"])
+    runs = {"back_to_back": got}
+    if cfg.hardware.sim_stalls:
+        stalled = _top_sim(hw_dir, plan, words, per_frame_out * frames, work, cfg.seed + 1)
+        runs["random_stalls"] = unpack_frames(stalled.outputs, frames, plan["output"])
+    qonnx = execute_finn(ModelWrapper(str(compile_dir.parent / "export" / "model.onnx")), x)
+
+    mismatch = {name: int((out != ref_hw.reshape(frames, -1)).any(axis=1).sum())
+                for name, out in runs.items()}
+    vs_int = int((got != ref_int.reshape(frames, -1)).any(axis=1).sum())
+    label_out = plan["nodes"][-1]["op_type"] == "LabelSelect"
+    pred = got.reshape(-1) if label_out else got.argmax(1)
+    vs_qonnx = int((pred != qonnx.argmax(1)).sum())
+    cycles_per_frame = (full.cycles - one.cycles) / max(1, frames - 1)
+    clock_hz = cfg.compile.clock_mhz * 1e6
+    worst = worst_case_rtl(hw_dir, plan, summary, work)
+    result = {
+        "frames": frames,
+        "mismatches": sum(mismatch.values()),
+        "mismatches_by_run": mismatch,
+        "mismatches_vs_integer_model": vs_int,
+        "mismatches_vs_qonnx_argmax": vs_qonnx,
+        "bit_exact": sum(mismatch.values()) == 0 and vs_int == 0,
+        "accuracy": float(100.0 * (pred == y).mean()),
+        "latency_cycles": one.cycles,
+        "cycles_per_frame": cycles_per_frame,
+        "clock_mhz": cfg.compile.clock_mhz,
+        "fps": clock_hz / cycles_per_frame if cycles_per_frame else None,
+        "worst_case_rtl": worst,
+        "worst_case_ok": all(w["mismatches"] == 0 for w in worst.values()),
+        "build_seconds": round(one.build_seconds, 2),
+        "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    write_json(out_dir / "sim.json", result)
+    if not (result["bit_exact"] and result["worst_case_ok"]):
+        raise HardwareError(
+            f"simulation is not bit-exact: {result['mismatches']} frame mismatches vs FINN's "
+            f"execution, {vs_int} vs the integer model, worst-case RTL "
+            f"{ {k: v['mismatches'] for k, v in worst.items()} } (see {out_dir / 'sim.json'})"
+        )
+    return result
