@@ -60,8 +60,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def _summary(r: dict) -> str:
     s = r.get("summary") or {}
-    parts = [f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}" for k, v in s.items()
-             if k != "warnings"]
+    parts = [
+        f"{k}={v:.2f}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in s.items()
+        if k != "warnings"
+    ]
     return ", ".join(parts)
 
 
@@ -107,8 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--from", dest="from_stage", metavar="STAGE", help="re-run from this stage")
     r.add_argument("--until", metavar="STAGE", help="stop after this stage")
     r.add_argument("--force", action="store_true", help="re-run every stage")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config value (validated like the file)")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value (validated like the file)",
+    )
     r.add_argument("--build-dir", default="build", help="root of build folders (default build)")
     r.add_argument("--quiet", action="store_true", help="warnings only, no progress bars")
     r.set_defaults(func=cmd_run)

@@ -83,8 +83,14 @@ def step_qonnx_to_finn(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper
 
 def step_tidy_up(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     """Shapes, constant folding, names, datatypes (FINN's step_tidy_up)."""
-    for t in (InferShapes(), FoldConstants(), GiveUniqueNodeNames(), GiveReadableTensorNames(),
-              InferDataTypes(), RemoveStaticGraphInputs()):
+    for t in (
+        InferShapes(),
+        FoldConstants(),
+        GiveUniqueNodeNames(),
+        GiveReadableTensorNames(),
+        InferDataTypes(),
+        RemoveStaticGraphInputs(),
+    ):
         model = model.transform(t)
     return model
 
@@ -143,9 +149,7 @@ def step_convert_to_hw(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper
     left = [n for n in model.graph.node if not n.domain.startswith(HW_DOMAIN)]
     if left:
         names = ", ".join(f"{n.name} ({n.op_type})" for n in left)
-        raise CompileError(
-            f"cannot map to a hardware layer: {names}. Supported: {SUPPORTED}"
-        )
+        raise CompileError(f"cannot map to a hardware layer: {names}. Supported: {SUPPORTED}")
     return model
 
 
@@ -164,7 +168,8 @@ def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapp
     finn = ModelWrapper(copy.deepcopy(model.model)).transform(api.MinimizeAccumulatorWidth())
     ctx.finn_widths = {
         n.name: getCustomOp(n).get_nodeattr("accDataType")
-        for n in finn.graph.node if n.op_type in MAC_OPS
+        for n in finn.graph.node
+        if n.op_type in MAC_OPS
     }
     return model.transform(InferDataTypes())
 
@@ -206,9 +211,7 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     target = f.target_cycles_per_frame or max(1, int(ctx.cc.clock_mhz * 1e6 / f.fps))
     # mvau_wwidth_max is a limit of FINN's HLS MVAU weight memory ports; our MVAU keeps its
     # weights in LUT ROM, so it does not apply.
-    spec = _specialized(model, ctx).transform(
-        finn_api().SetFolding(target, mvau_wwidth_max=8191)
-    )
+    spec = _specialized(model, ctx).transform(finn_api().SetFolding(target, mvau_wwidth_max=8191))
     by_output = {n.output[0]: n for n in spec.graph.node}
     for node in model.graph.node:
         src, dst = getCustomOp(by_output[node.output[0]]), getCustomOp(node)
@@ -238,9 +241,11 @@ def step_estimates(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     perf["estimated_throughput_fps"] = 1e9 / period_ns / perf["max_cycles"]
     perf["estimated_latency_ns"] = perf["critical_path_cycles"] * period_ns
     report = ctx.out_dir / "report"
-    for name, data in (("estimate_layer_resources", resources),
-                       ("estimate_layer_cycles", cycles),
-                       ("estimate_network_performance", perf)):
+    for name, data in (
+        ("estimate_layer_resources", resources),
+        ("estimate_layer_cycles", cycles),
+        ("estimate_network_performance", perf),
+    ):
         write_json(report / f"{name}.json", data)
         ctx.reports[name] = data
     return model
@@ -277,31 +282,35 @@ def accumulator_table(
         hw_bits = _dt(e["accDataType"])["bits"]
         k = e["MW"]
         nxt = summary[names[names.index(node) + 1]] if names.index(node) + 1 < len(names) else None
-        thr_bits = _dt(nxt["weightDataType"])["bits"] if nxt and nxt["op_type"] == "Thresholding" \
-            else None
+        thr_bits = (
+            _dt(nxt["weightDataType"])["bits"] if nxt and nxt["op_type"] == "Thresholding" else None
+        )
         target = plan.acc_bits if plan else None
         exact = e["exact_width"]
-        rows.append({
-            "name": plan.name if plan else node,
-            "node": node,
-            "op": e["op_type"],
-            "K": k,
-            "MH": e["MH"],
-            "input_bits": idt["bits"],
-            "input_signed": idt["signed"],
-            "weight_bits": plan.weight_bits if plan else wdt["bits"],
-            "datatype_bound_bits": bounds.datatype_bound_bits(
-                k, idt["bits"], plan.weight_bits if plan else wdt["bits"], idt["signed"]),
-            "target_bits": target,
-            "exact_bits": exact,
-            "exact_range": e["exact_range"],
-            "hw_acc_bits": hw_bits,
-            "finn_acc_bits": _dt(finn_widths[node])["bits"] if node in finn_widths else None,
-            "threshold_bits": thr_bits,
-            "guaranteed": bool(target is not None and exact <= target and hw_bits == exact),
-            "PE": e.get("PE"),
-            "SIMD": e.get("SIMD"),
-        })
+        rows.append(
+            {
+                "name": plan.name if plan else node,
+                "node": node,
+                "op": e["op_type"],
+                "K": k,
+                "MH": e["MH"],
+                "input_bits": idt["bits"],
+                "input_signed": idt["signed"],
+                "weight_bits": plan.weight_bits if plan else wdt["bits"],
+                "datatype_bound_bits": bounds.datatype_bound_bits(
+                    k, idt["bits"], plan.weight_bits if plan else wdt["bits"], idt["signed"]
+                ),
+                "target_bits": target,
+                "exact_bits": exact,
+                "exact_range": e["exact_range"],
+                "hw_acc_bits": hw_bits,
+                "finn_acc_bits": _dt(finn_widths[node])["bits"] if node in finn_widths else None,
+                "threshold_bits": thr_bits,
+                "guaranteed": bool(target is not None and exact <= target and hw_bits == exact),
+                "PE": e.get("PE"),
+                "SIMD": e.get("SIMD"),
+            }
+        )
     return rows
 
 
@@ -342,8 +351,12 @@ def compile_model(
     write_json(out_dir / "accumulators.json", table)
     write_json(out_dir / "host_tail.json", ctx.host_tail)
     atomic_write_bytes(out_dir / "hw.onnx", model.model.SerializeToString())
-    return {"accumulators": table, "time_per_step": timings, "host_tail": ctx.host_tail,
-            **ctx.reports}
+    return {
+        "accumulators": table,
+        "time_per_step": timings,
+        "host_tail": ctx.host_tail,
+        **ctx.reports,
+    }
 
 
 def input_datatype(cfg: BuildConfig) -> str:
@@ -358,8 +371,9 @@ def run_compile(cfg: BuildConfig, export_dir: Path, out_dir: Path) -> dict:
 
     t0 = time.perf_counter()
     plans = layer_plans(cfg)
-    result = compile_model(export_dir / "model.onnx", out_dir, cfg.compile, input_datatype(cfg),
-                           plans)
+    result = compile_model(
+        export_dir / "model.onnx", out_dir, cfg.compile, input_datatype(cfg), plans
+    )
     verification = run_verification(cfg, export_dir / "model.onnx", out_dir, plans)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     return {**result, **verification}

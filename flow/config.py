@@ -494,8 +494,15 @@ def _divisors(n: int) -> str:
 
 def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
     f = cfg.compile.folding
-    given = [k for k, v in (("target_cycles_per_frame", f.target_cycles_per_frame),
-                            ("fps", f.fps), ("layers", f.layers)) if v]
+    given = [
+        k
+        for k, v in (
+            ("target_cycles_per_frame", f.target_cycles_per_frame),
+            ("fps", f.fps),
+            ("layers", f.layers),
+        )
+        if v
+    ]
     if len(given) != 1:
         raise ConfigError(
             "compile.folding: give exactly one of target_cycles_per_frame, fps or layers, "

@@ -74,7 +74,9 @@ def exported_integer_weights(model: ModelWrapper) -> list[tuple[str, np.ndarray]
             )
         w, scale, zp, bits = (model.get_initializer(t) for t in producer.input[:4])
         if w is None or scale is None or zp is None or bits is None:
-            raise ExportError(f"exported node {node.name}: weight quantizer inputs are not constants")
+            raise ExportError(
+                f"exported node {node.name}: weight quantizer inputs are not constants"
+            )
         q = _quant_int(w.astype(np.float64) / scale.astype(np.float64) + zp, int(bits), producer)
         if node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attr(node, "transB", 0)):
             q = q.T
@@ -108,8 +110,9 @@ def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
     lo, hi = bounds.input_range(plan.input_bits, plan.input_signed)
     l1 = np.abs(q).sum(axis=1)
     exact = max(bounds.exact_acc_bits([int(v) for v in row], lo, hi) for row in q)
-    dt = bounds.datatype_bound_bits(q.shape[1], plan.input_bits, plan.weight_bits,
-                                    plan.input_signed)
+    dt = bounds.datatype_bound_bits(
+        q.shape[1], plan.input_bits, plan.weight_bits, plan.input_signed
+    )
     row = {
         "name": plan.name,
         "K": int(q.shape[1]),
@@ -175,12 +178,11 @@ def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
             if not same:
                 row["ok"] = False
                 diff = int(np.abs(q - brevitas_ints[plan.name]).max())
-                row["problems"].append(
-                    f"exported integers differ from Brevitas' by up to {diff}"
-                )
+                row["problems"].append(f"exported integers differ from Brevitas' by up to {diff}")
             layers.append(row)
-        fidelity = check_fidelity(model, qmodel, data.x_test, data.y_test,
-                                  cfg.export.check_samples, cfg.export.atol)
+        fidelity = check_fidelity(
+            model, qmodel, data.x_test, data.y_test, cfg.export.check_samples, cfg.export.atol
+        )
         ok = all(r["ok"] for r in layers) and fidelity["ok"]
         report = {
             "ok": ok,

@@ -102,8 +102,10 @@ def _compile_section(cdir: Path) -> list[str]:
     if not acc.exists():
         return []
     rows = read_json(acc)
-    out = ["\naccumulator widths (bits; guaranteed = A2Q-constrained and exact <= target):",
-           format_accumulators(rows)]
+    out = [
+        "\naccumulator widths (bits; guaranteed = A2Q-constrained and exact <= target):",
+        format_accumulators(rows),
+    ]
     tail = cdir / "host_tail.json"
     if tail.exists() and read_json(tail):
         ops = ", ".join(op["op_type"] for op in read_json(tail))
@@ -120,12 +122,19 @@ def _compile_section(cdir: Path) -> list[str]:
         o = read_json(overflow)
         events = sum(r["overflow_events"] for r in o["test_set_at_hw_widths"].values())
         fits = all(r["fits"] for r in o["worst_case"])
-        out.append(f"overflow at hardware widths: {events} events on the test set; worst-case "
-                   f"input vectors {'fit' if fits else 'DO NOT FIT'} every accumulator")
+        out.append(
+            f"overflow at hardware widths: {events} events on the test set; worst-case "
+            f"input vectors {'fit' if fits else 'DO NOT FIT'} every accumulator"
+        )
         if o["wrap_study"]:
             out.append("wrap-around study (policy layers forced to P bits):")
-            out.append(format_table(
-                [{"P": r["acc_bits"], "events": r["overflow_events"], "acc": r["accuracy"]}
-                 for r in o["wrap_study"]],
-                [("P", "P"), ("events", "overflow events"), ("acc", "accuracy %")]))
+            out.append(
+                format_table(
+                    [
+                        {"P": r["acc_bits"], "events": r["overflow_events"], "acc": r["accuracy"]}
+                        for r in o["wrap_study"]
+                    ],
+                    [("P", "P"), ("events", "overflow events"), ("acc", "accuracy %")],
+                )
+            )
     return out

@@ -89,8 +89,9 @@ def _hardware(ctx: StageContext) -> dict:
 def _sim(ctx: StageContext) -> dict:
     from flow.simulate import run_simulation
 
-    r = run_simulation(ctx.cfg, ctx.input_dir("compile"), ctx.input_dir("hardware") / "exact",
-                       ctx.stage_dir)
+    r = run_simulation(
+        ctx.cfg, ctx.input_dir("compile"), ctx.input_dir("hardware") / "exact", ctx.stage_dir
+    )
     return {k: r[k] for k in ("frames", "bit_exact", "cycles_per_frame", "fps", "accuracy")}
 
 
@@ -139,7 +140,9 @@ def run_pipeline(
     results: dict[str, dict] = {}
     prev = ""
     for i, stage in enumerate(STAGES[: last + 1]):
-        digest = text_digest(stage.name, flow.__version__, cfg.section_digest(*stage.sections), prev)
+        digest = text_digest(
+            stage.name, flow.__version__, cfg.section_digest(*stage.sections), prev
+        )
         prev = digest
         stage_dir = build_dir / stage.name
         done = stage_status(build_dir, stage.name)
@@ -165,8 +168,13 @@ def run_pipeline(
         ctx = StageContext(cfg, build_dir, stage_dir, digest, force or rerun, show_progress)
         summary = stage.run(ctx)
         seconds = round(time.perf_counter() - t0, 2)
-        marker = {"stage": stage.name, "digest": digest, "seconds": seconds, "summary": summary,
-                  "version": flow.__version__}
+        marker = {
+            "stage": stage.name,
+            "digest": digest,
+            "seconds": seconds,
+            "summary": summary,
+            "version": flow.__version__,
+        }
         write_json(stage_dir / MARKER, marker)
         log.info("%-8s done in %.1f s", stage.name, seconds)
         results[stage.name] = {"status": "ran", **marker}

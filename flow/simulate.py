@@ -34,25 +34,35 @@ def pack_frames(x: np.ndarray, spec: dict) -> list[int]:
     flat = np.asarray(x, dtype=np.int64).reshape(len(x), -1)
     per = spec["elems_per_word"]
     if flat.shape[1] % per:
-        raise HardwareError(f"frame of {flat.shape[1]} values is not a whole number of "
-                            f"{per}-element input words")
+        raise HardwareError(
+            f"frame of {flat.shape[1]} values is not a whole number of {per}-element input words"
+        )
     return pack_words(flat.reshape(-1), spec["elem_bits"], per, signed=spec["signed"])
 
 
 def unpack_frames(words: list[int], frames: int, spec: dict) -> np.ndarray:
     """Output stream words back to one row of values per frame."""
-    values = unpack_words(words, spec["elem_bits"], spec["elems_per_word"],
-                          signed=spec["signed"])
+    values = unpack_words(words, spec["elem_bits"], spec["elems_per_word"], signed=spec["signed"])
     return np.asarray(values, dtype=np.int64).reshape(frames, -1)
 
 
-def _top_sim(hw_dir: Path, plan: dict, words: list[int], n_out: int, workdir: Path,
-             stall_seed: int | None):
+def _top_sim(
+    hw_dir: Path, plan: dict, words: list[int], n_out: int, workdir: Path, stall_seed: int | None
+):
     sources = [hw_dir / s for s in plan["top_sources"]]
     mems = {m: (hw_dir / m).read_text() for n in plan["nodes"] for m in n["mem_files"]}
-    return simulate_stream(sources, plan["top"], {}, plan["input"]["word_bits"],
-                           plan["output"]["word_bits"], words, n_out, workdir,
-                           stall_seed=stall_seed, run_files=mems)
+    return simulate_stream(
+        sources,
+        plan["top"],
+        {},
+        plan["input"]["word_bits"],
+        plan["output"]["word_bits"],
+        words,
+        n_out,
+        workdir,
+        stall_seed=stall_seed,
+        run_files=mems,
+    )
 
 
 def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: Path) -> dict:
@@ -69,11 +79,20 @@ def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: 
         expected = x @ q  # exact Python-int-sized products: |values| < 2^40 here
         words = pack_words(x.reshape(-1), p["IN_WIDTH"], p["SIMD"], signed=bool(p["IN_SIGNED"]))
         n_out = len(x) * p["MH"] // p["PE"]
-        res = simulate_stream([hw_dir / s for s in node["sources"]], node["name"], {},
-                              node["in_width"], node["out_width"], words, n_out, workdir,
-                              run_files={m: (hw_dir / m).read_text() for m in node["mem_files"]})
-        got = np.asarray(unpack_words(res.outputs, p["ACC_WIDTH"], p["PE"], signed=True),
-                         dtype=np.int64).reshape(len(x), -1)
+        res = simulate_stream(
+            [hw_dir / s for s in node["sources"]],
+            node["name"],
+            {},
+            node["in_width"],
+            node["out_width"],
+            words,
+            n_out,
+            workdir,
+            run_files={m: (hw_dir / m).read_text() for m in node["mem_files"]},
+        )
+        got = np.asarray(
+            unpack_words(res.outputs, p["ACC_WIDTH"], p["PE"], signed=True), dtype=np.int64
+        ).reshape(len(x), -1)
         out[node["name"]] = {
             "vectors": int(len(x)),
             "acc_bits": p["ACC_WIDTH"],
@@ -109,8 +128,10 @@ def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: P
         runs["random_stalls"] = unpack_frames(stalled.outputs, frames, plan["output"])
     qonnx = execute_finn(ModelWrapper(str(compile_dir.parent / "export" / "model.onnx")), x)
 
-    mismatch = {name: int((out != ref_hw.reshape(frames, -1)).any(axis=1).sum())
-                for name, out in runs.items()}
+    mismatch = {
+        name: int((out != ref_hw.reshape(frames, -1)).any(axis=1).sum())
+        for name, out in runs.items()
+    }
     vs_int = int((got != ref_int.reshape(frames, -1)).any(axis=1).sum())
     label_out = plan["nodes"][-1]["op_type"] == "LabelSelect"
     pred = got.reshape(-1) if label_out else got.argmax(1)

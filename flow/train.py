@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from brevitas.nn import QuantLinear
 from torch import nn
 
 from flow import bounds
@@ -126,10 +125,10 @@ def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> l
 
     Without it A2Q shrinks an over-budget channel uniformly, and round-to-zero wipes out its
     small weights (at low P whole layers become zero). EP-init projects each channel, in
-    integer units ``w / s``, onto the L1 ball of the budget T. The projection depends on the
-    scale s; the absmax scale can leave every projected entry below one step at tight budgets,
-    so for each channel we take the scale whose round-to-zero integers reconstruct the float
-    weights best (L2), then set the weights, the scale and the norm parameter g to match.
+    integer units ``w / s`` with the absmax scale s, onto the L1 ball of the budget T, as in
+    the paper. At tight budgets that can leave every projected entry of a channel below one
+    step; for such channels only, the scale whose round-to-zero integers reconstruct the float
+    weights best (L2) is used instead. Weights, scale and norm parameter g are set to match.
     Returns the names of the layers initialised.
     """
     captured: dict[str, object] = {}
@@ -153,17 +152,21 @@ def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> l
         t = float(pre.calc_max_l1_norm(qin.bit_width, bool(qin.signed)))
         qmax = 2 ** (plan.weight_bits - 1) - 1
         s0 = (w.abs().amax(1) / qmax).clamp_min(1e-12)
-        best_err = torch.full_like(s0, float("inf"))
+        radius = torch.full_like(s0, t)
         best_s = s0.clone()
-        for step in _EP_SCALE_STEPS.to(w):
-            s = s0 * step
-            q = torch.clamp(torch.trunc(_project_l1(w / s[:, None], torch.full_like(s, t))),
-                            -qmax, qmax)
-            err = ((q * s[:, None] - w) ** 2).sum(1)
-            better = err < best_err
-            best_err = torch.where(better, err, best_err)
-            best_s = torch.where(better, s, best_s)
-        w_new = _project_l1(w / best_s[:, None], torch.full_like(best_s, t)) * best_s[:, None]
+        # The paper's EP-init uses the absmax scale. Where that leaves a channel entirely
+        # zero after round-to-zero, search the scale that reconstructs it best instead.
+        dead = (torch.trunc(_project_l1(w / s0[:, None], radius)) == 0).all(dim=1)
+        if dead.any():
+            best_err = torch.full_like(s0, float("inf"))
+            for step in _EP_SCALE_STEPS.to(w):
+                s = s0 * step
+                q = torch.clamp(torch.trunc(_project_l1(w / s[:, None], radius)), -qmax, qmax)
+                err = ((q * s[:, None] - w) ** 2).sum(1)
+                better = dead & (err < best_err)
+                best_err = torch.where(better, err, best_err)
+                best_s = torch.where(better, s, best_s)
+        w_new = _project_l1(w / best_s[:, None], radius) * best_s[:, None]
         layers[name].weight.data = w_new
         for scaling in (tq.scaling_impl, pre.scaling_impl):
             restrict = scaling.restrict_clamp_scaling.restrict_value_impl
@@ -223,27 +226,23 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     ckpt_path = out_dir / CHECKPOINT
     state = _load_checkpoint(ckpt_path, digest)
 
-    # Phase 1: float pre-training.
+    # Phase 1: float pre-training (skipped when a checkpoint is already in QAT).
     fmodel = build_float_model(cfg).to(device)
-    fopt = torch.optim.Adam(fmodel.parameters(), lr=tc.lr, weight_decay=tc.weight_decay)
-    start = 0
-    if state and state["phase"] == "float":
-        fmodel.load_state_dict(state["model"])
-        fopt.load_state_dict(state["optim"])
-        start = state["epoch"] + 1
-        log.info("resuming float training at epoch %d", start)
-    elif state:  # already in QAT: float phase finished
+    if state and state["phase"] == "qat":
         fmodel.load_state_dict(state["float_state"])
-        start = tc.float_epochs
-    bar = progress(range(start, tc.float_epochs), "float", show_progress, initial=start,
-                   total=tc.float_epochs)
-    for epoch in bar:
-        loss = _epoch(fmodel, fopt, data, tc.batch_size, _seed(cfg.seed, 0, epoch))
-        bar.set_postfix(loss=f"{loss:.3f}")
-        atomic_save_torch(
-            {"digest": digest, "phase": "float", "epoch": epoch,
-             "model": fmodel.state_dict(), "optim": fopt.state_dict()},
+    else:
+        _run_phase(
+            fmodel,
+            "float",
+            tc.float_epochs,
+            tc.lr,
+            cfg,
+            data,
             ckpt_path,
+            digest,
+            state,
+            {},
+            show_progress,
         )
     float_state = {k: v.detach().clone() for k, v in fmodel.state_dict().items()}
     float_acc = accuracy(fmodel, data.x_test, data.y_test)
@@ -255,28 +254,19 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     ep_layers = ep_init(model, sample, plans) if _use_ep_init(cfg) else []
     init_metrics = layer_metrics(model, sample, plans)
     model.to(device)
-    start = 0
-    if state and state["phase"] == "qat":
-        model.load_state_dict(state["model"])
-        restore_runtime_quant_state(model, state["runtime"])
-        start = state["epoch"] + 1
-        log.info("resuming QAT at epoch %d", start)
-    # Built only now: Brevitas replaces its quantizer parameters on load_state_dict, and an
-    # optimizer made earlier would keep updating the discarded tensors.
-    opt = torch.optim.Adam(model.parameters(), lr=tc.qat_lr, weight_decay=tc.weight_decay)
-    if start:
-        opt.load_state_dict(state["optim"])
-    bar = progress(range(start, tc.qat_epochs), "qat", show_progress, initial=start,
-                   total=tc.qat_epochs)
-    for epoch in bar:
-        loss = _epoch(model, opt, data, tc.batch_size, _seed(cfg.seed, 1, epoch))
-        bar.set_postfix(loss=f"{loss:.3f}")
-        atomic_save_torch(
-            {"digest": digest, "phase": "qat", "epoch": epoch, "model": model.state_dict(),
-             "runtime": runtime_quant_state(model), "optim": opt.state_dict(),
-             "float_state": float_state},
-            ckpt_path,
-        )
+    _run_phase(
+        model,
+        "qat",
+        tc.qat_epochs,
+        tc.qat_lr,
+        cfg,
+        data,
+        ckpt_path,
+        digest,
+        state,
+        {"float_state": float_state},
+        show_progress,
+    )
 
     quant_acc = accuracy(model, data.x_test, data.y_test)
     layers = layer_metrics(model, sample, plans)
@@ -301,6 +291,58 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     return metrics
 
 
+def _run_phase(
+    model: nn.Module,
+    phase: str,
+    epochs: int,
+    lr: float,
+    cfg: BuildConfig,
+    data: Tensors,
+    ckpt_path: Path,
+    digest: str,
+    state: dict | None,
+    extra: dict,
+    show_progress: bool,
+) -> None:
+    """Train ``model`` for ``epochs`` (Adam, cosine decay), checkpointing after every epoch.
+
+    A checkpoint of the same phase resumes it: weights, Brevitas runtime state, optimizer
+    and scheduler. ``extra`` is stored in every checkpoint of this phase.
+    """
+    start = 0
+    if state and state["phase"] == phase:
+        model.load_state_dict(state["model"])
+        restore_runtime_quant_state(model, state["runtime"])
+        start = state["epoch"] + 1
+        log.info("resuming %s training at epoch %d", phase, start)
+    # Built only now: Brevitas replaces its quantizer parameters on load_state_dict, and an
+    # optimizer made earlier would keep updating the discarded tensors.
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.train.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+    if start:
+        opt.load_state_dict(state["optim"])
+        sched.load_state_dict(state["sched"])
+    phase_index = {"float": 0, "qat": 1}[phase]
+    bar = progress(range(start, epochs), phase, show_progress, initial=start, total=epochs)
+    for epoch in bar:
+        loss = _epoch(model, opt, data, cfg.train.batch_size, _seed(cfg.seed, phase_index, epoch))
+        sched.step()
+        bar.set_postfix(loss=f"{loss:.3f}")
+        atomic_save_torch(
+            {
+                "digest": digest,
+                "phase": phase,
+                "epoch": epoch,
+                "model": model.state_dict(),
+                "runtime": runtime_quant_state(model),
+                "optim": opt.state_dict(),
+                "sched": sched.state_dict(),
+                **extra,
+            },
+            ckpt_path,
+        )
+
+
 def runtime_quant_state(model: nn.Module) -> dict:
     """Brevitas state that its ``state_dict`` leaves out: stats-collection counters and buffers.
 
@@ -310,8 +352,11 @@ def runtime_quant_state(model: nn.Module) -> dict:
     """
     out = {}
     for name, m in model.named_modules():
-        st = {a: getattr(m, a) for a in ("counter", "init_done") if isinstance(
-            getattr(m, a, None), (bool, int))}
+        st = {
+            a: getattr(m, a)
+            for a in ("counter", "init_done")
+            if isinstance(getattr(m, a, None), (bool, int))
+        }
         if isinstance(getattr(m, "buffer", None), torch.Tensor):
             st["buffer"] = m.buffer.detach().clone()
         if st:
@@ -365,7 +410,8 @@ def _zero_layer_warnings(layers: list[dict], init: list[dict], ep_layers: list[s
     for row, row0 in zip(layers, init, strict=True):
         if row["all_zero"] or row0["all_zero"]:
             cure = (
-                "" if row["name"] in ep_layers
+                ""
+                if row["name"] in ep_layers
                 else " Enable EP-init (train.ep_init: true) to start from the float checkpoint's"
                 " projection, or raise the target P."
             )
@@ -377,8 +423,6 @@ def _zero_layer_warnings(layers: list[dict], init: list[dict], ep_layers: list[s
             )
         elif row["zero_channels"]:
             out.append(
-                f"layer {row['name']}: {row['zero_channels']} output channels have all-zero "
-                f"weights"
+                f"layer {row['name']}: {row['zero_channels']} output channels have all-zero weights"
             )
     return out
-

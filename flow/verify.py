@@ -65,10 +65,16 @@ class IntegerGraph:
                     f"verify: node {name} ({e['op_type']}) has no integer model; supported: "
                     f"{', '.join(self.SUPPORTED)}"
                 )
-        self._weights = {n: np.asarray(e["weights"], dtype=np.int64)
-                         for n, e in self.nodes if e["op_type"] == "MVAU"}
-        self._thresholds = {n: np.asarray(e["thresholds"], dtype=np.int64)
-                            for n, e in self.nodes if e["op_type"] == "Thresholding"}
+        self._weights = {
+            n: np.asarray(e["weights"], dtype=np.int64)
+            for n, e in self.nodes
+            if e["op_type"] == "MVAU"
+        }
+        self._thresholds = {
+            n: np.asarray(e["thresholds"], dtype=np.int64)
+            for n, e in self.nodes
+            if e["op_type"] == "Thresholding"
+        }
 
     @property
     def mac_nodes(self) -> list[str]:
@@ -116,9 +122,17 @@ def worst_case_check(summary: dict[str, dict]) -> list[dict]:
             worst_lo, worst_hi = min(worst_lo, lo), max(worst_hi, hi)
             if not lo_lim <= lo <= hi <= hi_lim:
                 bad.append(ch)
-        rows.append({"node": name, "hw_acc_bits": bits, "channels": len(e["weights"][0]),
-                     "worst_min": worst_lo, "worst_max": worst_hi, "fits": not bad,
-                     "overflowing_channels": bad[:16]})
+        rows.append(
+            {
+                "node": name,
+                "hw_acc_bits": bits,
+                "channels": len(e["weights"][0]),
+                "worst_min": worst_lo,
+                "worst_max": worst_hi,
+                "fits": not bad,
+                "overflowing_channels": bad[:16],
+            }
+        )
     return rows
 
 
@@ -131,8 +145,7 @@ def execute_finn(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
     finn_api()  # registers FINN's custom ops for execute_onnx
     iname, oname = model.graph.input[0].name, model.graph.output[0].name
     shape = model.get_tensor_shape(iname)
-    outs = [execute_onnx(model, {iname: xi.reshape(shape).astype(np.float32)})[oname]
-            for xi in x]
+    outs = [execute_onnx(model, {iname: xi.reshape(shape).astype(np.float32)})[oname] for xi in x]
     return np.concatenate([o.reshape(1, -1) for o in outs])
 
 
@@ -148,8 +161,10 @@ def fidelity(
     hw = execute_finn(hw_model, x)
     ours = graph.run(x).outputs
     ref = execute_finn(qonnx_model, x)
-    res = {"samples": int(len(x)),
-           "hw_vs_integer_model_mismatches": int((hw != ours).any(axis=1).sum())}
+    res = {
+        "samples": int(len(x)),
+        "hw_vs_integer_model_mismatches": int((hw != ours).any(axis=1).sum()),
+    }
     label_out = graph.nodes[-1][1]["op_type"] == "LabelSelect"
     if label_out:
         hw_labels = hw.reshape(-1).astype(np.int64)
@@ -192,20 +207,27 @@ def wrap_study(
     for bits in widths:
         res = graph.run(x, {node: bits for node in forced})
         pred = res.outputs.reshape(-1) if label_out else res.outputs.argmax(1)
-        rows.append({
-            "acc_bits": bits,
-            "layers": {forced[n].name: {"overflow_events": res.overflow_events[n],
-                                        "dot_products": res.dot_products[n],
-                                        "exact_bits": summary[n]["exact_width"]}
-                       for n in forced},
-            "overflow_events": sum(res.overflow_events.values()),
-            "accuracy": float(100.0 * (pred == y).mean()),
-        })
+        rows.append(
+            {
+                "acc_bits": bits,
+                "layers": {
+                    forced[n].name: {
+                        "overflow_events": res.overflow_events[n],
+                        "dot_products": res.dot_products[n],
+                        "exact_bits": summary[n]["exact_width"],
+                    }
+                    for n in forced
+                },
+                "overflow_events": sum(res.overflow_events.values()),
+                "accuracy": float(100.0 * (pred == y).mean()),
+            }
+        )
     return rows
 
 
-def run_verification(cfg: BuildConfig, qonnx_path: Path, out_dir: Path,
-                     plans: list[LayerPlan]) -> dict:
+def run_verification(
+    cfg: BuildConfig, qonnx_path: Path, out_dir: Path, plans: list[LayerPlan]
+) -> dict:
     """Write ``verify.json`` and ``overflow.json`` for a compiled build; return a summary."""
     from flow.train import load_data
 
@@ -216,12 +238,14 @@ def run_verification(cfg: BuildConfig, qonnx_path: Path, out_dir: Path,
     n = cfg.compile.verify_samples or len(ds.x_test)
     x, y = ds.x_test[:n], ds.y_test[:n]
 
-    fid = fidelity(hw_model, ModelWrapper(str(qonnx_path)), graph,
-                   read_json(out_dir / "host_tail.json"), x, y)
+    fid = fidelity(
+        hw_model, ModelWrapper(str(qonnx_path)), graph, read_json(out_dir / "host_tail.json"), x, y
+    )
     write_json(out_dir / "verify.json", fid)
 
-    hw_bits = {name: int(summary[name]["accDataType"].removeprefix("INT"))
-               for name in graph.mac_nodes}
+    hw_bits = {
+        name: int(summary[name]["accDataType"].removeprefix("INT")) for name in graph.mac_nodes
+    }
     at_hw = graph.run(x, hw_bits)
     worst = worst_case_check(summary)
     targets = [p.policy_bits for p in plans if p.policy_bits is not None]
@@ -232,9 +256,12 @@ def run_verification(cfg: BuildConfig, qonnx_path: Path, out_dir: Path,
     overflow = {
         "worst_case": worst,
         "test_set_at_hw_widths": {
-            plans[i].name: {"node": node, "hw_acc_bits": hw_bits[node],
-                            "overflow_events": at_hw.overflow_events[node],
-                            "dot_products": at_hw.dot_products[node]}
+            plans[i].name: {
+                "node": node,
+                "hw_acc_bits": hw_bits[node],
+                "overflow_events": at_hw.overflow_events[node],
+                "dot_products": at_hw.dot_products[node],
+            }
             for i, node in enumerate(graph.mac_nodes)
         },
         "wrap_study": study,
@@ -244,5 +271,9 @@ def run_verification(cfg: BuildConfig, qonnx_path: Path, out_dir: Path,
     ok = fid["ok"] and all(r["fits"] for r in worst) and not any(at_hw.overflow_events.values())
     if not ok:
         log.warning("compile verification found problems: see %s", out_dir)
-    return {"verify": fid, "worst_case_ok": all(r["fits"] for r in worst),
-            "overflow_events_at_hw_widths": sum(at_hw.overflow_events.values()), "ok": ok}
+    return {
+        "verify": fid,
+        "worst_case_ok": all(r["fits"] for r in worst),
+        "overflow_events_at_hw_widths": sum(at_hw.overflow_events.values()),
+        "ok": ok,
+    }

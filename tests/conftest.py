@@ -30,3 +30,17 @@ def tiny_data() -> dict:
     import copy
 
     return copy.deepcopy(TINY)
+
+
+@pytest.fixture(scope="session")
+def tiny_build(tmp_path_factory):
+    """The tiny config built through simulation once per test session: (config, build dir)."""
+    import copy
+
+    from flow.config import parse_config
+    from flow.pipeline import run_pipeline
+
+    root = tmp_path_factory.mktemp("build")
+    cfg = parse_config(copy.deepcopy(TINY))
+    run_pipeline(cfg, root, until="sim", show_progress=False)
+    return cfg, root / "tiny"

@@ -13,12 +13,10 @@ from qonnx.core.modelwrapper import ModelWrapper
 
 from flow.cli import main
 from flow.compile import compile_model
-from flow.config import CompileConfig, FoldingConfig, LayerFolding, layer_plans, parse_config
+from flow.config import CompileConfig, FoldingConfig, LayerFolding, layer_plans
 from flow.errors import CompileError
 from flow.export import exported_integer_weights
-from flow.pipeline import run_pipeline
 from flow.verify import IntegerGraph, worst_case_check, wrap
-from tests.conftest import TINY
 
 
 def _oracle_bits(q: np.ndarray, xmax: int) -> int:
@@ -30,16 +28,6 @@ def _oracle_bits(q: np.ndarray, xmax: int) -> int:
     while not (-(2 ** (bits - 1)) <= lo and hi <= 2 ** (bits - 1) - 1):
         bits += 1
     return bits
-
-
-@pytest.fixture(scope="module")
-def tiny_build(tmp_path_factory):
-    import copy
-
-    root = tmp_path_factory.mktemp("build")
-    cfg = parse_config(copy.deepcopy(TINY))
-    run_pipeline(cfg, root, until="compile", show_progress=False)
-    return cfg, root / "tiny"
 
 
 def test_widths_equal_independent_oracle(tiny_build):
@@ -77,12 +65,20 @@ def test_hw_graph_matches_qonnx_and_never_overflows(tiny_build):
     exact = study[12]["layers"]["fc1"]["exact_bits"]
     assert study[12]["overflow_events"] == 0
     assert study[exact - 3]["overflow_events"] > 0
-    for name in ("estimate_layer_resources", "estimate_layer_cycles",
-                 "estimate_network_performance"):
+    for name in (
+        "estimate_layer_resources",
+        "estimate_layer_cycles",
+        "estimate_network_performance",
+    ):
         assert (c / "report" / f"{name}.json").exists()
     hw = ModelWrapper(str(c / "hw.onnx"))
     assert [n.op_type for n in hw.graph.node] == [
-        "MVAU", "Thresholding", "MVAU", "Thresholding", "MVAU", "LabelSelect"
+        "MVAU",
+        "Thresholding",
+        "MVAU",
+        "Thresholding",
+        "MVAU",
+        "LabelSelect",
     ]
 
 
@@ -90,12 +86,26 @@ def test_overflow_checker_finds_hand_built_overflow():
     # One channel, K=3, weights 7, 4-bit unsigned inputs: the max dot product is 315, but the
     # accumulator is declared 7 bits (-64..63).
     summary = {
-        "MVAU_0": {"op_type": "MVAU", "inputDataType": "UINT4", "accDataType": "INT7",
-                   "weights": [[7, -2], [7, 1], [7, 0]], "exact_width": 10},
+        "MVAU_0": {
+            "op_type": "MVAU",
+            "inputDataType": "UINT4",
+            "accDataType": "INT7",
+            "weights": [[7, -2], [7, 1], [7, 0]],
+            "exact_width": 10,
+        },
     }
     rows = worst_case_check(summary)
-    assert rows == [{"node": "MVAU_0", "hw_acc_bits": 7, "channels": 2, "worst_min": -30,
-                     "worst_max": 315, "fits": False, "overflowing_channels": [0]}]
+    assert rows == [
+        {
+            "node": "MVAU_0",
+            "hw_acc_bits": 7,
+            "channels": 2,
+            "worst_min": -30,
+            "worst_max": 315,
+            "fits": False,
+            "overflowing_channels": [0],
+        }
+    ]
     graph = IntegerGraph(summary)
     x = np.array([[15, 15, 15], [1, 2, 3], [0, 15, 0]])
     res = graph.run(x, {"MVAU_0": 7})
@@ -114,8 +124,11 @@ def test_unsupported_op_names_node(tiny_build, tmp_path):
     path = tmp_path / "odd.onnx"
     onnx.save(model, str(path))
     cc = CompileConfig(top_k=False)
-    with pytest.raises(CompileError, match=r"cannot map to a hardware layer: .*\(Sin\)\. "
-                                           r"Supported: MatMul/Gemm"):
+    with pytest.raises(
+        CompileError,
+        match=r"cannot map to a hardware layer: .*\(Sin\)\. "
+        r"Supported: MatMul/Gemm",
+    ):
         compile_model(path, tmp_path / "c", cc, "UINT5")
 
 
@@ -137,12 +150,10 @@ def test_external_brevitas_export_compiles(tmp_path, capsys):
     net = torch.nn.Sequential(
         torch.nn.Flatten(),
         QuantIdentity(return_quant_tensor=True),
-        QuantLinear(64, 16, bias=False, weight_quant=Int8WeightPerTensorFloat,
-                    weight_bit_width=3),
+        QuantLinear(64, 16, bias=False, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=3),
         torch.nn.BatchNorm1d(16),
         QuantReLU(bit_width=3, return_quant_tensor=True),
-        QuantLinear(16, 10, bias=False, weight_quant=Int8WeightPerTensorFloat,
-                    weight_bit_width=3),
+        QuantLinear(16, 10, bias=False, weight_quant=Int8WeightPerTensorFloat, weight_bit_width=3),
     )
     net.train()
     net(torch.randint(0, 17, (32, 1, 8, 8)).float())  # calibrate BN and activation scales
@@ -150,8 +161,20 @@ def test_external_brevitas_export_compiles(tmp_path, capsys):
     path = tmp_path / "theirs.onnx"
     export_qonnx(net, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path))
     out = tmp_path / "out"
-    assert main(["compile", str(path), "--config", "configs/tfc_digits.yaml", "--out", str(out),
-                 "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "compile",
+                str(path),
+                "--config",
+                "configs/tfc_digits.yaml",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     rows = json.loads((out / "accumulators.json").read_text())
     assert [r["K"] for r in rows] == [64, 16]
     assert all(r["target_bits"] is None and not r["guaranteed"] for r in rows)

@@ -29,7 +29,10 @@ def test_default_benchmark_layers():
     cfg = load_config("configs/tfc_digits.yaml")
     plans = layer_plans(cfg)
     assert [(p.name, p.in_features, p.out_features) for p in plans] == [
-        ("fc0", 64, 256), ("fc1", 256, 256), ("fc2", 256, 256), ("fc3", 256, 10)
+        ("fc0", 64, 256),
+        ("fc1", 256, 256),
+        ("fc2", 256, 256),
+        ("fc3", 256, 10),
     ]
     assert [p.method for p in plans] == ["baseline", "a2q_plus", "a2q_plus", "baseline"]
     assert [p.acc_bits for p in plans] == [None, 14, 14, None]
@@ -39,8 +42,10 @@ def test_default_benchmark_layers():
 @pytest.mark.parametrize(
     ("patch", "message"),
     [
-        ({"quant": {"methd": "a2q"}},
-         "quant.methd: unknown key (did you mean 'method'?); allowed keys here: method,"),
+        (
+            {"quant": {"methd": "a2q"}},
+            "quant.methd: unknown key (did you mean 'method'?); allowed keys here: method,",
+        ),
         ({"trian": {}}, "trian: unknown key (did you mean 'train'?)"),
         ({"model": {"weight_bits": "four"}}, "model.weight_bits: must be an integer, not 'four'"),
         ({"model": {"weight_bits": 12}}, "model.weight_bits: must be in 2..8, not 12"),
@@ -48,33 +53,61 @@ def test_default_benchmark_layers():
         ({"model": {"hidden": [32, "x"]}}, "model.hidden[1]: must be an integer, not 'x'"),
         ({"model": {"hidden": 32}}, "model.hidden: must be a list of an integer, not 32"),
         ({"quant": {"acc_bits": 40}}, "quant.acc_bits: must be in 2..32, not 40"),
-        ({"quant": {"method": "a2qplus"}},
-         "quant.method: must be one of 'baseline', 'a2q', 'a2q_plus', not 'a2qplus' "
-         "(did you mean 'a2q_plus'?)"),
+        (
+            {"quant": {"method": "a2qplus"}},
+            "quant.method: must be one of 'baseline', 'a2q', 'a2q_plus', not 'a2qplus' "
+            "(did you mean 'a2q_plus'?)",
+        ),
         ({"train": {"lr": "fast"}}, "train.lr: must be a number, not 'fast'"),
         ({"train": {"device": "tpu"}}, "train.device: must be one of 'auto', 'cpu', 'cuda'"),
-        ({"quant": {"layers": {"fc9": {"acc_bits": 12}}}},
-         "quant.layers.fc9: no such layer (did you mean 'fc2'?); the layers are fc0, fc1, fc2"),
-        ({"quant": {"layers": {"fc1": {"acc_bit": 12}}}},
-         "quant.layers.fc1.acc_bit: unknown key (did you mean 'acc_bits'?)"),
+        (
+            {"quant": {"layers": {"fc9": {"acc_bits": 12}}}},
+            "quant.layers.fc9: no such layer (did you mean 'fc2'?); the layers are fc0, fc1, fc2",
+        ),
+        (
+            {"quant": {"layers": {"fc1": {"acc_bit": 12}}}},
+            "quant.layers.fc1.acc_bit: unknown key (did you mean 'acc_bits'?)",
+        ),
         ({"data": {"dataset": "mnist", "path": "/nonexistent/mnist"}}, "data.path: "),
         ({"data": {"dataset": "imagenet"}}, "data.dataset: must be one of 'digits', 'mnist'"),
         ({"data": {"path": "/tmp"}}, "data.path: "),
-        ({"compile": {"folding": {"fps": 1000, "target_cycles_per_frame": 64}}},
-         "compile.folding: give exactly one of target_cycles_per_frame, fps or layers, not "
-         "target_cycles_per_frame and fps"),
-        ({"compile": {"folding": {"target_cycles_per_frame": None, "layers": {
-            "fc0": {"pe": 3}, "fc1": {}, "fc2": {}}}}},
-         "compile.folding.layers.fc0.pe: 3 does not divide the layer's 32 outputs (MH); "
-         "allowed: 1, 2, 4, 8, 16, 32"),
-        ({"compile": {"folding": {"target_cycles_per_frame": None, "layers": {
-            "fc0": {"simd": 5}, "fc1": {}, "fc2": {}}}}},
-         "compile.folding.layers.fc0.simd: 5 does not divide the layer's 64 inputs (MW)"),
-        ({"compile": {"folding": {"target_cycles_per_frame": None, "layers": {"fc0": {}}}}},
-         "compile.folding.layers: missing layers fc1, fc2"),
+        (
+            {"compile": {"folding": {"fps": 1000, "target_cycles_per_frame": 64}}},
+            "compile.folding: give exactly one of target_cycles_per_frame, fps or layers, not "
+            "target_cycles_per_frame and fps",
+        ),
+        (
+            {
+                "compile": {
+                    "folding": {
+                        "target_cycles_per_frame": None,
+                        "layers": {"fc0": {"pe": 3}, "fc1": {}, "fc2": {}},
+                    }
+                }
+            },
+            "compile.folding.layers.fc0.pe: 3 does not divide the layer's 32 outputs (MH); "
+            "allowed: 1, 2, 4, 8, 16, 32",
+        ),
+        (
+            {
+                "compile": {
+                    "folding": {
+                        "target_cycles_per_frame": None,
+                        "layers": {"fc0": {"simd": 5}, "fc1": {}, "fc2": {}},
+                    }
+                }
+            },
+            "compile.folding.layers.fc0.simd: 5 does not divide the layer's 64 inputs (MW)",
+        ),
+        (
+            {"compile": {"folding": {"target_cycles_per_frame": None, "layers": {"fc0": {}}}}},
+            "compile.folding.layers: missing layers fc1, fc2",
+        ),
         ({"compile": {"host_ops": ["Relu"]}}, "compile.host_ops[0]: must be one of 'Mul', 'Add'"),
-        ({"quant": {"last_layer": "constrained"}},
-         "compile.top_k: the last layer fc2 uses a2q_plus, whose per-channel scale"),
+        (
+            {"quant": {"last_layer": "constrained"}},
+            "compile.top_k: the last layer fc2 uses a2q_plus, whose per-channel scale",
+        ),
     ],
 )
 def test_bad_config_messages(tmp_path, tiny_data, patch, message):
@@ -138,5 +171,7 @@ def test_edge_policies_and_overrides(tmp_path, tiny_data):
     tiny_data["compile"] = {"top_k": False, "host_ops": ["Mul"]}
     plans = layer_plans(_load(tmp_path, tiny_data))
     assert [(p.method, p.acc_bits) for p in plans] == [
-        ("a2q_plus", 12), ("a2q_plus", 12), ("a2q", 15)
+        ("a2q_plus", 12),
+        ("a2q_plus", 12),
+        ("a2q", 15),
     ]

@@ -66,7 +66,9 @@ def test_from_and_until(tmp_path, tiny_data):
     assert list(res) == ["train"]
     res = run_pipeline(cfg, tmp_path, from_stage="export", until="export", show_progress=False)
     assert [r["status"] for r in res.values()] == ["cached", "ran"]
-    with pytest.raises(A2QError, match="--until: unknown stage 'synth'; stages are train, export, compile"):
+    with pytest.raises(
+        A2QError, match="--until: unknown stage 'synth'; stages are train, export, compile"
+    ):
         run_pipeline(cfg, tmp_path, until="synth", show_progress=False)
 
 

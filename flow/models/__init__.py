@@ -28,7 +28,9 @@ def build_float_model(cfg: BuildConfig) -> FloatTFC:
 
 def mac_layers(model: nn.Module) -> dict[str, QuantLinear]:
     """The quantized MAC layers of a model, by the layer names used in configs and reports."""
-    return {name.split(".")[-1]: m for name, m in model.named_modules() if isinstance(m, QuantLinear)}
+    return {
+        name.split(".")[-1]: m for name, m in model.named_modules() if isinstance(m, QuantLinear)
+    }
 
 
 @torch.no_grad()
