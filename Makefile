@@ -9,13 +9,18 @@ A2Q     = $(VENV)/bin/a2q
 STAMP   = $(VENV)/.installed
 # The CPU wheel of torch; installed first and alone so that no resolver ever picks a CUDA build.
 TORCH_SPEC  ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
 FINN_SPEC   ?= finn-plus==1.6.1
 DEFAULT_CONFIG ?= configs/tfc_digits.yaml
 
 CONFIGS := $(wildcard configs/*.yaml)
 BENCHMARKS := $(subst _,-,$(basename $(notdir $(CONFIGS))))
+SWEEPS := $(addprefix sweep-,$(subst _,-,$(basename $(notdir $(wildcard configs/sweeps/*.yaml)))))
+CONFIG ?= $(DEFAULT_CONFIG)
+IMAGE ?= a2q-flow
 
-.PHONY: install demo test test-all lint format clean $(BENCHMARKS)
+.PHONY: install demo test test-all lint format clean bench docker-build docker-run \
+	$(BENCHMARKS) $(SWEEPS)
 
 install: $(STAMP)
 
@@ -23,7 +28,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; a2q-flow needs Python 3.11 (set PYTHON=...)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
 	$(PY) -m pip install -q -e ".[dev]"
 	$(PY) -m pip install -q --no-deps "$(FINN_SPEC)"
 	$(PY) -c "import torch; assert torch.version.cuda is None or '$(ALLOW_CUDA)', 'a CUDA torch was installed: ' + torch.__version__"
@@ -49,6 +54,20 @@ format: install
 
 $(BENCHMARKS): install
 	$(A2Q) run configs/$(subst -,_,$@).yaml
+	$(A2Q) report build/$(subst -,_,$@)
+
+$(SWEEPS): install
+	$(A2Q) sweep configs/sweeps/$(subst -,_,$(patsubst sweep-%,%,$@)).yaml --jobs 2
+
+bench: install
+	$(A2Q) bench --out build/bench.json
+
+# No Docker engine runs on our own machines; these are for users who have one.
+docker-build:
+	docker build -f docker/Dockerfile -t $(IMAGE) .
+
+docker-run:
+	docker run --rm -v "$(CURDIR)/build:/home/a2q/a2q-flow/build" $(IMAGE) run $(CONFIG)
 
 clean:
 	rm -rf build

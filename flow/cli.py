@@ -85,6 +85,52 @@ def cmd_compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from flow.report import render_sweep_report
+    from flow.sweep import run_sweep
+
+    _setup_logging(args.quiet)
+    summary = run_sweep(args.sweep, Path(args.build_dir), jobs=args.jobs, quiet=args.quiet)
+    out = Path(args.build_dir) / "sweeps" / summary["name"]
+    failed = [r["point"] for r in summary["points"] if r["status"] != "ok"]
+    report = render_sweep_report(out)
+    print(f"summary: {out / 'summary.csv'}\nreport:  {report['html']}")
+    if failed:
+        print(f"{len(failed)} point(s) failed: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from flow.report import render_build_report, render_sweep_report
+
+    target = Path(args.build)
+    if (target / "summary.json").exists():
+        result = render_sweep_report(target)
+    elif target.is_dir():
+        result = render_build_report(target)
+    else:
+        raise A2QError(f"{target}: no such build or sweep folder")
+    print(f"report: {result['html']}")
+    for m in result.get("missing", []):
+        print(f"missing: {m}")
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from flow.bench import run_bench
+
+    _setup_logging(True)
+    configs = [Path(c) for c in args.configs] or sorted(Path("configs").glob("*.yaml"))
+    report = run_bench(configs, Path(args.build_dir), Path(args.out), fresh=args.fresh)
+    for name, r in report["benchmarks"].items():
+        print(
+            f"{name:28s} {r['wall_seconds']:7.1f} s  acc {r['quant_accuracy']}  "
+            f"LUT {r['lut']}  LUT ratio {r['lut_ratio']}"
+        )
+    print(f"wrote {args.out}")
+    return 0
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from flow.inspect import inspect_build
 
@@ -130,6 +176,24 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--build-dir", default="build")
     c.add_argument("--quiet", action="store_true")
     c.set_defaults(func=cmd_compile)
+
+    sw = sub.add_parser("sweep", help="run a sweep of builds and report the trade-off")
+    sw.add_argument("sweep", help="sweep YAML, e.g. configs/sweeps/tfc_digits.yaml")
+    sw.add_argument("--jobs", type=int, default=1, help="points built in parallel")
+    sw.add_argument("--build-dir", default="build")
+    sw.add_argument("--quiet", action="store_true")
+    sw.set_defaults(func=cmd_sweep)
+
+    rp = sub.add_parser("report", help="(re-)render the report of a build or sweep folder")
+    rp.add_argument("build", help="build/<name> or build/sweeps/<name>")
+    rp.set_defaults(func=cmd_report)
+
+    bn = sub.add_parser("bench", help="build the benchmark configs, write figures to JSON")
+    bn.add_argument("configs", nargs="*", help="configs (default: configs/*.yaml)")
+    bn.add_argument("--out", default="build/bench.json")
+    bn.add_argument("--build-dir", default="build")
+    bn.add_argument("--fresh", action="store_true", help="delete each build first")
+    bn.set_defaults(func=cmd_bench)
 
     i = sub.add_parser("inspect", help="summarise a build folder")
     i.add_argument("build", help="build folder, e.g. build/tfc_digits")

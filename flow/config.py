@@ -144,6 +144,8 @@ class HardwareConfig:
     use_dsp: bool = False
     # Also synthesize the 32-bit-accumulator variant for the comparison.
     acc32: bool = True
+    # Synthesize the stitched top too (else its figures are the sum of the nodes').
+    synth_top: bool = True
     synth_jobs: int = 2
     synth_timeout_s: int = 1800
 

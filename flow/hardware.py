@@ -31,6 +31,17 @@ TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "hw_templates"
 TOP = "a2q_top"
 VARIANTS = ("exact", "acc32")
 WIDE_ACC = 32
+# ROMs of at least this many bits (in the exact variant) go to block RAM, smaller ones to
+# LUT logic. Left to Yosys, the choice flips with the word width, so the exact and acc32
+# variants would not be comparable; both get the exact variant's choice.
+BLOCK_ROM_BITS = 16384
+
+
+def rom_style(bits: int) -> str:
+    """The ``ROM_STYLE`` of a weight/threshold ROM holding ``bits`` bits."""
+    return "block" if bits >= BLOCK_ROM_BITS else "logic"
+
+
 TEMPLATES = {
     "MVAU": "mvau",
     "Thresholding": "thresholding",
@@ -100,6 +111,7 @@ def _mvau(name: str, e: dict, layer: str, wide: bool, header: str) -> HwNode:
             "W_WIDTH": w_bits,
             "ACC_WIDTH": acc_bits,
             "WEIGHT_FILE": mem,
+            "ROM_STYLE": rom_style(w.size * w_bits),
         },
         (in_bits, simd),
         (acc_bits, pe),
@@ -114,12 +126,13 @@ def _thresholding(name: str, e: dict, layer: str | None, wide: bool, header: str
     t = np.asarray(e["thresholds"], dtype=np.int64)
     if t.shape[0] == 1:
         t = np.tile(t, (channels, 1))
-    if wide:  # on an accumulator stream: widen input and thresholds like the accumulator
-        in_bits = thr_bits = WIDE_ACC
-    elif in_signed:
+    if in_signed:
         thr_bits = signed_bits(int(t.min()), int(t.max()))
     else:
         thr_bits = max(1, int(t.max()).bit_length())
+    style = rom_style(t.size * thr_bits)
+    if wide:  # on an accumulator stream: widen input and thresholds like the accumulator
+        in_bits = thr_bits = WIDE_ACC
     mem = f"{name}_thresholds.mem"
     return HwNode(
         name,
@@ -136,6 +149,7 @@ def _thresholding(name: str, e: dict, layer: str | None, wide: bool, header: str
             "OUT_SIGNED": int(out_signed),
             "OUT_BIAS": int(e["ActVal"]),
             "THRESHOLD_FILE": mem,
+            "ROM_STYLE": style,
         },
         (in_bits, pe),
         (out_bits, pe),

@@ -95,12 +95,35 @@ def _sim(ctx: StageContext) -> dict:
     return {k: r[k] for k in ("frames", "bit_exact", "cycles_per_frame", "fps", "accuracy")}
 
 
+def _synth(ctx: StageContext) -> dict:
+    from flow.synthesize import run_synth_stage
+
+    r = run_synth_stage(ctx.cfg, ctx.input_dir("compile"), ctx.input_dir("hardware"), ctx.stage_dir)
+    top = r["variants"]["exact"]["top"]
+    return {
+        "lut": top["lut"],
+        "ff": top["ff"],
+        "bram36": top["bram36"],
+        "dsp": top["dsp"],
+        "lut_ratio": r.get("lut_ratio"),
+    }
+
+
+def _report(ctx: StageContext) -> dict:
+    from flow.report import render_build_report
+
+    r = render_build_report(ctx.build_dir)
+    return {"html": str(r["html"]), "missing": len(r["missing"])}
+
+
 STAGES: list[Stage] = [
     Stage("train", ("seed", "data", "model", "quant", "train"), _train),
     Stage("export", ("export",), _export),
     Stage("compile", ("compile",), _compile),
     Stage("hardware", ("hardware",), _hardware),
     Stage("sim", (), _sim),
+    Stage("synth", (), _synth),
+    Stage("report", (), _report),
 ]
 STAGE_NAMES = [s.name for s in STAGES]
 

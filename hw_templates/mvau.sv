@@ -25,7 +25,12 @@ module mvau #(
     parameter bit IN_SIGNED = 1'b0,
     parameter int W_WIDTH = 4,
     parameter int ACC_WIDTH = 16,
-    parameter string WEIGHT_FILE = "weights.mem"
+    parameter string WEIGHT_FILE = "weights.mem",
+    // Memory mapping hint for synthesis: "auto", "block" (BRAM) or "logic" (LUTs). Only
+    // synthesis reads it (through the rom_style attribute), so lint sees it as unused.
+    /* verilator lint_off UNUSEDPARAM */
+    parameter string ROM_STYLE = "auto"
+    /* verilator lint_on UNUSEDPARAM */
 ) (
     input  logic                      clk,
     input  logic                      rst_n,
@@ -52,7 +57,7 @@ module mvau #(
   end
 
   // Weight ROM, read synchronously so that it can map to block RAM.
-  logic [PE*SIMD*W_WIDTH-1:0] wrom[SF*NF];
+  (* rom_style = ROM_STYLE *) logic [PE*SIMD*W_WIDTH-1:0] wrom[SF*NF];
   initial $readmemh(WEIGHT_FILE, wrom);
 
   // Input vector buffer, written in fold 0 and read back in folds 1..NF-1.

@@ -24,7 +24,12 @@ module thresholding #(
     parameter int OUT_WIDTH = 4,
     parameter bit OUT_SIGNED = 1'b0,
     parameter int OUT_BIAS = 0,
-    parameter string THRESHOLD_FILE = "thresholds.mem"
+    parameter string THRESHOLD_FILE = "thresholds.mem",
+    // Memory mapping hint for synthesis: "auto", "block" (BRAM) or "logic" (LUTs). Only
+    // synthesis reads it (through the rom_style attribute), so lint sees it as unused.
+    /* verilator lint_off UNUSEDPARAM */
+    parameter string ROM_STYLE = "auto"
+    /* verilator lint_on UNUSEDPARAM */
 ) (
     input  logic                    clk,
     input  logic                    rst_n,
@@ -51,7 +56,7 @@ module thresholding #(
     $error("thresholding: OUT_BIAS..OUT_BIAS+NUM_STEPS does not fit OUT_WIDTH/OUT_SIGNED");
   end
 
-  logic [PE*NUM_STEPS*THR_WIDTH-1:0] trom[CF];
+  (* rom_style = ROM_STYLE *) logic [PE*NUM_STEPS*THR_WIDTH-1:0] trom[CF];
   initial $readmemh(THRESHOLD_FILE, trom);
 
   logic [OW-1:0] q0, q1;

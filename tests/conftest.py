@@ -34,7 +34,7 @@ def tiny_data() -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_build(tmp_path_factory):
-    """The tiny config built through simulation once per test session: (config, build dir)."""
+    """The tiny config built through every stage once per test session: (config, build dir)."""
     import copy
 
     from flow.config import parse_config
@@ -42,5 +42,5 @@ def tiny_build(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("build")
     cfg = parse_config(copy.deepcopy(TINY))
-    run_pipeline(cfg, root, until="sim", show_progress=False)
+    run_pipeline(cfg, root, show_progress=False)
     return cfg, root / "tiny"

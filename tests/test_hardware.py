@@ -27,8 +27,9 @@ def test_simulation_is_bit_exact(tiny_build):
         assert w["acc_bits"] == row["hw_acc_bits"]
         assert w["extremes"] == row["exact_range"]
     # Throughput meets FINN's cycle model of the folded graph.
-    perf = json.loads((out / "compile" / "report" / "estimate_network_performance.json")
-                      .read_text())
+    perf = json.loads(
+        (out / "compile" / "report" / "estimate_network_performance.json").read_text()
+    )
     assert sim["cycles_per_frame"] == perf["max_cycles"]
     assert sim["fps"] == pytest.approx(100e6 / perf["max_cycles"])
 
@@ -63,18 +64,27 @@ def test_acc32_variant_widens_accumulators_only(tiny_build):
 
 def test_node_without_template_is_named():
     summary = {"VVAU_0": {"op_type": "VVAU"}}
-    with pytest.raises(HardwareError, match=r"node VVAU_0 \(VVAU\) has no template in "
-                                            r"hw_templates/; supported: MVAU, Thresholding"):
+    with pytest.raises(
+        HardwareError,
+        match=r"node VVAU_0 \(VVAU\) has no template in "
+        r"hw_templates/; supported: MVAU, Thresholding",
+    ):
         plan_nodes(summary, None, "exact", "h", 2)
 
 
 def test_incompatible_stream_packing_is_an_error():
     summary = {
-        "Thresholding_0": {"op_type": "Thresholding", "inputDataType": "UINT4",
-                           "outputDataType": "UINT2", "NumChannels": 6, "PE": 3,
-                           "numSteps": 3, "ActVal": 0, "thresholds": [[1, 2, 3]]},
-        "LabelSelect_0": {"op_type": "LabelSelect", "inputDataType": "UINT2", "PE": 2,
-                          "Labels": 6},
+        "Thresholding_0": {
+            "op_type": "Thresholding",
+            "inputDataType": "UINT4",
+            "outputDataType": "UINT2",
+            "NumChannels": 6,
+            "PE": 3,
+            "numSteps": 3,
+            "ActVal": 0,
+            "thresholds": [[1, 2, 3]],
+        },
+        "LabelSelect_0": {"op_type": "LabelSelect", "inputDataType": "UINT2", "PE": 2, "Labels": 6},
     }
     with pytest.raises(HardwareError, match="3 elements per word vs 2; one must divide"):
         plan_nodes(summary, None, "exact", "h", 2)

@@ -1,0 +1,310 @@
+"""Sweeps: one build per point of a grid of config values, run in parallel processes.
+
+A sweep YAML names a base config and axes::
+
+    name: tfc_digits
+    base: ../tfc_digits.yaml          # relative to the sweep file
+    axes:
+      method: [baseline, a2q, a2q_plus]   # shorthand for quant.method
+      acc_bits: [10, 11, 12, 13, 14, 16]  # shorthand for quant.acc_bits
+      seed: [0]
+    set: ["train.qat_epochs=20"]      # fixed overrides for every point (optional)
+    until: null                        # last stage of every build (optional)
+
+Each point is a normal build under ``build/sweeps/<name>/builds/`` (cached and resumable);
+a failed point is recorded with its error and the others go on. A baseline is trained the
+same way at every P, so it is built once per remaining combination and evaluated at each P
+with wrap-around (the compile stage's overflow study): its rows carry ``wrap_accuracy``.
+Writes ``summary.json`` and ``summary.csv`` (one row per point, plus per-group means).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import logging
+import multiprocessing
+import statistics
+import time
+import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from flow.config import load_config
+from flow.errors import A2QError, ConfigError
+from flow.util import atomic_write_text, read_json, write_json
+
+log = logging.getLogger(__name__)
+
+ALIASES = {"method": "quant.method", "acc_bits": "quant.acc_bits", "seed": "seed"}
+SWEEP_KEYS = ("name", "base", "axes", "set", "until")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One build of a sweep: its id, the overrides that make it, and the P values it covers."""
+
+    id: str
+    values: dict[str, Any]
+    overrides: list[str]
+    covers_bits: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A parsed, validated sweep file."""
+
+    name: str
+    base: Path
+    axes: dict[str, list]
+    overrides: list[str]
+    until: str | None
+    points: list[Point]
+
+
+def _key(axis: str) -> str:
+    return ALIASES.get(axis, axis)
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    """Parse a sweep file and validate the config of every point before anything runs."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: sweep file does not exist")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: must be a mapping with keys {', '.join(SWEEP_KEYS)}")
+    for key in data:
+        if key not in SWEEP_KEYS:
+            raise ConfigError(f"{path}: {key}: unknown key; allowed: {', '.join(SWEEP_KEYS)}")
+    for key in ("base", "axes"):
+        if key not in data:
+            raise ConfigError(f"{path}: {key}: required key is missing")
+    base = (path.parent / data["base"]).resolve()
+    axes = data["axes"]
+    if (
+        not isinstance(axes, dict)
+        or not axes
+        or not all(isinstance(v, list) and v for v in axes.values())
+    ):
+        raise ConfigError(f"{path}: axes: must map each axis to a non-empty list of values")
+    overrides = list(data.get("set") or [])
+    name = str(data.get("name") or path.stem)
+    until = data.get("until")
+    if until is not None:
+        from flow.pipeline import stage_index
+
+        try:
+            stage_index(until, "until")
+        except A2QError as e:
+            raise ConfigError(f"{path}: {e}") from None
+    points = plan_points(axes, overrides)
+    for p in points:  # every point's config is checked now, not an hour into the sweep
+        try:
+            load_config(base, p.overrides)
+        except ConfigError as e:
+            raise ConfigError(f"{path}: point {p.id}: {e}") from None
+    return Sweep(name, base, axes, overrides, until, points)
+
+
+def _fmt(values: dict[str, Any]) -> str:
+    return ",".join(f"{k}={v}" for k, v in values.items())
+
+
+def plan_points(axes: dict[str, list], fixed: list[str]) -> list[Point]:
+    """The builds of a grid; baseline points of all widths collapse into one build."""
+    names = list(axes)
+    points: dict[str, Point] = {}
+    for combo in itertools.product(*(axes[n] for n in names)):
+        values = dict(zip(names, combo, strict=True))
+        overrides = [*fixed, *(f"{_key(k)}={v}" for k, v in values.items())]
+        if values.get("method") == "baseline" and "acc_bits" in values:
+            widths = sorted(axes["acc_bits"])
+            shared = {k: v for k, v in values.items() if k != "acc_bits"}
+            shared["acc_bits"] = max(widths)  # the width only names the build
+            pid = _fmt(shared)
+            overrides = [
+                *fixed,
+                *(f"{_key(k)}={v}" for k, v in shared.items()),
+                f"compile.wrap_bits={widths}",
+            ]
+            points.setdefault(pid, Point(pid, shared, overrides, widths))
+            continue
+        pid = _fmt(values)
+        points[pid] = Point(pid, values, overrides, [values.get("acc_bits")])
+    return list(points.values())
+
+
+def _build_name(sweep: str, point: Point) -> str:
+    return f"{sweep}__" + "_".join(f"{k}{v}" for k, v in point.values.items())
+
+
+def _run_point(
+    base: str, overrides: list[str], build_root: str, until: str | None, threads: int
+) -> dict:
+    """Run one point's build in a worker process; return its timings or its error."""
+    from flow.cli import _setup_logging
+    from flow.pipeline import run_pipeline
+
+    t0 = time.perf_counter()
+    try:
+        cfg = load_config(
+            base, [*overrides, f"train.threads={threads}", f"hardware.synth_jobs={threads}"]
+        )
+        _setup_logging(True, Path(build_root) / cfg.name / "log.txt")
+        run_pipeline(cfg, Path(build_root), until=until, show_progress=False)
+        return {"status": "ok", "error": None, "seconds": time.perf_counter() - t0}
+    except Exception as e:  # a failed point is data, not the end of the sweep
+        msg = (
+            str(e)
+            if isinstance(e, A2QError)
+            else "".join(traceback.format_exception_only(type(e), e)).strip()
+        )
+        return {"status": "failed", "error": msg, "seconds": time.perf_counter() - t0}
+
+
+def run_sweep(
+    path: str | Path, build_root: Path = Path("build"), *, jobs: int = 1, quiet: bool = False
+) -> dict:
+    """Run every point of a sweep (``jobs`` in parallel) and write its summary."""
+    sweep = load_sweep(path)
+    out = build_root / "sweeps" / sweep.name
+    builds = out / "builds"
+    threads = max(1, (multiprocessing.cpu_count() or 1) // max(1, jobs))
+    results: dict[str, dict] = {}
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {}
+        for p in sweep.points:
+            ov = [*p.overrides, f"name={_build_name(sweep.name, p)}"]
+            futures[
+                pool.submit(_run_point, str(sweep.base), ov, str(builds), sweep.until, threads)
+            ] = p
+        for i, fut in enumerate(as_completed(futures), 1):
+            p = futures[fut]
+            results[p.id] = fut.result()
+            r = results[p.id]
+            if not quiet:
+                print(
+                    f"[{i}/{len(futures)}] {p.id}: {r['status']} in {r['seconds']:.0f} s"
+                    + (f" ({r['error'].splitlines()[0]})" if r["error"] else ""),
+                    flush=True,
+                )
+    rows = []
+    for p in sweep.points:
+        rows += point_rows(p, builds / _build_name(sweep.name, p), results[p.id])
+    summary = {
+        "name": sweep.name,
+        "base_config": str(sweep.base),
+        "axes": sweep.axes,
+        "points": rows,
+        "groups": group_rows(rows),
+    }
+    write_json(out / "summary.json", summary)
+    atomic_write_text(out / "summary.csv", to_csv(rows))
+    return summary
+
+
+def _get(path: Path) -> Any:
+    return read_json(path) if path.exists() else None
+
+
+def point_rows(point: Point, build: Path, result: dict) -> list[dict]:
+    """Summary rows of one build (a baseline build gives one row per width it covers)."""
+    metrics = _get(build / "train" / "metrics.json") or {}
+    acc = _get(build / "compile" / "accumulators.json") or []
+    verify = _get(build / "compile" / "verify.json") or {}
+    overflow = _get(build / "compile" / "overflow.json") or {}
+    synth = _get(build / "synth" / "synth.json") or {}
+    top = (synth.get("variants", {}).get("exact", {}) or {}).get("top", {})
+    wide = (synth.get("variants", {}).get("acc32", {}) or {}).get("top", {})
+    wrap = {r["acc_bits"]: r["accuracy"] for r in overflow.get("wrap_study", [])}
+    base = {
+        "status": result["status"],
+        "error": result["error"],
+        "build_dir": str(build),
+        "float_accuracy": metrics.get("float_accuracy"),
+        "quant_accuracy": metrics.get("quant_accuracy"),
+        "hw_accuracy": verify.get("hw_accuracy"),
+        "max_exact_bits": max((r["exact_bits"] for r in acc), default=None),
+        "exact_bits": {r["name"]: r["exact_bits"] for r in acc},
+        "lut": top.get("lut"),
+        "ff": top.get("ff"),
+        "bram36": top.get("bram36"),
+        "dsp": top.get("dsp"),
+        "lut_acc32": wide.get("lut"),
+        "lut_ratio": synth.get("lut_ratio"),
+        "sparsity": {r["name"]: r["sparsity"] for r in metrics.get("layers", [])},
+        "build_seconds": round(result["seconds"], 1),
+    }
+    rows = []
+    for bits in point.covers_bits:
+        values = {**point.values, "acc_bits": bits} if bits is not None else dict(point.values)
+        wrap_acc = wrap.get(bits) if point.values.get("method") == "baseline" else None
+        rows.append({"point": _fmt(values), **values, **base, "wrap_accuracy": wrap_acc})
+    return rows
+
+
+def group_rows(rows: list[dict]) -> list[dict]:
+    """Mean/std over seeds per (method, acc_bits), from the points that succeeded."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["status"] == "ok" and r.get("quant_accuracy") is not None:
+            groups.setdefault((r.get("method"), r.get("acc_bits")), []).append(r)
+    out = []
+    for (method, bits), rs in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        accs = [r["quant_accuracy"] for r in rs]
+        luts = [r["lut"] for r in rs if r.get("lut") is not None]
+        ratios = [r["lut_ratio"] for r in rs if r.get("lut_ratio") is not None]
+        wraps = [r["wrap_accuracy"] for r in rs if r.get("wrap_accuracy") is not None]
+        out.append(
+            {
+                "method": method,
+                "acc_bits": bits,
+                "seeds": len(rs),
+                "accuracy_mean": statistics.fmean(accs),
+                "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
+                "wrap_accuracy_mean": statistics.fmean(wraps) if wraps else None,
+                "lut_mean": statistics.fmean(luts) if luts else None,
+                "lut_ratio_mean": statistics.fmean(ratios) if ratios else None,
+                "max_exact_bits": max((r["max_exact_bits"] or 0) for r in rs) or None,
+            }
+        )
+    return out
+
+
+CSV_COLUMNS = [
+    "point",
+    "method",
+    "acc_bits",
+    "seed",
+    "status",
+    "float_accuracy",
+    "quant_accuracy",
+    "hw_accuracy",
+    "wrap_accuracy",
+    "max_exact_bits",
+    "lut",
+    "ff",
+    "bram36",
+    "dsp",
+    "lut_acc32",
+    "lut_ratio",
+    "build_seconds",
+    "error",
+]
+
+
+def to_csv(rows: list[dict]) -> str:
+    """The summary rows as CSV (per-layer dicts are left to summary.json)."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: r.get(k) for k in CSV_COLUMNS})
+    return buf.getvalue()

@@ -1,0 +1,47 @@
+"""The tiny MLP through every stage, as CI runs it: figures checked against a stored baseline."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from flow.inspect import inspect_build
+from flow.synthesize import check_against_baseline, write_baseline
+
+BASELINE = Path(__file__).parent / "baselines" / "tiny_synth.json"
+TOLERANCES = {"lut": 0.15, "ff": 0.15, "bram36": 0.5, "dsp": 0.0}
+
+
+def test_every_stage_ran(tiny_build):
+    _, out = tiny_build
+    stages = ["train", "export", "compile", "hardware", "sim", "synth"]
+    assert all((out / s / ".stage.json").exists() for s in stages)
+    timings = json.loads((out / "timings.json").read_text())
+    assert set(stages) <= set(timings)
+    text = inspect_build(out)
+    assert "accumulator widths" in text and "LUT" in text
+
+
+def test_synthesis_and_the_32_bit_comparison(tiny_build):
+    _, out = tiny_build
+    synth = json.loads((out / "synth" / "synth.json").read_text())
+    assert synth["part"] == "xc7z020clg400-1" and "not Vivado" in synth["flow"]
+    exact, wide = synth["variants"]["exact"], synth["variants"]["acc32"]
+    assert exact["top"]["lut"] > 0 and exact["top"]["ff"] > 0 and exact["top"]["dsp"] == 0
+    # Narrow accumulators must save logic against 32-bit ones.
+    assert synth["lut_ratio"] > 1.0 and synth["ff_ratio"] > 1.0
+    assert synth["lut_ratio"] == wide["top"]["lut"] / exact["top"]["lut"]
+    for node, fig in exact["layers"].items():
+        if node.startswith("MVAU"):
+            assert fig["estimate"] is not None and "estimate_delta_lut" in fig
+
+
+def test_resources_match_stored_baseline(tiny_build):
+    """hls4ml style: a change that blows up (or collapses) area is caught."""
+    _, out = tiny_build
+    synth = json.loads((out / "synth" / "synth.json").read_text())
+    if os.environ.get("A2Q_UPDATE_BASELINES"):
+        write_baseline(synth, BASELINE)
+    problems = check_against_baseline(synth, BASELINE, TOLERANCES)
+    assert not problems, "\n".join(problems)

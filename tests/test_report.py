@@ -1,0 +1,458 @@
+"""Build and sweep reports from hand-written stage outputs: no training, no tools."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+import flow
+from flow import report as rp
+from flow.errors import A2QError
+from flow.util import write_json
+
+# ------------------------------------------------------------------------------ fixtures
+
+METRICS = {
+    "dataset": "digits",
+    "train_samples": 1437,
+    "test_samples": 360,
+    "device": "cpu",
+    "float_accuracy": 97.5,
+    "quant_accuracy": 96.94444444444444,
+    "ep_init_layers": ["fc1"],
+    "layers": [
+        {"name": "fc0", "method": "baseline", "target_bits": None, "K": 64, "max_l1": 198,
+         "l1_budget": None, "sparsity": 0.125, "zero_channels": 0, "all_zero": False},
+        {"name": "fc1", "method": "a2q_plus", "target_bits": 12, "K": 32, "max_l1": 741,
+         "l1_budget": 1092.1333333333334, "sparsity": 0.4375, "zero_channels": 3,
+         "all_zero": False},
+    ],
+    "warnings": ["fc1: 3 channels are all zero"],
+    "seconds": 50.4,
+}  # fmt: skip
+
+EXPORT = {
+    "ok": True,
+    "layers": [
+        {"name": "fc0", "K": 64, "input_bits": 5, "input_signed": False, "weight_bits": 4,
+         "method": "baseline", "target_bits": None, "datatype_bound_bits": 16, "max_l1": 198,
+         "budget": None, "exact_bits": 13, "ok": True, "problems": [], "node": "n0",
+         "matches_brevitas": True},
+        {"name": "fc1", "K": 32, "input_bits": 4, "input_signed": False, "weight_bits": 4,
+         "method": "a2q_plus", "target_bits": 12, "datatype_bound_bits": 14, "max_l1": 741,
+         "budget": 1092.13, "exact_bits": 11, "ok": True, "problems": [], "node": "n1",
+         "matches_brevitas": True},
+    ],
+    "fidelity": {"samples": 200, "max_abs_error": 3.8e-06, "atol": 1e-4, "argmax_agreement": 200,
+                 "brevitas_accuracy": 97.0, "qonnx_accuracy": 97.0, "ok": True,
+                 "summary": "max |error| 3.81e-06 (atol 0.0001), argmax agrees on 200/200"},
+}  # fmt: skip
+
+ACCUMULATORS = [
+    {"name": "fc0", "node": "MVAU_0", "op": "MVAU", "K": 64, "MH": 32, "input_bits": 5,
+     "input_signed": False, "weight_bits": 4, "datatype_bound_bits": 16, "target_bits": None,
+     "exact_bits": 13, "exact_range": [-3906, 3751], "hw_acc_bits": 13, "finn_acc_bits": 13,
+     "threshold_bits": 11, "guaranteed": False, "PE": 1, "SIMD": 16},
+    {"name": "fc1", "node": "MVAU_1", "op": "MVAU", "K": 32, "MH": 10, "input_bits": 4,
+     "input_signed": False, "weight_bits": 4, "datatype_bound_bits": 14, "target_bits": 12,
+     "exact_bits": 11, "exact_range": [-900, 1000], "hw_acc_bits": 11, "finn_acc_bits": 16,
+     "threshold_bits": None, "guaranteed": True, "PE": 1, "SIMD": 8},
+]  # fmt: skip
+
+VERIFY = {"samples": 360, "mismatches": 0, "hw_accuracy": 96.66666666666667,
+          "qonnx_accuracy": 96.66666666666667, "tolerance": "exact labels", "ok": True}  # fmt: skip
+
+OVERFLOW = {
+    "worst_case": [{"node": "MVAU_0", "hw_acc_bits": 13, "fits": True},
+                   {"node": "MVAU_1", "hw_acc_bits": 11, "fits": True}],
+    "test_set_at_hw_widths": {"fc0": {"overflow_events": 0, "dot_products": 11520},
+                              "fc1": {"overflow_events": 0, "dot_products": 3600}},
+    "wrap_study": [
+        {"acc_bits": 10, "overflow_events": 8709, "accuracy": 91.11111111111111,
+         "layers": {"fc1": {"overflow_events": 8709, "dot_products": 3600, "exact_bits": 11}}},
+        {"acc_bits": 11, "overflow_events": 0, "accuracy": 96.94444444444444,
+         "layers": {"fc1": {"overflow_events": 0, "dot_products": 3600, "exact_bits": 11}}},
+    ],
+}  # fmt: skip
+
+FINN_RES = {
+    "MVAU_hls_0": {"BRAM_18K": 4, "LUT": 1096, "URAM": 0, "DSP": 0},
+    "Thresholding_rtl_0": {"BRAM_18K": 0, "LUT": 660.0, "URAM": 0, "DSP": 0},
+    "MVAU_hls_1": {"BRAM_18K": 1, "LUT": 482, "URAM": 0, "DSP": 0},
+    "total": {"BRAM_18K": 5.0, "LUT": 2238.0, "URAM": 0.0, "DSP": 0.0},
+}  # fmt: skip
+
+FINN_PERF = {"critical_path_cycles": 4490, "max_cycles": 1024, "max_cycles_node_name": "MVAU_hls_0",
+             "estimated_throughput_fps": 97656.25, "estimated_latency_ns": 44900.0}  # fmt: skip
+
+SIM = {"frames": 100, "mismatches": 0, "bit_exact": True, "accuracy": 99.0,
+       "latency_cycles": 3666, "cycles_per_frame": 1031.0, "clock_mhz": 100.0,
+       "fps": 96993.2, "worst_case_ok": True, "peak_memory_mb": 516.2, "seconds": 9.66}  # fmt: skip
+
+
+def _node(layer, op, lut, lutram, ff, bram36):
+    return {"layer": layer, "op_type": op, "lut": lut, "lutram": lutram, "ff": ff,
+            "bram36": bram36, "dsp": 0}  # fmt: skip
+
+
+SYNTH = {
+    "tool": "yosys",
+    "version": "Yosys 0.70",
+    "family": "xc7",
+    "part": "xc7z020clg400-1",
+    "flow": "yosys synth_xilinx (open-source synthesis, not Vivado place-and-route)",
+    "variants": {
+        "exact": {
+            "layers": {
+                "MVAU_0": _node("fc0", "MVAU", 4321, 16, 700, 2.0),
+                "Thresholding_0": _node("act0", "Thresholding", 345, 0, 90, 0.0),
+                "MVAU_1": _node("fc1", "MVAU", 1234, 0, 300, 0.5),
+                "fifo_0": _node(None, "FIFO", 17, 12, 9, 0.0),
+            },
+            "top": {"lut": 5917, "lutram": 28, "ff": 1099, "bram36": 2.5, "dsp": 0},
+            "utilization": {"lut": 11.18, "ff": 1.03, "bram36": 1.79, "dsp": 0.0},
+        },
+        "acc32": {
+            "layers": {
+                "MVAU_0": _node("fc0", "MVAU", 9876, 16, 1500, 2.0),
+                "Thresholding_0": _node("act0", "Thresholding", 777, 0, 150, 0.0),
+                "MVAU_1": _node("fc1", "MVAU", 2468, 0, 600, 0.5),
+                "fifo_0": _node(None, "FIFO", 17, 12, 9, 0.0),
+            },
+            "top": {"lut": 13138, "lutram": 28, "ff": 2259, "bram36": 2.5, "dsp": 0},
+            "utilization": {"lut": 24.75, "ff": 2.12, "bram36": 1.79, "dsp": 0.0},
+        },
+    },
+    "seconds": 61.0,
+    "peak_memory_mb": 244.4,
+}
+
+DIGESTS = {"train": "aaaa000011112222", "export": "bbbb000011112222",
+           "compile": "cccc000011112222", "sim": "dddd000011112222",
+           "synth": "eeee000011112222"}  # fmt: skip
+
+FILES = {
+    "train/metrics.json": METRICS,
+    "export/export_check.json": EXPORT,
+    "compile/accumulators.json": ACCUMULATORS,
+    "compile/verify.json": VERIFY,
+    "compile/overflow.json": OVERFLOW,
+    "compile/report/estimate_layer_resources.json": FINN_RES,
+    "compile/report/estimate_network_performance.json": FINN_PERF,
+    "sim/sim.json": SIM,
+    "synth/synth.json": SYNTH,
+}
+
+
+def make_build(root: Path, drop: tuple[str, ...] = ()) -> Path:
+    """A build folder with every stage's output, less the stage folders named in ``drop``."""
+    build = root / "tfc_test"
+    build.mkdir()
+    (build / "config.yaml").write_text(
+        "name: tfc_test\ndata:\n  dataset: digits\nquant:\n  method: a2q_plus\n  acc_bits: 12\n"
+        "compile:\n  clock_mhz: 100.0\n"
+    )
+    timings = {s: {"seconds": 1.5 + i, "last_status": "ran"} for i, s in enumerate(DIGESTS)}
+    write_json(build / "timings.json", timings)
+    for rel, data in FILES.items():
+        write_json(build / rel, data)
+    for stage, digest in DIGESTS.items():
+        write_json(build / stage / ".stage.json", {"stage": stage, "digest": digest})
+    for stage in drop:
+        shutil.rmtree(build / stage)
+    return build
+
+
+def assert_self_contained(html_text: str) -> None:
+    assert html_text.startswith("<!DOCTYPE html>")
+    assert "data:image/png;base64," in html_text
+    assert not re.search(r"""(src|href)=["']?(https?:|//)""", html_text)
+    assert "<link" not in html_text and "<script" not in html_text
+
+
+# ------------------------------------------------------------------------- build reports
+
+
+def test_full_build_report(tmp_path):
+    build = make_build(tmp_path)
+    out = rp.render_build_report(build)
+    assert out["missing"] == []
+    md, page = out["md"].read_text(), out["html"].read_text()
+    assert out["md"] == build / "report" / "report.md"
+    assert {p.name for p in out["figures"]} == {
+        "fig_widths.png", "fig_sparsity.png", "fig_wrap.png", "fig_resources.png",
+        "fig_estimates.png",
+    }  # fmt: skip
+    for fig in out["figures"]:
+        assert fig.read_bytes().startswith(b"\x89PNG") and f"]({fig.name})" in md
+    assert_self_contained(page)
+    assert page.count("data:image/png;base64,") == len(out["figures"])
+    # generated-by line: version and the digest of every finished stage
+    for text in (md, page):
+        assert f"a2q-flow {flow.__version__}" in text
+        assert all(d in text for d in DIGESTS.values())
+    # accuracy table: float, quantized, QONNX, HW graph and simulation
+    for row in ("| float (PyTorch) | 97.50 | 360", "| quantized (Brevitas) | 96.94 | 360",
+                "| exported QONNX | 97.00 | 200", "| FINN HW graph | 96.67 | 360",
+                "| simulated RTL (Verilator) | 99.00 | 100"):  # fmt: skip
+        assert row in md
+    # width chain: P_dt, target, exact, hw, FINN; guaranteed layers named
+    assert "| fc1 | MVAU_1 | 32 | 4 | 4 | 14 | 12 | 11 | 11 | 16 | - | yes | yes |" in md
+    assert "| fc0 | MVAU_0 | 64 | 5 | 4 | 16 | - | 13 | 13 | 13 | 11 | no | yes |" in md
+    assert "| guaranteed layers (A2Q-constrained, exact <= target) | fc1 |" in md
+    # sparsity (percent), wrap study, warnings
+    assert "| fc1 | a2q_plus | 12 | 43.8 | 3 | no | 741 | 1092.1 |" in md
+    assert "| 10 | 91.11 | 8709 | 8709 |" in md
+    assert "fc1: 3 channels are all zero" in md
+    # resources per node exact vs acc32, totals, ratio, and the open-synthesis caveat
+    assert "| MVAU_0 | fc0 | MVAU | 4321 | 9876 | 16 | 16 | 700 | 1500 | 2 | 2 | 0 | 0 |" in md
+    assert "| exact | 5917 | 28 | 1099 | 2.5 | 0 | 11.18 | 1.03 | 1.79 | 0.00 |" in md
+    assert "| acc32 / exact | 2.22 | 1 | 2.06 | 1 | - |" in md
+    assert "LUT ratio (32-bit / exact accumulators, top level): 2.22." in md
+    assert "not from Vivado place-and-route" in md
+    # FINN vs Yosys: matched by name (MVAU_0 <-> MVAU_hls_0), LUT = logic + LUTRAM
+    assert "| MVAU_0 | fc0 | 1096 | 4337 | 3241 | 4 | 4 | 0 | 0 |" in md
+    assert "| Thresholding_0 | act0 | 660 | 345 | -315 | 0 | 0 | 0 | 0 |" in md
+    assert "| total (top level) | - | 2238 | 5945 | 3707 | 5 | 5 | 0 | 0 |" in md
+    # throughput and timings
+    assert "| cycles per frame | 1031 | 1024 |" in md
+    assert "| frames per second | 96993 | 97656 |" in md
+    assert "| synth | ran | 5.5 | 244 | eeee000011112222 |" in md
+    assert "None: every input is present." in md
+
+
+def test_missing_stages_are_named(tmp_path):
+    build = make_build(tmp_path, drop=("synth", "sim"))
+    out = rp.render_build_report(build)
+    assert out["missing"] == ["sim/sim.json", "synth/synth.json"]
+    md = out["md"].read_text()
+    assert "Missing: `synth/synth.json` (stage `synth` has not written it)" in md
+    assert "Missing: `sim/sim.json` (stage `sim` has not written it)" in md
+    assert "It would show LUT/FF/BRAM per layer with exact and with 32-bit accumulators" in md
+    assert "- `sim/sim.json` (stage `sim` has not written it): it would show the simulated" in md
+    # what the other stages wrote is still reported, including FINN's estimates alone
+    assert "| FINN HW graph | 96.67 | 360" in md
+    assert "| simulated RTL (Verilator) | - | - | sim/sim.json |" in md
+    assert "| MVAU_hls_0 | - | 1096 | - | - | 4 | - | 0 | - |" in md
+    assert "fig_resources.png" not in md
+    assert_self_contained(out["html"].read_text())
+
+
+def test_report_after_train_only(tmp_path):
+    build = make_build(tmp_path, drop=("export", "compile", "sim", "synth"))
+    out = rp.render_build_report(build)
+    assert out["missing"] == [rp.INPUTS[k].path for k in rp.INPUTS if k not in
+                              ("config", "timings", "metrics")]  # fmt: skip
+    md = out["md"].read_text()
+    assert "unknown until stage `compile` has run" in md
+    assert "Missing: `compile/accumulators.json`" in md
+    assert [f.name for f in out["figures"]] == ["fig_sparsity.png"]
+
+
+def test_widths_fall_back_to_export_check(tmp_path):
+    build = make_build(tmp_path)
+    (build / "compile" / "accumulators.json").unlink()
+    md = rp.render_build_report(build)["md"].read_text()
+    assert "Widths below come from the export check" in md
+    assert "| fc1 | n1 | 32 | 4 | 4 | 14 | 12 | 11 | - | - | - | - | - |" in md
+
+
+def test_empty_build_folder_renders(tmp_path):
+    out = rp.render_build_report(tmp_path)
+    assert out["missing"] == [inp.path for inp in rp.INPUTS.values()]
+    md = out["md"].read_text()
+    assert "stage digests: none (no stage finished)" in md
+    assert out["figures"] == []
+
+
+def test_bad_inputs_are_errors(tmp_path):
+    with pytest.raises(A2QError, match="no such build folder"):
+        rp.render_build_report(tmp_path / "nope")
+    build = make_build(tmp_path)
+    (build / "sim" / "sim.json").write_text("{not json")
+    with pytest.raises(A2QError, match=r"sim\.json: cannot be read as JSON"):
+        rp.render_build_report(build)
+
+
+def test_render_is_deterministic_and_drops_stale_figures(tmp_path):
+    build = make_build(tmp_path)
+    first = rp.render_build_report(build)
+    blobs = {p.name: p.read_bytes() for p in (build / "report").iterdir()}
+    second = rp.render_build_report(build)
+    assert {p.name: p.read_bytes() for p in (build / "report").iterdir()} == blobs
+    assert first == second
+    shutil.rmtree(build / "synth")
+    rp.render_build_report(build)
+    assert not (build / "report" / "fig_resources.png").exists()
+    assert not (build / "report" / "fig_estimates.png").exists()
+
+
+def test_synth_layout_variants(tmp_path):
+    """An ``estimate`` in synth.json wins; a top-level ``acc32``/``lut_ratio`` is used."""
+    synth = copy.deepcopy(SYNTH)
+    synth["variants"]["exact"]["layers"]["MVAU_1"]["estimate"] = {"LUT": 1000, "BRAM_18K": 2}
+    synth["variants"]["exact"]["layers"]["MVAU_1"]["estimate_delta_lut"] = 234
+    synth["acc32"] = synth["variants"]["acc32"].pop("top")
+    synth["lut_ratio"] = 2.5
+    build = make_build(tmp_path)
+    write_json(build / "synth" / "synth.json", synth)
+    md = rp.render_build_report(build)["md"].read_text()
+    assert "| MVAU_1 | fc1 | 1000 | 1234 | 234 | 2 | 1 |" in md
+    assert "| acc32 | 13138 | 28 | 2259 | 2.5 | 0 |" in md
+    assert "top level): 2.50." in md
+    del synth["acc32"]
+    write_json(build / "synth" / "synth.json", synth)
+    out = rp.render_build_report(build)
+    assert out["missing"] == ["synth/synth.json: variants.acc32"]
+    assert "Missing: the `acc32` variant in `synth/synth.json`" in out["md"].read_text()
+
+
+def test_chain_ok():
+    row = {"datatype_bound_bits": 16, "target_bits": 12, "exact_bits": 11, "hw_acc_bits": 11}
+    assert rp.chain_ok(row) is True
+    assert rp.chain_ok({**row, "exact_bits": 13, "hw_acc_bits": 13}) is False
+    assert rp.chain_ok({**row, "hw_acc_bits": 12}) is False
+    assert rp.chain_ok({**row, "target_bits": None}) is True
+    assert rp.chain_ok({**row, "target_bits": 17}) is False
+    assert rp.chain_ok({**row, "hw_acc_bits": None}) is None
+
+
+def test_fmt():
+    assert [rp.fmt(v) for v in (None, True, 7, 12000.0, 1.23456, 123456.7, [1, 2])] == [
+        "-", "yes", "7", "12000", "1.235", "123457", "1, 2",
+    ]  # fmt: skip
+    assert rp.fmt(96.944, 2) == "96.94"
+
+
+# -------------------------------------------------------------------------------- sweeps
+
+
+def P(method, bits, acc, lut, seed=0, status="ok", **kw):
+    """One sweep point."""
+    return {"point": f"method={method},acc_bits={bits},seed={seed}", "method": method,
+            "acc_bits": bits, "seed": seed, "status": status, "error": None,
+            "float_accuracy": 98.0, "quant_accuracy": acc, "hw_accuracy": acc, "lut": lut,
+            "lut_ratio": None if lut is None else round(20000 / lut, 2), **kw}  # fmt: skip
+
+
+def test_pareto_front_known_answer():
+    pts = [
+        P("a", 10, 90.0, 1000),  # front: fewest LUTs
+        P("b", 10, 95.0, 2000),  # front
+        P("c", 10, 94.0, 2500),  # beaten by b
+        P("d", 10, 97.0, 4000),  # front
+        P("e", 10, 97.0, 4000),  # equal to d: kept
+        P("f", 10, 96.0, 4000),  # beaten by d (same LUTs, lower accuracy)
+        P("g", 10, 99.0, None),  # no LUTs: not considered
+        P("h", 10, 99.9, 10, status="failed"),  # failed: not considered
+    ]
+    front = rp.pareto_front(pts)
+    assert [p["method"] for p in front] == ["a", "b", "d", "e"]
+    assert rp.pareto_front(pts, x="lut", y="hw_accuracy") == front
+    assert rp.pareto_front([]) == []
+
+
+def test_sweep_findings_a2q_plus_below_at_one_width():
+    points = [
+        P("a2q", 10, 90.0, 1000, seed=0), P("a2q", 10, 92.0, 1000, seed=1),
+        P("a2q_plus", 10, 90.5, 1000, seed=0), P("a2q_plus", 10, 91.0, 1000, seed=1),
+        P("a2q", 11, 95.0, 1200), P("a2q_plus", 11, 95.0, 1200),
+        P("a2q_plus", 12, 97.5, 8000), P("baseline", 12, 97.8, 16000),
+        P("a2q", 13, 99.0, 100, status="failed", error="boom"),
+    ]  # fmt: skip
+    f = rp.sweep_findings({"points": points})
+    cmp_ = f["a2q_plus_vs_a2q"]
+    assert cmp_["holds"] is False
+    assert cmp_["compared"] == [10, 11]
+    assert cmp_["below"] == [{"acc_bits": 10, "a2q": 91.0, "a2q_plus": 90.75}]
+    assert cmp_["unpaired"] == [12]
+    assert "below A2Q at 10 bits (90.75 % vs 91.00 %)" in cmp_["statement"]
+    near = f["max_lut_ratio_near_float"]
+    # within 1 point of float 98.0: a2q_plus@12 (97.5, ratio 2.5) and baseline@12 (ratio 1.25)
+    assert near["candidates"] == 2
+    assert near["point"] == "method=a2q_plus,acc_bits=12,seed=0"
+    assert near["lut_ratio"] == 2.5
+
+
+def test_sweep_findings_holds_and_empty():
+    f = rp.sweep_findings({"points": [P("a2q", 10, 90.0, 500), P("a2q_plus", 10, 90.0, 600)]})
+    assert f["a2q_plus_vs_a2q"]["holds"] is True
+    assert "at or above A2Q at every compared width (10 bits)" in f["a2q_plus_vs_a2q"]["statement"]
+    assert f["max_lut_ratio_near_float"]["point"] is None
+    empty = rp.sweep_findings({})
+    assert empty["a2q_plus_vs_a2q"]["holds"] is None
+    assert empty["max_lut_ratio_near_float"]["candidates"] == 0
+
+
+def make_sweep(root: Path, points: list[dict]) -> Path:
+    summary = {"name": "tfc_digits", "base_config": "configs/tfc_digits.yaml",
+               "axes": {"method": ["baseline", "a2q", "a2q_plus"], "acc_bits": [10, 12],
+                        "seed": [0, 1]},
+               "points": points, "groups": []}  # fmt: skip
+    write_json(root / "summary.json", summary)
+    return root
+
+
+SWEEP_POINTS = [
+    P("baseline", 10, 97.9, 16000, wrap_accuracy=40.5),
+    P("baseline", 12, 97.9, 16000, wrap_accuracy=95.25),
+    P("a2q", 10, 93.0, 9000, seed=0), P("a2q", 10, 94.0, 9100, seed=1),
+    P("a2q", 12, 97.0, 11000),
+    P("a2q_plus", 10, 95.5, 9050), P("a2q_plus", 12, 97.6, 11111),
+    P("a2q_plus", 12, None, None, seed=1, status="failed",
+      error="synthesis: yosys ran out of memory on MVAU_1"),
+]  # fmt: skip
+
+
+def test_sweep_report(tmp_path):
+    sweep = make_sweep(tmp_path, SWEEP_POINTS)
+    out = rp.render_sweep_report(sweep)
+    assert out["missing"] == []
+    md, page = out["md"].read_text(), out["html"].read_text()
+    assert {p.name for p in out["figures"]} == {
+        "fig_accuracy_vs_p.png", "fig_accuracy_vs_lut.png", "fig_lut_ratio.png"
+    }  # fmt: skip
+    assert_self_contained(page)
+    assert f"a2q-flow {flow.__version__}" in md and "summary.json digest" in md
+    # failed point: in the table with its error and in its own list
+    err = "synthesis: yosys ran out of memory on MVAU_1"
+    assert "| method=a2q_plus,acc_bits=12,seed=1 | failed |" in md and err in md
+    assert f"- `method=a2q_plus,acc_bits=12,seed=1`: {err}" in md
+    assert "| points | 8 (7 ok, 1 failed) |" in md
+    # group means over seeds, the wrap-around line, Pareto marks, findings
+    assert "| A2Q | 10 | 2 | 93.50 | 0.71 |" in md
+    assert "| baseline forced to P bits (wrap-around) | 12 | 1 | 95.25 | 0.00 |" in md
+    assert "| method=a2q_plus,acc_bits=10,seed=0 | A2Q+ | 10 | 9050 | 95.50 | yes |" in md
+    assert "| method=a2q,acc_bits=10,seed=1 | A2Q | 10 | 9100 | 94.00 | no |" in md
+    assert "A2Q+ is at or above A2Q at every compared width (10, 12 bits)." in md
+    assert "1.82 at `method=a2q,acc_bits=12,seed=0`" in md  # 97.0: exactly 1 point below
+    assert json.loads(json.dumps(rp.sweep_findings(json.loads((sweep / "summary.json")
+                                                              .read_text()))))  # fmt: skip
+
+
+def test_sweep_without_synthesis_names_what_is_missing(tmp_path):
+    points = [P("a2q", 10, 93.0, None), P("a2q_plus", 10, 95.0, None)]
+    out = rp.render_sweep_report(make_sweep(tmp_path, points))
+    assert out["missing"] == ["points[].lut", "points[].lut_ratio"]
+    md = out["md"].read_text()
+    assert "Missing: LUT figures of the points" in md
+    assert [f.name for f in out["figures"]] == ["fig_accuracy_vs_p.png"]
+
+
+def test_sweep_without_summary(tmp_path):
+    with pytest.raises(A2QError, match="no sweep summary"):
+        rp.render_sweep_report(tmp_path)
+
+
+@pytest.mark.slow
+def test_report_of_a_real_build(tiny_build):
+    _, build = tiny_build
+    out = rp.render_build_report(build)
+    assert "train/metrics.json" not in out["missing"]
+    assert "compile/accumulators.json" not in out["missing"]
+    assert_self_contained(out["html"].read_text())

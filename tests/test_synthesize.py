@@ -1,0 +1,424 @@
+"""Synthesis with Yosys: cell parsing, caching, estimates, baselines and one real tiny run.
+
+The hardware variant folders here are built by hand in the layout the hardware stage
+produces (template copies, one wrapper per node, ``*.mem`` files, a stitched top and
+``plan.json``), small enough that Yosys takes a few seconds per module.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from flow import synthesize as syn
+from flow.errors import HardwareError, ToolError
+from flow.hardware import TOP, HwNode, render_top, render_wrapper
+from flow.hw import memfiles
+from flow.util import write_json
+
+TEMPLATES = Path(__file__).resolve().parents[1] / "hw_templates"
+BASELINES = Path(__file__).parent / "baselines"
+
+
+@dataclass
+class Node:
+    """One node of a hand-built variant folder: a wrapper around a template."""
+
+    name: str
+    op_type: str
+    template: str
+    params: dict[str, int | str]
+    in_width: int
+    out_width: int
+    layer: str | None = None
+    mem: dict[str, str] = field(default_factory=dict)  # file name -> content
+
+
+def _hw(node: Node) -> HwNode:
+    """The generator's own node type, so these folders come from the real wrapper/top code."""
+    return HwNode(
+        node.name,
+        node.op_type,
+        node.layer,
+        node.params,
+        (node.in_width, 1),
+        (node.out_width, 1),
+        node.mem,
+    )
+
+
+def make_variant(folder: Path, variant: str, nodes: list[Node]) -> Path:
+    """Write a variant folder with wrappers, templates, memory files, top and plan.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    templates = sorted({f"{n.template}.sv" for n in nodes})
+    for t in templates:
+        (folder / t).write_text((TEMPLATES / t).read_text())
+    for n in nodes:
+        (folder / f"{n.name}.sv").write_text(render_wrapper(_hw(n), "tests/test_synthesize.py"))
+        for fname, content in n.mem.items():
+            (folder / fname).write_text(content)
+    (folder / f"{TOP}.sv").write_text(render_top([_hw(n) for n in nodes], "tests"))
+    plan = {
+        "variant": variant,
+        "top": TOP,
+        "digest": "test",
+        "top_sources": [*templates, *(f"{n.name}.sv" for n in nodes), f"{TOP}.sv"],
+        "nodes": [
+            {
+                "name": n.name,
+                "op_type": n.op_type,
+                "layer": n.layer,
+                "sources": [f"{n.template}.sv", f"{n.name}.sv"],
+                "mem_files": sorted(n.mem),
+            }
+            for n in nodes
+        ],
+    }
+    write_json(folder / "plan.json", plan)
+    return folder
+
+
+def fifo(name: str, depth: int, width: int) -> Node:
+    return Node(name, "FIFO", "fifo", {"DEPTH": depth, "WIDTH": width}, width, width)
+
+
+def thresholding(name: str, layer: str, channels: int, pe: int, in_width: int) -> Node:
+    steps = 3
+    t = np.sort(np.random.default_rng(1).integers(-100, 100, size=(channels, steps)), axis=1)
+    fname = f"{name}_thresholds.mem"
+    mem = memfiles.render_memfile(memfiles.threshold_lines(t, pe, in_width), f"{name} thresholds")
+    params = {
+        "CHANNELS": channels, "PE": pe, "IN_WIDTH": in_width, "IN_SIGNED": "1'b1",
+        "NUM_STEPS": steps, "THR_WIDTH": in_width, "OUT_WIDTH": 2, "OUT_SIGNED": "1'b0",
+        "OUT_BIAS": 0, "THRESHOLD_FILE": fname,
+    }  # fmt: skip
+    return Node(name, "Thresholding", "thresholding", params, pe * in_width, pe * 2, layer,
+                {fname: mem})  # fmt: skip
+
+
+def mvau(name: str, layer: str, mw: int, mh: int, pe: int, simd: int, acc: int) -> Node:
+    w = np.random.default_rng(2).integers(-8, 8, size=(mh, mw))
+    fname = f"{name}_weights.mem"
+    mem = memfiles.render_memfile(memfiles.mvau_weight_lines(w, pe, simd, 4), f"{name} weights")
+    params = {
+        "MW": mw, "MH": mh, "PE": pe, "SIMD": simd, "IN_WIDTH": 2, "IN_SIGNED": "1'b0",
+        "W_WIDTH": 4, "ACC_WIDTH": acc, "WEIGHT_FILE": fname,
+    }  # fmt: skip
+    return Node(name, "MVAU", "mvau", params, simd * 2, pe * acc, layer, {fname: mem})
+
+
+def tiny_nodes() -> list[Node]:
+    return [fifo("fifo_0", 4, 16), thresholding("Thresholding_0", "act0", 4, 2, 8)]
+
+
+# ------------------------------------------------------------------ one real tiny synthesis
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path, float]:
+    """(synth.json, variant folder, out folder, seconds) of one real synthesis, 3 modules."""
+    root = tmp_path_factory.mktemp("synth")
+    folder = make_variant(root / "hardware" / "exact", "exact", tiny_nodes())
+    out = root / "synth"
+    start = time.monotonic()
+    synth = syn.run_synthesis({"exact": folder}, out, jobs=2)
+    return synth, folder, out, time.monotonic() - start
+
+
+def test_tiny_design_synthesizes_with_sensible_figures(tiny_run: tuple) -> None:
+    synth, _, out, _ = tiny_run
+    assert json.loads((out / "synth.json").read_text()) == synth
+    assert synth["version"].startswith("Yosys ") and synth["flow"] == syn.FLOW
+    assert synth["part"] == "xc7z020clg400-1" and synth["capacity"]["lut"] == 53200
+    exact = synth["variants"]["exact"]
+    assert list(exact["layers"]) == ["fifo_0", "Thresholding_0"]
+    thr = exact["layers"]["Thresholding_0"]
+    assert (thr["layer"], thr["op_type"]) == ("act0", "Thresholding")
+    for fig in (*exact["layers"].values(), exact["top"]):
+        for m in ("lut", "ff", "dsp", "lutram"):
+            assert isinstance(fig[m], int) and fig[m] >= 0, (m, fig)
+        assert fig["lut"] > 0 and fig["ff"] > 0 and fig["dsp"] == 0
+        assert fig["warnings"] == [] and Path(fig["log"]).is_file()
+        # Out of context: no I/O buffers counted or inserted.
+        assert "IBUF" not in fig["cells"] and "OBUF" not in fig["cells"]
+    assert exact["top"]["module"] == "a2q_top"
+    # The top is the two nodes wired together: about the sum of them.
+    total, top = exact["total_nodes"], exact["top"]
+    assert total["ff"] == sum(n["ff"] for n in exact["layers"].values())
+    assert 0.5 * total["lut"] <= top["lut"] <= 1.5 * total["lut"] + 5
+    assert exact["utilization"]["lut"] == round(100 * (top["lut"] + top["lutram"]) / 53200, 2)
+    assert 0 < exact["utilization"]["ff"] < 1
+    assert synth["runs"] == {"synthesized": 3, "cached": 0}
+    assert synth["peak_memory_mb"] > 10
+    assert (out / "work" / "exact" / "Thresholding_0" / "Thresholding_0_thresholds.mem").is_file()
+
+
+def test_second_run_comes_from_the_cache(tiny_run: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
+    first, folder, out, _ = tiny_run
+
+    def no_yosys(*args: object, **kwargs: object) -> float:
+        raise AssertionError("yosys must not run when everything is cached")
+
+    monkeypatch.setattr(syn, "run_tool", no_yosys)
+    start = time.monotonic()
+    again = syn.run_synthesis({"exact": folder}, out)
+    assert time.monotonic() - start < 10
+    assert again["runs"] == {"synthesized": 0, "cached": 3}
+    for name, fig in again["variants"]["exact"]["layers"].items():
+        assert fig["cached"] and fig["cells"] == first["variants"]["exact"]["layers"][name]["cells"]
+
+
+def test_yosys_error_names_the_node_and_quotes_its_log(tmp_path: Path) -> None:
+    folder = tmp_path / "hw"
+    folder.mkdir()
+    (folder / "Broken_0.sv").write_text(
+        "module Broken_0 (input logic clk);\n  no_such_module u (.clk);\nendmodule\n"
+    )
+    plan = {
+        "variant": "exact", "top": "Broken_0", "top_sources": ["Broken_0.sv"],
+        "nodes": [{"name": "Broken_0", "op_type": "MVAU", "layer": "fc0",
+                   "sources": ["Broken_0.sv"], "mem_files": []}],
+    }  # fmt: skip
+    write_json(folder / "plan.json", plan)
+    with pytest.raises(ToolError, match=r"yosys failed on node 'Broken_0' of variant 'exact'") as e:
+        syn.run_synthesis({"exact": folder}, tmp_path / "out", jobs=1)
+    log = tmp_path / "out" / "work" / "exact" / "Broken_0" / "yosys.log"
+    assert f"full log: {log}" in str(e.value) and log.is_file()
+    assert "no_such_module" in str(e.value)  # the error itself is quoted
+    assert not list((tmp_path / "out").glob("cache/*.json"))
+
+
+def test_yosys_timeout_names_the_module(tmp_path: Path) -> None:
+    folder = make_variant(tmp_path / "exact", "exact", [fifo("fifo_0", 4, 8)])
+    with pytest.raises(
+        ToolError, match=r"yosys did not finish within 1 s on stitched top 'a2q_top'"
+    ):
+        syn.run_synthesis({"exact": folder}, tmp_path / "out", jobs=1, timeout_s=1)
+
+
+# --------------------------------------------------------- scheduling and caching (no yosys)
+
+
+class FakeYosys:
+    """Stands in for ``run_tool``: records which modules ran, writes a canned stat.json."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    def __call__(self, args: list[str], cwd: Path, log_path: Path, timeout: float) -> float:
+        script = args[args.index("-p") + 1]
+        top = script.split("--top ")[1].split(";")[0]
+        self.ran.append(f"{cwd.parent.name}/{top}")
+        log_path.write_text("fake\n")
+        (cwd / "maxrss_kb.txt").write_text("102400")
+        cells = {"LUT3": 2, "FDRE": len(top)}
+        write_json(cwd / "stat.json", {"design": {"num_cells_by_type": cells}})
+        return 0.01
+
+
+@pytest.fixture
+def fake_yosys(monkeypatch: pytest.MonkeyPatch) -> FakeYosys:
+    fake = FakeYosys()
+    monkeypatch.setattr(syn, "run_tool", fake)
+    monkeypatch.setattr(syn, "yosys_version", lambda exe: "Yosys 0.0 (fake)")
+    return fake
+
+
+def test_changing_one_layer_resynthesizes_only_that_node_and_the_top(
+    tmp_path: Path, fake_yosys: FakeYosys
+) -> None:
+    nodes = [*tiny_nodes(), mvau("MVAU_0", "fc0", 8, 4, 2, 2, 10)]
+    exact = make_variant(tmp_path / "exact", "exact", nodes)
+    nodes32 = [*tiny_nodes(), mvau("MVAU_0", "fc0", 8, 4, 2, 2, 32)]
+    acc32 = make_variant(tmp_path / "acc32", "acc32", nodes32)
+    out = tmp_path / "out"
+    first = syn.run_synthesis({"exact": exact, "acc32": acc32}, out, jobs=1)
+    # fifo_0 and Thresholding_0 are identical in both variants: synthesized once each.
+    assert sorted(fake_yosys.ran) == sorted(
+        ["exact/a2q_top", "acc32/a2q_top", "exact/MVAU_0", "acc32/MVAU_0",
+         "exact/fifo_0", "exact/Thresholding_0"]
+    )  # fmt: skip
+    assert first["runs"] == {"synthesized": 6, "cached": 0}
+    assert first["peak_memory_mb"] == 100.0
+    assert sorted(fake_yosys.ran[:2]) == ["acc32/a2q_top", "exact/a2q_top"], (
+        "the largest runs (the tops) go first"
+    )
+
+    fake_yosys.ran.clear()
+    thr = exact / "Thresholding_0_thresholds.mem"
+    thr.write_text(thr.read_text().replace("// Thresholding_0", "// changed"))
+    syn.run_synthesis({"exact": exact, "acc32": acc32}, out, jobs=2)
+    assert sorted(fake_yosys.ran) == ["exact/Thresholding_0", "exact/a2q_top"]
+
+    fake_yosys.ran.clear()
+    syn.run_synthesis({"exact": exact, "acc32": acc32}, out, use_dsp=True)
+    # Another script is another digest; the exact Thresholding_0 now differs from acc32's.
+    assert len(fake_yosys.ran) == 7
+
+
+def test_plan_errors_come_before_any_synthesis(tmp_path: Path, fake_yosys: FakeYosys) -> None:
+    folder = make_variant(tmp_path / "exact", "exact", tiny_nodes())
+    (folder / "Thresholding_0_thresholds.mem").unlink()
+    with pytest.raises(HardwareError, match=r"node 'Thresholding_0'.*Thresholding_0_thresholds"):
+        syn.run_synthesis({"exact": folder}, tmp_path / "out")
+    with pytest.raises(HardwareError, match=r"is for variant 'exact', but was given as 'acc32'"):
+        syn.run_synthesis({"acc32": folder}, tmp_path / "out")
+    plan = json.loads((folder / "plan.json").read_text())
+    plan["nodes"][0]["sources"] = ["../fifo.sv"]
+    write_json(folder / "plan.json", plan)
+    with pytest.raises(HardwareError, match=r"has '\.\./fifo\.sv'; only plain file names"):
+        syn.run_synthesis({"exact": folder}, tmp_path / "out")
+    assert fake_yosys.ran == []
+
+
+def test_unknown_part_lists_the_known_ones(tmp_path: Path, fake_yosys: FakeYosys) -> None:
+    with pytest.raises(HardwareError, match=r"unknown FPGA part 'xc9z9'; known devices .*xc7z020"):
+        syn.run_synthesis({"exact": tmp_path / "nowhere"}, tmp_path / "out", part="xc9z9")
+    with pytest.raises(HardwareError, match=r"'xczu3eg-sbva484-1-e' is a xcup device .*'xcup'"):
+        syn.run_synthesis({"exact": tmp_path}, tmp_path / "out", part="xczu3eg-sbva484-1-e")
+    with pytest.raises(HardwareError, match=r"family must be one of xc7, xcup, not 'xc6s'"):
+        syn.run_synthesis({"exact": tmp_path}, tmp_path / "out", family="xc6s")
+    assert syn.device_of("xc7z020clg484-1")[1].bram36 == 140
+    assert syn.device_of("XCZU3EG-sbva484-1-e")[1].lut == 70560
+    assert fake_yosys.ran == []
+
+
+# ------------------------------------------------------------------------------- parsing
+
+
+def test_stat_json_of_yosys_070_is_parsed() -> None:
+    stat = json.loads((BASELINES / "stat_mvau_xc7.json").read_text())
+    cells = syn.cell_counts(stat)
+    assert cells["RAMB36E1"] == 2 and cells["LUT6"] == 122
+    fig = syn.resources(cells)
+    assert fig["lut"] == 73 + 49 + 98 + 113 + 122 + 4  # LUT2..LUT6 and 4 INV
+    assert fig["lutram"] == 16  # RAM64X1S
+    assert (fig["ff"], fig["bram36"], fig["dsp"], fig["carry"]) == (139, 2.0, 0, 15)
+    assert fig["warnings"] == []
+
+
+def test_cell_classes_and_unknown_cells_warn() -> None:
+    cells = {
+        "LUT1": 1, "LUT6": 2, "RAM32M": 1, "RAM64M8": 2, "SRLC32E": 3, "RAM64X1D": 1,
+        "FDRE": 5, "FDCE": 1, "RAMB18E2": 3, "RAMB36E2": 1, "DSP48E2": 4, "CARRY8": 2,
+        "BUFG": 1, "IBUF": 9, "MUXF7": 2, "$_DFF_P_": 7, "XORCY": 1,
+    }  # fmt: skip
+    fig = syn.resources(cells)
+    assert (fig["lut"], fig["lutram"], fig["ff"]) == (3, 4 + 16 + 3 + 2, 6)
+    assert (fig["bram36"], fig["dsp"], fig["carry"], fig["muxf"]) == (2.5, 4, 2, 2)
+    assert fig["cells"] == cells
+    assert fig["warnings"] == [
+        "cell types not counted in any resource (kept in 'cells'): $_DFF_P_ x7, XORCY x1"
+    ]
+
+
+def test_stat_json_without_design_entry() -> None:
+    stat = {"modules": {"\\top": {"num_cells_by_type": {"LUT2": 3}}}}
+    assert syn.cell_counts(stat) == {"LUT2": 3}
+    with pytest.raises(HardwareError, match="no 'design' entry and 2 modules"):
+        syn.cell_counts({"modules": {"a": {}, "b": {}}})
+
+
+# ------------------------------------------------------------- comparison and estimates
+
+
+def _fig(lut: int, ff: int, bram36: float = 0.0, **extra: object) -> dict:
+    return {"lut": lut, "lutram": 0, "ff": ff, "bram36": bram36, "uram": 0, "dsp": 0,
+            "carry": 0, "muxf": 0, **extra}  # fmt: skip
+
+
+def _synth(**variants: dict) -> dict:
+    return {"variants": variants}
+
+
+def test_comparison_ratios_are_acc32_over_exact_tops() -> None:
+    exact = {"layers": {}, "top": _fig(1000, 400, 2.0)}
+    acc32 = {"layers": {}, "top": _fig(2500, 900, 3.0)}
+    c = syn.comparison(_synth(exact=exact, acc32=acc32))
+    assert (c["lut_ratio"], c["ff_ratio"], c["bram_ratio"]) == (2.5, 2.25, 1.5)
+    assert c["acc32"]["lut"] == 2500 and c["exact"]["ff"] == 400
+    assert c["dsp_ratio"] is None  # 0 / 0
+    assert syn.comparison(_synth(exact=exact)) == {}
+
+
+def test_finn_estimates_are_matched_by_op_type_and_index() -> None:
+    layers = {
+        "MVAU_0": _fig(900, 10, op_type="MVAU"),
+        "Thresholding_1": _fig(50, 5, op_type="Thresholding"),
+        "LabelSelect_0": _fig(30, 8, op_type="LabelSelect"),
+        "fifo_0": _fig(5, 5, op_type="FIFO"),
+    }
+    layers["MVAU_0"]["lutram"] = 100
+    finn = {
+        "MVAU_hls_0": {"LUT": 800, "BRAM_18K": 0, "DSP": 0},
+        "MVAU_hls_1": {"LUT": 1, "BRAM_18K": 0, "DSP": 0},
+        "Thresholding_rtl_1": {"LUT": 60, "BRAM_18K": 0, "DSP": 0},
+        "LabelSelect_hls_0": {"LUT": 30.5, "BRAM_18K": 0, "DSP": 0},
+        "total": {"LUT": 891.5},
+    }
+    synth = _synth(exact={"layers": layers, "top": _fig(1, 1)})
+    out = syn.attach_estimates(synth, finn)
+    got = out["variants"]["exact"]["layers"]
+    assert got["MVAU_0"]["estimate"] == finn["MVAU_hls_0"]
+    assert got["MVAU_0"]["estimate_delta_lut"] == 200  # 900 logic + 100 LUTRAM - 800
+    assert got["Thresholding_1"]["estimate_delta_lut"] == -10
+    assert got["LabelSelect_0"]["estimate_delta_lut"] == -0.5
+    assert got["fifo_0"]["estimate"] is None and "estimate_delta_lut" not in got["fifo_0"]
+    assert out["variants"]["exact"]["estimate_total"] == {"LUT": 891.5}
+    assert "estimate" not in synth["variants"]["exact"]["layers"]["MVAU_0"], "input unchanged"
+
+
+# -------------------------------------------------------------------------------- baselines
+
+
+def test_baseline_check_reports_each_deviation(tmp_path: Path) -> None:
+    base = _synth(exact={"layers": {"MVAU_1": _fig(1000, 200), "MVAU_2": _fig(10, 0)},
+                         "top": _fig(2000, 500, 4.0)})  # fmt: skip
+    path = tmp_path / "baseline.json"
+    syn.write_baseline(base, path)
+    assert syn.check_against_baseline(base, path, {"lut": 0.1, "ff": 0.1, "bram36": 0}) == []
+
+    now = _synth(exact={"layers": {"MVAU_1": _fig(1234, 205), "MVAU_3": _fig(1, 1)},
+                        "top": _fig(1900, 500, 4.5)})  # fmt: skip
+    problems = syn.check_against_baseline(now, path, {"lut": 0.1, "ff": 0.05, "bram36": 0.1})
+    assert problems == [
+        "exact/MVAU_1 lut 1234 vs baseline 1000 (+23.4% > 10%)",
+        "exact/MVAU_2 missing (in baseline " + str(path) + ")",
+        "exact/top bram36 4.5 vs baseline 4 (+12.5% > 10%)",
+    ]
+    grown = _synth(exact={"layers": {"MVAU_1": _fig(1000, 200), "MVAU_2": _fig(10, 3)},
+                          "top": _fig(2000, 500, 4.0)})  # fmt: skip
+    assert syn.check_against_baseline(grown, path, {"ff": 0.5}) == [
+        "exact/MVAU_2 ff 3 vs baseline 0"
+    ]
+    with pytest.raises(HardwareError, match=r"unknown baseline metric\(s\) luts; allowed: lut"):
+        syn.check_against_baseline(now, path, {"luts": 0.1})
+
+
+# ------------------------------------------------------------------------------ slow ones
+
+
+@pytest.mark.slow
+def test_acc32_variant_costs_more_than_exact(tmp_path: Path) -> None:
+    """A real two-variant network: fifo -> MVAU -> Thresholding, 10-bit vs 32-bit accumulator."""
+
+    def network(acc: int) -> list[Node]:
+        return [
+            fifo("fifo_0", 8, 8),
+            mvau("MVAU_0", "fc0", 16, 8, 2, 4, acc),
+            thresholding("Thresholding_0", "fc0", 8, 2, acc),
+        ]
+
+    exact = make_variant(tmp_path / "exact", "exact", network(10))
+    acc32 = make_variant(tmp_path / "acc32", "acc32", network(32))
+    synth = syn.run_synthesis({"exact": exact, "acc32": acc32}, tmp_path / "out", jobs=2)
+    assert synth["runs"]["synthesized"] == 7  # fifo_0 is the same in both: synthesized once
+    c = syn.comparison(synth)
+    assert c["lut_ratio"] > 1.2 and c["ff_ratio"] > 1.2
+    mv = synth["variants"]["exact"]["layers"]["MVAU_0"]
+    assert mv["lut"] > 0 and mv["dsp"] == 0 and mv["layer"] == "fc0"
