@@ -67,9 +67,9 @@ def test_from_and_until(tmp_path, tiny_data):
     res = run_pipeline(cfg, tmp_path, from_stage="export", until="export", show_progress=False)
     assert [r["status"] for r in res.values()] == ["cached", "ran"]
     with pytest.raises(
-        A2QError, match="--until: unknown stage 'synth'; stages are train, export, compile"
+        A2QError, match="--until: unknown stage 'bogus'; stages are train, export, compile, "
     ):
-        run_pipeline(cfg, tmp_path, until="synth", show_progress=False)
+        run_pipeline(cfg, tmp_path, until="bogus", show_progress=False)
 
 
 def test_interrupted_training_resumes_to_same_weights(tmp_path, tiny_data, monkeypatch):

@@ -18,7 +18,7 @@ def _sweep(tmp_path, axes, until="compile", extra=None):
     write_config(tmp_path, copy.deepcopy(TINY), "base.yaml")
     data = {"name": "t", "base": "base.yaml", "axes": axes, "until": until, **(extra or {})}
     path = tmp_path / "sweep.yaml"
-    path.write_text(yaml.safe_dump(data))
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
 
 
