@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.fold_constants import FoldConstants
@@ -160,6 +159,15 @@ def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapp
     the width table (it rounds a graph-final MVAU up to a multiple of 8; we never do).
     """
     api = finn_api()
+    for i, node in enumerate(_mac_nodes(model)):
+        if not model.get_initializer(node.input[1]).any():
+            layer = f" (layer {ctx.plans[i].name})" if ctx.plans else ""
+            raise CompileError(
+                f"{node.name}{layer}: every weight is zero, so its output is a constant and "
+                "there is no accumulator to build (A2Q rounds toward zero: at this target P "
+                "the L1 budget leaves no weight; see train/metrics.json warnings). Raise the "
+                "target P or enable train.ep_init"
+            )
     # Ours first: FINN's passes assert on negative thresholds of unsigned streams, which
     # only our clipping removes; and last, since FINN may re-type thresholds.
     model = model.transform(ExactAccumulatorWidth())
@@ -382,8 +390,3 @@ def run_compile(cfg: BuildConfig, export_dir: Path, out_dir: Path) -> dict:
 def hw_summary(out_dir: Path) -> dict[str, dict]:
     """The per-node summary of a compiled ``hw.onnx`` (weights, thresholds, widths, folding)."""
     return hw_layer_summary(ModelWrapper(str(out_dir / "hw.onnx")))
-
-
-def numpy_input(x: np.ndarray) -> np.ndarray:
-    """Integer pixels as the float32 tensor the graphs take (values stay integers)."""
-    return np.ascontiguousarray(x, dtype=np.float32)

@@ -183,3 +183,19 @@ def test_external_brevitas_export_compiles(tmp_path, capsys):
     # The learned input quantizer is not the identity: it stays as a Thresholding layer.
     assert [n.op_type for n in hw.graph.node][:2] == ["Thresholding", "MVAU"]
     assert "hw acc" in capsys.readouterr().out
+
+
+def test_all_zero_layer_is_a_clear_error(tiny_build, tmp_path):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    _, out = tiny_build
+    model = ModelWrapper(str(out / "export" / "model.onnx"))
+    quant = [n for n in model.graph.node if n.op_type == "Quant"]
+    # Zero the weights of the second MAC layer (as A2Q at too small a P does).
+    weight_quants = [n for n in quant if model.get_initializer(n.input[0]) is not None]
+    w = weight_quants[1].input[0]
+    model.set_initializer(w, 0 * model.get_initializer(w))
+    path = tmp_path / "zero.onnx"
+    model.save(str(path))
+    with pytest.raises(CompileError, match=r"MVAU_1: every weight is zero.*Raise the target P"):
+        compile_model(path, tmp_path / "c", CompileConfig(), "UINT5")
