@@ -161,12 +161,13 @@ def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapp
     api = finn_api()
     for i, node in enumerate(_mac_nodes(model)):
         if not model.get_initializer(node.input[1]).any():
+            # Still built (a 1-bit accumulator holding 0) so sweeps keep the data point.
             layer = f" (layer {ctx.plans[i].name})" if ctx.plans else ""
-            raise CompileError(
-                f"{node.name}{layer}: every weight is zero, so its output is a constant and "
-                "there is no accumulator to build (A2Q rounds toward zero: at this target P "
-                "the L1 budget leaves no weight; see train/metrics.json warnings). Raise the "
-                "target P or enable train.ep_init"
+            log.warning(
+                "%s%s: every weight is zero; its output is constant (A2Q at this target "
+                "P leaves no weight: raise P or enable train.ep_init)",
+                node.name,
+                layer,
             )
     # Ours first: FINN's passes assert on negative thresholds of unsigned streams, which
     # only our clipping removes; and last, since FINN may re-type thresholds.
