@@ -181,7 +181,13 @@ def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
                 row["problems"].append(f"exported integers differ from Brevitas' by up to {diff}")
             layers.append(row)
         fidelity = check_fidelity(
-            model, qmodel, data.x_test, data.y_test, cfg.export.check_samples, cfg.export.atol
+            model,
+            qmodel,
+            data.x_test,
+            data.y_test,
+            cfg.export.check_samples,
+            cfg.export.atol,
+            cfg.export.max_mismatch_fraction,
         )
         ok = all(r["ok"] for r in layers) and fidelity["ok"]
         report = {
@@ -214,8 +220,14 @@ def check_fidelity(
     y: torch.Tensor,
     n: int,
     atol: float,
+    max_fraction: float = 0.0,
 ) -> dict:
-    """Run the QONNX model and Brevitas on ``n`` test samples and compare their outputs."""
+    """Run the QONNX model and Brevitas on ``n`` test samples and compare their outputs.
+
+    A sample matches when every output is within ``atol`` and the argmax agrees. Up to
+    ``max_fraction`` of the samples may differ: an activation exactly at a rounding tie can
+    land one level apart in PyTorch (float32) and numpy (a whole number of output quanta).
+    """
     from qonnx.core.onnx_exec import execute_onnx
 
     n = min(n, len(x))
@@ -225,17 +237,24 @@ def check_fidelity(
     got = np.concatenate(
         [execute_onnx(qmodel, {iname: x[i : i + 1].numpy()})[oname] for i in range(n)]
     )
-    err = float(np.abs(got - ref).max())
-    agree = int((got.argmax(1) == ref.argmax(1)).sum())
+    err = np.abs(got - ref).max(axis=1)
+    agree = got.argmax(1) == ref.argmax(1)
+    off = int(((err > atol) | ~agree).sum())
     yn = y[:n].numpy()
     res = {
         "samples": n,
-        "max_abs_error": err,
+        "max_abs_error": float(err.max()),
         "atol": atol,
-        "argmax_agreement": agree,
+        "samples_beyond_atol": int((err > atol).sum()),
+        "argmax_agreement": int(agree.sum()),
+        "mismatched_samples": off,
+        "max_mismatch_fraction": max_fraction,
         "brevitas_accuracy": float(100.0 * (ref.argmax(1) == yn).mean()),
         "qonnx_accuracy": float(100.0 * (got.argmax(1) == yn).mean()),
     }
-    res["ok"] = err <= atol and agree == n
-    res["summary"] = f"max |error| {err:.3g} (atol {atol:g}), argmax agrees on {agree}/{n}"
+    res["ok"] = off <= max_fraction * n
+    res["summary"] = (
+        f"{n - off}/{n} samples within |error| {atol:g} with the same argmax "
+        f"(allowed to differ: {max_fraction:.0%}); max |error| {err.max():.3g}"
+    )
     return res

@@ -94,26 +94,57 @@ def _hardware_section(build_dir: Path) -> list[str]:
     for node, fig in variants["exact"]["layers"].items():
         wide = variants.get("acc32", {}).get("layers", {}).get(node, {})
         est = fig.get("estimate") or {}
-        rows.append({"node": node, "layer": fig.get("layer"), "lut": fig["lut"],
-                     "lutram": fig["lutram"], "ff": fig["ff"], "bram36": fig["bram36"],
-                     "dsp": fig["dsp"], "lut32": wide.get("lut"), "ff32": wide.get("ff"),
-                     "bram32": wide.get("bram36"), "finn_lut": est.get("LUT")})
+        rows.append(
+            {
+                "node": node,
+                "layer": fig.get("layer"),
+                "lut": fig["lut"],
+                "lutram": fig["lutram"],
+                "ff": fig["ff"],
+                "bram36": fig["bram36"],
+                "dsp": fig["dsp"],
+                "lut32": wide.get("lut"),
+                "ff32": wide.get("ff"),
+                "bram32": wide.get("bram36"),
+                "finn_lut": est.get("LUT"),
+            }
+        )
     top = variants["exact"]["top"]
-    rows.append({"node": "total", "layer": variants["exact"].get("top_from"), **{
-        k: top[k] for k in ("lut", "lutram", "ff", "bram36", "dsp")},
-        "lut32": (variants.get("acc32") or {}).get("top", {}).get("lut"),
-        "ff32": (variants.get("acc32") or {}).get("top", {}).get("ff"),
-        "bram32": (variants.get("acc32") or {}).get("top", {}).get("bram36")})
+    rows.append(
+        {
+            "node": "total",
+            "layer": variants["exact"].get("top_from"),
+            **{k: top[k] for k in ("lut", "lutram", "ff", "bram36", "dsp")},
+            "lut32": (variants.get("acc32") or {}).get("top", {}).get("lut"),
+            "ff32": (variants.get("acc32") or {}).get("top", {}).get("ff"),
+            "bram32": (variants.get("acc32") or {}).get("top", {}).get("bram36"),
+        }
+    )
     out.append(f"\nsynthesis ({s['flow']}, {s['part']}): exact accumulators vs 32-bit")
-    out.append(format_table(rows, [
-        ("node", "node"), ("layer", "layer"), ("lut", "LUT"), ("lutram", "LUTRAM"),
-        ("ff", "FF"), ("bram36", "BRAM36"), ("dsp", "DSP"), ("lut32", "LUT@32"),
-        ("ff32", "FF@32"), ("bram32", "BRAM36@32"), ("finn_lut", "FINN est. LUT")]))
+    out.append(
+        format_table(
+            rows,
+            [
+                ("node", "node"),
+                ("layer", "layer"),
+                ("lut", "LUT"),
+                ("lutram", "LUTRAM"),
+                ("ff", "FF"),
+                ("bram36", "BRAM36"),
+                ("dsp", "DSP"),
+                ("lut32", "LUT@32"),
+                ("ff32", "FF@32"),
+                ("bram32", "BRAM36@32"),
+                ("finn_lut", "FINN est. LUT"),
+            ],
+        )
+    )
     if s.get("lut_ratio") is not None:
-        out.append(f"32-bit / exact: LUT {s['lut_ratio']:.2f}x, FF {s['ff_ratio']:.2f}x, "
-                   f"BRAM {s['bram_ratio'] or 0:.2f}x; utilization "
-                   + ", ".join(f"{k} {v:.1f} %" for k, v in
-                               variants["exact"]["utilization"].items()))
+        out.append(
+            f"32-bit / exact: LUT {s['lut_ratio']:.2f}x, FF {s['ff_ratio']:.2f}x, "
+            f"BRAM {s['bram_ratio'] or 0:.2f}x; utilization "
+            + ", ".join(f"{k} {v:.1f} %" for k, v in variants["exact"]["utilization"].items())
+        )
     return out
 
 
