@@ -47,3 +47,22 @@ def test_resources_match_stored_baseline(tiny_build):
         write_baseline(synth, BASELINE)
     problems = check_against_baseline(synth, BASELINE, TOLERANCES)
     assert not problems, "\n".join(problems)
+
+
+def test_bench_collects_the_figures(tiny_build, tmp_path):
+    from flow.bench import bench_entry, run_bench
+    from tests.conftest import write_config
+
+    cfg, out = tiny_build
+    entry = bench_entry(out)
+    synth = json.loads((out / "synth" / "synth.json").read_text())
+    assert entry["bit_exact"] is True and entry["lut_ratio"] == synth["lut_ratio"]
+    assert entry["lut"] == synth["variants"]["exact"]["top"]["lut"]
+    assert set(entry["hw_acc_bits"]) == {"fc0", "fc1", "fc2"} and entry["guaranteed"] == ["fc1"]
+    # A cached build: run_bench re-runs nothing and writes the JSON.
+    from tests.conftest import TINY
+
+    path = write_config(tmp_path, TINY, "tiny.yaml")
+    report = run_bench([path], out.parent, tmp_path / "bench.json")
+    assert json.loads((tmp_path / "bench.json").read_text()) == report
+    assert report["benchmarks"]["tiny"]["wall_seconds"] < 30
