@@ -336,6 +336,13 @@ def build_plan(
     """All files of one variant (name -> content) and its ``plan.json`` content."""
     header = _header(variant)
     nodes = plan_nodes(summary, layer_names, variant, header, fifo_depth)
+    return assemble_plan(nodes, variant, config_digest, header)
+
+
+def assemble_plan(
+    nodes: list[HwNode], variant: str, config_digest: str, header: str
+) -> tuple[dict[str, str], dict]:
+    """Files (templates, wrappers, memory files, top) and ``plan.json`` for a node chain."""
     files: dict[str, str] = {}
     for template in sorted({n.template for n in nodes}):
         files[f"{template}.sv"] = (TEMPLATE_DIR / f"{template}.sv").read_text()

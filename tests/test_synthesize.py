@@ -17,7 +17,7 @@ import pytest
 
 from flow import synthesize as syn
 from flow.errors import HardwareError, ToolError
-from flow.hardware import TOP, HwNode, render_top, render_wrapper
+from flow.hardware import HwNode, assemble_plan, write_plan
 from flow.hw import memfiles
 from flow.util import write_json
 
@@ -53,33 +53,9 @@ def _hw(node: Node) -> HwNode:
 
 
 def make_variant(folder: Path, variant: str, nodes: list[Node]) -> Path:
-    """Write a variant folder with wrappers, templates, memory files, top and plan.json."""
-    folder.mkdir(parents=True, exist_ok=True)
-    templates = sorted({f"{n.template}.sv" for n in nodes})
-    for t in templates:
-        (folder / t).write_text((TEMPLATES / t).read_text())
-    for n in nodes:
-        (folder / f"{n.name}.sv").write_text(render_wrapper(_hw(n), "tests/test_synthesize.py"))
-        for fname, content in n.mem.items():
-            (folder / fname).write_text(content)
-    (folder / f"{TOP}.sv").write_text(render_top([_hw(n) for n in nodes], "tests"))
-    plan = {
-        "variant": variant,
-        "top": TOP,
-        "digest": "test",
-        "top_sources": [*templates, *(f"{n.name}.sv" for n in nodes), f"{TOP}.sv"],
-        "nodes": [
-            {
-                "name": n.name,
-                "op_type": n.op_type,
-                "layer": n.layer,
-                "sources": [f"{n.template}.sv", f"{n.name}.sv"],
-                "mem_files": sorted(n.mem),
-            }
-            for n in nodes
-        ],
-    }
-    write_json(folder / "plan.json", plan)
+    """Write a variant folder with the generator's own code (wrappers, top, plan.json)."""
+    files, plan = assemble_plan([_hw(n) for n in nodes], variant, "test", "tests")
+    write_plan(files, plan, folder)
     return folder
 
 
