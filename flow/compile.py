@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from qonnx.transformation.infer_data_layouts import InferDataLayouts
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 from qonnx.transformation.insert_topk import InsertTopK
+from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+from qonnx.transformation.make_input_chanlast import MakeInputChannelsLast
 from qonnx.util.cleanup import cleanup_model
 
 from flow import bounds
@@ -44,6 +47,7 @@ from flow.passes import (
     AbsorbInputReshape,
     AnnotateInputDatatype,
     ExactAccumulatorWidth,
+    ReduceMeanToGlobalAveragePool,
     RemoveIdentityInputThreshold,
     SplitOffHostTail,
     hw_layer_summary,
@@ -53,12 +57,28 @@ from flow.util import atomic_write_bytes, write_json
 log = logging.getLogger(__name__)
 
 HW_DOMAIN = "finn.custom_op.fpgadataflow"
-MAC_OPS = ("MVAU",)
+MAC_OPS = ("MVAU", "VVAU")
+# The HW ops hw_templates/ implements (FINN op type -> what it comes from).
+HW_OPS = {
+    "MVAU": "MatMul/Gemm or a lowered Conv with constant integer weights",
+    "VVAU": "a lowered depthwise Conv",
+    "Thresholding": "quantized activations (MultiThreshold)",
+    "LabelSelect": "TopK k=1",
+    "ConvolutionInputGenerator": "the im2col of a Conv or pooling window",
+    "FMPadding": "the zero padding of a Conv",
+    "Pool": "MaxPool",
+    "GlobalAccPool": "GlobalAveragePool (its 1/N goes into the next thresholds)",
+    "DuplicateStreams": "a tensor read by two nodes (residual fork)",
+    "ElementwiseAdd": "the add of two integer streams (residual join)",
+}
 SUPPORTED = (
-    "MatMul/Gemm with constant integer weights (-> MVAU), quantized activations "
-    "(MultiThreshold -> Thresholding), TopK k=1 (-> LabelSelect), and a final Mul/Add "
-    "left to the host with compile.host_ops"
+    "; ".join(f"{v} (-> {k})" for k, v in HW_OPS.items())
+    + "; and a final Mul/Add left to the host with compile.host_ops"
 )
+# Graph rewrites repeated until nothing changes: they move scales and layout transposes
+# past forks, joins, im2col and MatMuls into the next thresholds (FINN's CNV, MobileNet and
+# ResNet streamlining, in one loop).
+_MAX_STREAMLINE_ROUNDS = 20
 
 
 @dataclass
@@ -101,12 +121,53 @@ def step_annotate_input(model: ModelWrapper, ctx: CompileContext) -> ModelWrappe
     return model.transform(RemoveIdentityInputThreshold())
 
 
-def step_streamline(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
-    """FINN's streamlining for MLPs, plus top-1 as a TopK node when asked for."""
+def _streamline_rounds(model: ModelWrapper) -> ModelWrapper:
     api = finn_api()
+    r, a = api.reorder, api.absorb
+    rewrites = [
+        api.to_hw.InferGlobalAccPoolLayer(),
+        api.Streamline(),
+        r.MoveLinearPastFork(),
+        r.MoveTransposePastFork(),
+        r.MoveScalarLinearPastInvariants(),
+        r.MoveScalesPastIm2Col(),
+        r.MoveScalarMulPastMatMul(),
+        r.MoveTransposePastJoinAdd(),
+        r.MoveMulPastJoinAdd(),
+        r.MoveLinearPastEltwiseAdd(),
+        a.AbsorbTransposeIntoMultiThreshold(),
+        a.AbsorbConsecutiveTransposes(),
+        r.MakeMaxPoolNHWC(),
+        a.AbsorbMulIntoMultiThreshold(),
+    ]
+    for _ in range(_MAX_STREAMLINE_ROUNDS):
+        before = model.model.SerializeToString()
+        for t in rewrites:
+            model = model.transform(t)
+        if model.model.SerializeToString() == before:
+            return model
+    log.warning("streamlining did not settle in %d rounds", _MAX_STREAMLINE_ROUNDS)
+    return model
+
+
+def step_streamline(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
+    """FINN's streamlining, convs lowered to im2col + MatMul, and top-1 as a TopK node.
+
+    Convolutions become Im2Col + MatMul in NHWC; max-pools NHWC; the graph input becomes
+    NHWC (channels last), so a 4-D accelerator input is the image in NHWC order.
+    """
+    api = finn_api()
+    model = model.transform(ReduceMeanToGlobalAveragePool())
     model = model.transform(api.absorb.AbsorbScalarBiasIntoMultiThreshold())
+    model = model.transform(api.MoveScalarLinearPastInvariants())
     model = model.transform(api.Streamline())
-    model = model.transform(api.Streamline())
+    model = model.transform(LowerConvsToMatMul())
+    model = model.transform(api.reorder.MakeMaxPoolNHWC())
+    model = model.transform(api.absorb.AbsorbTransposeIntoMultiThreshold())
+    model = _streamline_rounds(model)
+    if len(model.graph.input[0].type.tensor_type.shape.dim) == 4:
+        model = model.transform(MakeInputChannelsLast())
+        model = model.transform(api.absorb.AbsorbConsecutiveTransposes())
     if ctx.cc.top_k:
         model = model.transform(InsertTopK(k=1))
         model = model.transform(api.absorb.AbsorbScalarMulAddIntoTopK())
@@ -138,16 +199,37 @@ def step_host_tail(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
 
 
 def step_convert_to_hw(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
-    """Standalone Thresholding first, then MVAU without activation, then LabelSelect."""
+    """Standalone Thresholding first, then MVAU/VVAU without activation, then the rest.
+
+    Pooling goes before the sliding windows, since it adds an Im2Col of its own; the
+    flatten between the last conv and the first dense layer is absorbed into its weights.
+    """
     api = finn_api()
-    model = model.transform(api.InferThresholdingLayer())
-    model = model.transform(api.InferQuantizedMatrixVectorActivation())
-    model = model.transform(api.InferLabelSelectLayer())
+    h = api.to_hw
+    for t in (
+        h.InferThresholdingLayer(),
+        h.InferQuantizedMatrixVectorActivation(),
+        h.InferVectorVectorActivation(),
+        h.InferLabelSelectLayer(),
+        h.InferPool(),
+        h.InferConvInpGen(),
+        h.InferGlobalAccPoolLayer(),
+        h.InferDuplicateStreamsLayer(),
+        h.InferElementwiseBinaryOperation(),
+        api.RemoveCNVtoFCFlatten(),
+    ):
+        model = model.transform(t)
+        model = model.transform(InferDataTypes())
     for t in (GiveUniqueNodeNames(), InferDataLayouts(), InferDataTypes(), InferShapes()):
         model = model.transform(t)
-    left = [n for n in model.graph.node if not n.domain.startswith(HW_DOMAIN)]
-    if left:
-        names = ", ".join(f"{n.name} ({n.op_type})" for n in left)
+    left = [n for n in model.graph.node if n.op_type not in HW_OPS]
+    bad_pool = [
+        n
+        for n in model.graph.node
+        if n.op_type == "Pool" and getCustomOp(n).get_nodeattr("Function") != "MaxPool"
+    ]
+    if left or bad_pool:
+        names = ", ".join(f"{n.name} ({n.op_type})" for n in left + bad_pool)
         raise CompileError(f"cannot map to a hardware layer: {names}. Supported: {SUPPORTED}")
     return model
 
@@ -187,7 +269,7 @@ def _specialized(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     """A specialized copy (MVAU_hls, Thresholding_rtl...) for SetFolding and estimates."""
     spec = ModelWrapper(copy.deepcopy(model.model))
     for node in spec.graph.node:
-        if node.op_type == "MVAU":
+        if node.op_type in MAC_OPS:
             getCustomOp(node).set_nodeattr("preferred_impl_style", "hls")
     return spec.transform(finn_api().SpecializeLayers(ctx.cc.fpga_part))
 
@@ -197,7 +279,8 @@ def _mac_nodes(model: ModelWrapper) -> list:
 
 
 def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
-    """PE/SIMD from the config: explicit per layer, or FINN's SetFolding for a target."""
+    """PE/SIMD from the config (explicit per MAC layer, or FINN's SetFolding for a target),
+    then the stream nodes around each MAC layer folded to match its templates."""
     f = ctx.cc.folding
     if f.layers:
         macs = _mac_nodes(model)
@@ -207,31 +290,94 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
             if lf is None:
                 raise CompileError(f"compile.folding.layers: no folding for layer {name}")
             inst = getCustomOp(node)
-            mh, mw = inst.get_nodeattr("MH"), inst.get_nodeattr("MW")
+            mh, mw = _mac_dims(inst)
             if mh % lf.pe or mw % lf.simd:
                 raise CompileError(
-                    f"compile.folding.layers.{name}: PE={lf.pe} must divide MH={mh} and "
-                    f"SIMD={lf.simd} must divide MW={mw}"
+                    f"compile.folding.layers.{name}: PE={lf.pe} must divide {mh} outputs and "
+                    f"SIMD={lf.simd} must divide {mw} inputs"
+                )
+            if node.op_type == "VVAU" and lf.simd != 1:
+                raise CompileError(
+                    f"compile.folding.layers.{name}: a depthwise layer takes one kernel "
+                    f"position per cycle (SIMD=1), not SIMD={lf.simd}; fold it with PE"
                 )
             inst.set_nodeattr("PE", lf.pe)
             inst.set_nodeattr("SIMD", lf.simd)
             _fold_thresholds_like(model, node, lf.pe)
-        return model
-    target = f.target_cycles_per_frame or max(1, int(ctx.cc.clock_mhz * 1e6 / f.fps))
-    # mvau_wwidth_max is a limit of FINN's HLS MVAU weight memory ports; our MVAU keeps its
-    # weights in LUT ROM, so it does not apply.
-    spec = _specialized(model, ctx).transform(finn_api().SetFolding(target, mvau_wwidth_max=8191))
-    by_output = {n.output[0]: n for n in spec.graph.node}
-    for node in model.graph.node:
-        src, dst = getCustomOp(by_output[node.output[0]]), getCustomOp(node)
-        for attr in ("PE", "SIMD"):
-            if attr in dst.get_nodeattr_types():
-                dst.set_nodeattr(attr, src.get_nodeattr(attr))
+    else:
+        target = f.target_cycles_per_frame or max(1, int(ctx.cc.clock_mhz * 1e6 / f.fps))
+        # mvau_wwidth_max is a limit of FINN's HLS MVAU weight memory ports; our MVAU keeps
+        # its weights in LUT ROM, so it does not apply.
+        spec = _specialized(model, ctx).transform(
+            finn_api().SetFolding(target, mvau_wwidth_max=8191)
+        )
+        by_output = {n.output[0]: n for n in spec.graph.node}
+        for node in model.graph.node:
+            src, dst = getCustomOp(by_output[node.output[0]]), getCustomOp(node)
+            for attr in ("PE", "SIMD"):
+                if attr in dst.get_nodeattr_types():
+                    dst.set_nodeattr(attr, src.get_nodeattr(attr))
+    _fold_stream_nodes(model)
     return model
 
 
+def _mac_dims(inst) -> tuple[int, int]:
+    """(outputs, inputs per output) of an MVAU or a VVAU."""
+    if inst.onnx_node.op_type == "VVAU":
+        k = inst.get_nodeattr("Kernel")
+        return inst.get_nodeattr("Channels"), int(k[0] * k[1])
+    return inst.get_nodeattr("MH"), inst.get_nodeattr("MW")
+
+
+def _elems(node, side: str) -> int:
+    """Elements per stream word of a HW node's input or output side."""
+    inst = getCustomOp(node)
+    if node.op_type == "MVAU" and side == "in":
+        return inst.get_nodeattr("SIMD")
+    if node.op_type in ("ConvolutionInputGenerator", "FMPadding"):
+        return inst.get_nodeattr("SIMD")
+    if node.op_type == "LabelSelect" and side == "out":
+        return 1
+    return inst.get_nodeattr("PE")
+
+
+def _fold_stream_nodes(model: ModelWrapper) -> None:
+    """Fold sliding windows and paddings to their consumers; check every stream's packing.
+
+    Our VVAU takes one kernel position per cycle (SIMD=1). A depthwise sliding window emits
+    its channels in words of its consumer's PE (VVAU or max-pool), since its output order
+    interleaves kernel positions and channel groups; a plain one emits words of the largest
+    common divisor of its channels and its MVAU's SIMD; a padding matches its window.
+    """
+    for node in model.graph.node:
+        if node.op_type == "VVAU":
+            getCustomOp(node).set_nodeattr("SIMD", 1)
+    for node in reversed(list(model.graph.node)):
+        if node.op_type not in ("ConvolutionInputGenerator", "FMPadding"):
+            continue
+        inst = getCustomOp(node)
+        consumer = model.find_consumer(node.output[0])
+        channels = inst.get_nodeattr(
+            "IFMChannels" if node.op_type == "ConvolutionInputGenerator" else "NumChannels"
+        )
+        if consumer is None:
+            continue
+        want = _elems(consumer, "in")
+        if node.op_type == "FMPadding" or not inst.get_nodeattr("depthwise"):
+            want = math.gcd(want, channels)
+        inst.set_nodeattr("SIMD", want)
+    for node in model.graph.node:
+        for consumer in model.find_consumers(node.output[0]) or []:
+            a, b = _elems(node, "out"), _elems(consumer, "in")
+            if a % b and b % a:
+                raise CompileError(
+                    f"folding: {node.name} sends {a} elements per word to {consumer.name}, "
+                    f"which takes {b}; one must divide the other (choose PE/SIMD accordingly)"
+                )
+
+
 def _fold_thresholds_like(model: ModelWrapper, mvau, pe: int) -> None:
-    """Give the Thresholding fed by an MVAU the same PE, so the stream widths match."""
+    """Give the Thresholding fed by a MAC node the same PE, so the stream widths match."""
     for consumer in model.find_consumers(mvau.output[0]) or []:
         if consumer.op_type == "Thresholding":
             getCustomOp(consumer).set_nodeattr("PE", pe)
@@ -282,17 +428,24 @@ def accumulator_table(
         raise CompileError(
             f"the HW graph has {len(macs)} MAC layers but the config describes {len(plans)}"
         )
-    names = list(summary)
     rows = []
     for i, (node, e) in enumerate(macs):
         plan = plans[i] if plans else None
+        if plan is not None and (e["MW"], e["MH"]) != (plan.in_features, plan.out_features):
+            raise CompileError(
+                f"HW node {node} (K={e['MW']}, {e['MH']} outputs) does not match layer "
+                f"{plan.name} (K={plan.in_features}, {plan.out_features} outputs): the MAC "
+                "nodes are not in the config's layer order"
+            )
         idt = _dt(e["inputDataType"])
         wdt = _dt(e["weightDataType"])
         hw_bits = _dt(e["accDataType"])["bits"]
         k = e["MW"]
-        nxt = summary[names[names.index(node) + 1]] if names.index(node) + 1 < len(names) else None
+        nxt = [c for c in summary.values() if e["outputs"][0] in c["inputs"]]
         thr_bits = (
-            _dt(nxt["weightDataType"])["bits"] if nxt and nxt["op_type"] == "Thresholding" else None
+            _dt(nxt[0]["weightDataType"])["bits"]
+            if nxt and nxt[0]["op_type"] == "Thresholding"
+            else None
         )
         target = plan.acc_bits if plan else None
         exact = e["exact_width"]
@@ -321,6 +474,32 @@ def accumulator_table(
             }
         )
     return rows
+
+
+def sums_table(summary: dict[str, dict]) -> list[dict]:
+    """Residual adds and global pools: the exact range of their sums and the stream width."""
+    rows = []
+    for node, e in summary.items():
+        if e["op_type"] not in ("ElementwiseAdd", "GlobalAccPool"):
+            continue
+        ins = [_dt(d) for d in e["in_dtypes"]]
+        out = _dt(e["out_dtypes"][0])
+        rows.append(
+            {
+                "node": node,
+                "op": e["op_type"],
+                "inputs": [d["name"] for d in ins],
+                "terms": len(ins) if e["op_type"] == "ElementwiseAdd" else _pixels(e),
+                "hw_bits": out["bits"],
+                "hw_type": out["name"],
+                "PE": e.get("PE"),
+            }
+        )
+    return rows
+
+
+def _pixels(e: dict) -> int:
+    return int(math.prod(e["in_shapes"][0][1:-1]))
 
 
 def _dt(name: str) -> dict:
@@ -356,12 +535,15 @@ def compile_model(
         log.debug("compile step %s: %.2f s", name, timings[name])
     summary = hw_layer_summary(model)
     table = accumulator_table(summary, plans, ctx.finn_widths)
+    sums = sums_table(summary)
     write_json(out_dir / "time_per_step.json", timings)
     write_json(out_dir / "accumulators.json", table)
+    write_json(out_dir / "sums.json", sums)
     write_json(out_dir / "host_tail.json", ctx.host_tail)
     atomic_write_bytes(out_dir / "hw.onnx", model.model.SerializeToString())
     return {
         "accumulators": table,
+        "sums": sums,
         "time_per_step": timings,
         "host_tail": ctx.host_tail,
         **ctx.reports,

@@ -22,6 +22,7 @@ from typing import Any, Literal
 import yaml
 
 from flow import bounds
+from flow.archs import MacSpec, Shape, arch_specs
 from flow.errors import ConfigError, DataError
 
 Method = Literal["baseline", "a2q", "a2q_plus"]
@@ -42,10 +43,15 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The network: a TFC-style MLP of ``hidden`` layers."""
+    """The network: an architecture of ``flow.archs`` and its sizes."""
 
-    arch: Literal["tfc"] = "tfc"
+    arch: Literal["tfc", "cnv", "mobilenetv1", "resnet18"] = "tfc"
+    # Dense layers of tfc, and the dense head of cnv.
     hidden: list[int] = field(default_factory=lambda: [256, 256, 256])
+    # cnv: output channels of the 3x3 convs (a 2x2 max-pool follows every second one).
+    channels: list[int] = field(default_factory=lambda: [16, 16, 32, 32])
+    # mobilenetv1 / resnet18: width multiplier of the papers' channel plans.
+    width: float = 1.0
     weight_bits: int = 4
     act_bits: int = 4
     # Bits of the integer pixels the accelerator receives; null -> from the dataset.
@@ -68,6 +74,9 @@ class QuantConfig:
     acc_bits: int = 16
     first_layer: EdgePolicy = "unconstrained"
     last_layer: EdgePolicy = "unconstrained"
+    # Method of depthwise convs when the rest is constrained: A2Q+'s zero-centring hurts
+    # their short (K = 9) dot products, so the paper keeps them on A2Q.
+    depthwise: Method | Literal["same"] = "a2q"
     layers: dict[str, LayerOverride] = field(default_factory=dict)
 
 
@@ -84,6 +93,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     # EP-init before QAT: "auto" -> for A2Q+ layers (as in the paper), or true/false.
     ep_init: bool | Literal["auto"] = "auto"
+    # Random crops (4-pixel zero padding) and horizontal flips, as in the papers' CIFAR-10
+    # recipes: "auto" -> on for cifar10, off for digits/mnist (flips change digits).
+    augment: bool | Literal["auto"] = "auto"
     threads: int | None = None
 
 
@@ -180,6 +192,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "data.test_fraction": (0.01, 0.9),
     "data.limit": (1, 10**9),
     "model.hidden[]": (1, 65536),
+    "model.channels[]": (1, 65536),
+    "model.width": (0.01, 8.0),
     "model.weight_bits": (2, 8),
     "model.act_bits": (1, 8),
     "model.input_bits": (1, 16),
@@ -391,8 +405,8 @@ class LayerPlan:
     """What the config asks of one MAC layer, resolved from defaults, policies and overrides."""
 
     name: str
-    in_features: int
-    out_features: int
+    in_features: int  # K, the dot-product length (fan-in) of one output
+    out_features: int  # outputs (channels of a conv)
     method: Method
     acc_bits: int | None  # None: unconstrained
     # The width the config targets for this position whatever the method (None for an edge
@@ -401,10 +415,15 @@ class LayerPlan:
     input_bits: int
     input_signed: bool
     weight_bits: int
+    spec: MacSpec | None = None  # the layer's shape (kind, channels, kernel, stride...)
 
     @property
     def constrained(self) -> bool:
         return self.method != "baseline"
+
+    @property
+    def kind(self) -> str:
+        return self.spec.kind if self.spec else "linear"
 
 
 def dataset_pixel_bits(dataset: str) -> int:
@@ -412,45 +431,54 @@ def dataset_pixel_bits(dataset: str) -> int:
     return {"digits": 5, "mnist": 8, "cifar10": 8}[dataset]
 
 
-def dataset_features(dataset: str) -> int:
-    """Flattened input size of a dataset's images."""
-    return {"digits": 64, "mnist": 784, "cifar10": 3072}[dataset]
+def dataset_shape(dataset: str) -> Shape:
+    """Channels, image size and classes of a dataset."""
+    return {
+        "digits": Shape(1, 8, 10),
+        "mnist": Shape(1, 28, 10),
+        "cifar10": Shape(3, 32, 10),
+    }[dataset]
 
 
-def dataset_classes(dataset: str) -> int:
-    """Number of classes of a dataset."""
-    return 10
+def mac_specs(cfg: BuildConfig) -> list[MacSpec]:
+    """The MAC layers of the configured network, in forward order."""
+    m = cfg.model
+    return arch_specs(
+        m.arch, dataset_shape(cfg.data.dataset), hidden=m.hidden, channels=m.channels, width=m.width
+    )
 
 
 def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
     """Resolve the per-layer method and target width of every MAC layer, in order."""
     m = cfg.model
-    sizes = [dataset_features(cfg.data.dataset), *m.hidden, dataset_classes(cfg.data.dataset)]
+    specs = mac_specs(cfg)
     input_bits = m.input_bits or dataset_pixel_bits(cfg.data.dataset)
-    n = len(sizes) - 1
+    n = len(specs)
     plans = []
-    for i in range(n):
-        name = f"fc{i}"
+    for i, spec in enumerate(specs):
         edge = cfg.quant.first_layer if i == 0 else cfg.quant.last_layer if i == n - 1 else None
         method: Method = cfg.quant.method
         acc = cfg.quant.acc_bits
         if edge == "unconstrained":
             method = "baseline"
-        override = cfg.quant.layers.get(name)
+        elif spec.kind == "depthwise" and method != "baseline" and cfg.quant.depthwise != "same":
+            method = cfg.quant.depthwise
+        override = cfg.quant.layers.get(spec.name)
         if override is not None:
             method = override.method or method
             acc = override.acc_bits or acc
         plans.append(
             LayerPlan(
-                name=name,
-                in_features=sizes[i],
-                out_features=sizes[i + 1],
+                name=spec.name,
+                in_features=spec.fan_in,
+                out_features=spec.out_channels,
                 method=method,
                 acc_bits=None if method == "baseline" else acc,
                 policy_bits=None if edge == "unconstrained" else acc,
                 input_bits=input_bits if i == 0 else m.act_bits,
                 input_signed=False,  # integer pixels and ReLU outputs are unsigned
                 weight_bits=m.weight_bits,
+                spec=spec,
             )
         )
     return plans
@@ -462,8 +490,10 @@ def validate(cfg: BuildConfig) -> None:
 
     if not cfg.name or any(c in cfg.name for c in "/\\ ") or cfg.name.startswith("."):
         raise ConfigError(f"name: must be a file-name-safe identifier, not {cfg.name!r}")
-    if not cfg.model.hidden:
+    if cfg.model.arch == "tfc" and not cfg.model.hidden:
         raise ConfigError("model.hidden: must list at least one hidden layer size")
+    if cfg.model.arch == "cnv" and not cfg.model.channels:
+        raise ConfigError("model.channels: must list at least one conv layer size")
     plans = layer_plans(cfg)
     names = [p.name for p in plans]
     for key in cfg.quant.layers:

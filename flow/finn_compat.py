@@ -25,9 +25,11 @@ FINN is driven offline, without Vivado, Vitis or finn-hlslib:
 from __future__ import annotations
 
 import functools
+import importlib
+import pkgutil
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 from typing import Any
 
 _SETTINGS_FILE_NAME = "finn_settings_unused.yaml"
@@ -72,6 +74,10 @@ class FinnApi:
     Streamline: type
     MoveScalarLinearPastInvariants: type
     absorb: ModuleType
+    reorder: ModuleType
+    # Every Infer* transformation of finn.transformation.fpgadataflow.convert_to_hw.
+    to_hw: SimpleNamespace
+    RemoveCNVtoFCFlatten: type
     RoundAndClipThresholds: type
     InferThresholdingLayer: type
     InferQuantizedMatrixVectorActivation: type
@@ -90,7 +96,10 @@ class FinnApi:
 @functools.cache
 def finn_api() -> FinnApi:
     """Import and return the FINN API. Call :func:`init_finn` before running any of it."""
+    import finn.transformation.fpgadataflow.convert_to_hw as convert_to_hw
     import finn.transformation.streamline.absorb as absorb
+    import finn.transformation.streamline.reorder as reorder
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
     from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
     from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
@@ -118,11 +127,20 @@ def finn_api() -> FinnApi:
     from finn.transformation.streamline.reorder import MoveScalarLinearPastInvariants
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
+    to_hw = SimpleNamespace()
+    for info in pkgutil.iter_modules(convert_to_hw.__path__):
+        module = importlib.import_module(f"{convert_to_hw.__name__}.{info.name}")
+        for name, value in vars(module).items():
+            if name.startswith("Infer") and isinstance(value, type):
+                setattr(to_hw, name, value)
     return FinnApi(
         ConvertQONNXtoFINN=ConvertQONNXtoFINN,
         Streamline=Streamline,
         MoveScalarLinearPastInvariants=MoveScalarLinearPastInvariants,
         absorb=absorb,
+        reorder=reorder,
+        to_hw=to_hw,
+        RemoveCNVtoFCFlatten=RemoveCNVtoFCFlatten,
         RoundAndClipThresholds=RoundAndClipThresholds,
         InferThresholdingLayer=InferThresholdingLayer,
         InferQuantizedMatrixVectorActivation=InferQuantizedMatrixVectorActivation,

@@ -23,6 +23,7 @@ import flow
 from flow.bounds import signed_bits
 from flow.errors import HardwareError
 from flow.hw.memfiles import mvau_weight_lines, render_memfile, threshold_lines
+from flow.hw.memfiles_conv import vvau_weight_lines
 from flow.util import atomic_write_text, read_json, text_digest, write_json
 
 log = logging.getLogger(__name__)
@@ -44,28 +45,51 @@ def rom_style(bits: int) -> str:
 
 TEMPLATES = {
     "MVAU": "mvau",
+    "VVAU": "vvau",
     "Thresholding": "thresholding",
     "LabelSelect": "label_select",
+    "ConvolutionInputGenerator": "sliding_window",
+    "FMPadding": "fmpadding",
+    "Pool": "pool",
+    "GlobalAccPool": "global_acc_pool",
+    "ElementwiseAdd": "add_streams",
+    "DuplicateStreams": "duplicate_streams",
     "FIFO": "fifo",
     "DWC": "dwc",
 }
+MAC_OPS = ("MVAU", "VVAU")
+Elem = tuple[int, int]  # (element bits, elements per word)
 
 
 @dataclass
 class HwNode:
-    """One module instance of the accelerator: a HW-graph node or glue (FIFO, DWC)."""
+    """One module instance of the accelerator: a HW-graph node or glue (FIFO, DWC).
+
+    ``inputs``/``outputs`` name the streams on its ports (``in``/``out``, or ``in0``/``in1``
+    for a join and ``out0``/``out1`` for a fork), ``in_elems``/``out_elems`` their packing.
+    """
 
     name: str
     op_type: str
     layer: str | None
     params: dict[str, int | str]
-    in_elem: tuple[int, int]  # (element bits, elements per word)
-    out_elem: tuple[int, int]
+    in_elems: list[Elem]
+    out_elems: list[Elem]
     mem: dict[str, str] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
 
     @property
     def template(self) -> str:
         return TEMPLATES[self.op_type]
+
+    @property
+    def in_elem(self) -> Elem:
+        return self.in_elems[0]
+
+    @property
+    def out_elem(self) -> Elem:
+        return self.out_elems[0]
 
     @property
     def in_width(self) -> int:
@@ -74,6 +98,15 @@ class HwNode:
     @property
     def out_width(self) -> int:
         return self.out_elem[0] * self.out_elem[1]
+
+    @property
+    def in_ports(self) -> list[str]:
+        return ["in"] if len(self.in_elems) == 1 else [f"in{i}" for i in range(len(self.in_elems))]
+
+    @property
+    def out_ports(self) -> list[str]:
+        n = len(self.out_elems)
+        return ["out"] if n == 1 else [f"out{i}" for i in range(n)]
 
 
 def _dtype(name: str) -> tuple[int, bool]:
@@ -93,6 +126,10 @@ def _header(variant: str) -> str:
     )
 
 
+def _node(name: str, op: str, layer, params, ins: list[Elem], outs: list[Elem], mem=None):
+    return HwNode(name, op, layer, params, ins, outs, mem or {})
+
+
 def _mvau(name: str, e: dict, layer: str, wide: bool, header: str) -> HwNode:
     w = np.asarray(e["weights"], dtype=np.int64).T  # FINN stores (MW, MH)
     in_bits, in_signed = _dtype(e["inputDataType"])
@@ -100,25 +137,47 @@ def _mvau(name: str, e: dict, layer: str, wide: bool, header: str) -> HwNode:
     w_bits = max(2, signed_bits(int(w.min()), int(w.max())))
     pe, simd = int(e.get("PE", 1)), int(e.get("SIMD", 1))
     mem = f"{name}_weights.mem"
-    return HwNode(
-        name,
-        "MVAU",
-        layer,
-        {
-            "MW": e["MW"],
-            "MH": e["MH"],
-            "PE": pe,
-            "SIMD": simd,
-            "IN_WIDTH": in_bits,
-            "IN_SIGNED": int(in_signed),
-            "W_WIDTH": w_bits,
-            "ACC_WIDTH": acc_bits,
-            "WEIGHT_FILE": mem,
-            "ROM_STYLE": rom_style(w.size * w_bits),
-        },
-        (in_bits, simd),
-        (acc_bits, pe),
-        {mem: render_memfile(mvau_weight_lines(w, pe, simd, w_bits), header)},
+    params = {
+        "MW": e["MW"],
+        "MH": e["MH"],
+        "PE": pe,
+        "SIMD": simd,
+        "IN_WIDTH": in_bits,
+        "IN_SIGNED": int(in_signed),
+        "W_WIDTH": w_bits,
+        "ACC_WIDTH": acc_bits,
+        "WEIGHT_FILE": mem,
+        "ROM_STYLE": rom_style(w.size * w_bits),
+    }
+    lines = mvau_weight_lines(w, pe, simd, w_bits)
+    return _node(
+        name, "MVAU", layer, params, [(in_bits, simd)], [(acc_bits, pe)],
+        {mem: render_memfile(lines, header)},
+    )
+
+
+def _vvau(name: str, e: dict, layer: str, wide: bool, header: str) -> HwNode:
+    w = np.asarray(e["weights"], dtype=np.int64).T  # summary: (K, channels)
+    in_bits, in_signed = _dtype(e["inputDataType"])
+    acc_bits = WIDE_ACC if wide else _dtype(e["accDataType"])[0]
+    w_bits = max(2, signed_bits(int(w.min()), int(w.max())))
+    pe = int(e.get("PE", 1))
+    mem = f"{name}_weights.mem"
+    params = {
+        "CHANNELS": w.shape[0],
+        "K": w.shape[1],
+        "PE": pe,
+        "IN_WIDTH": in_bits,
+        "IN_SIGNED": int(in_signed),
+        "W_WIDTH": w_bits,
+        "ACC_WIDTH": acc_bits,
+        "WEIGHT_FILE": mem,
+        "ROM_STYLE": rom_style(w.size * w_bits),
+    }
+    lines = vvau_weight_lines(w, pe, w_bits)
+    return _node(
+        name, "VVAU", layer, params, [(in_bits, pe)], [(acc_bits, pe)],
+        {mem: render_memfile(lines, header)},
     )
 
 
@@ -137,26 +196,23 @@ def _thresholding(name: str, e: dict, layer: str | None, wide: bool, header: str
     if wide:  # on an accumulator stream: widen input and thresholds like the accumulator
         in_bits = thr_bits = WIDE_ACC
     mem = f"{name}_thresholds.mem"
-    return HwNode(
-        name,
-        "Thresholding",
-        layer,
-        {
-            "CHANNELS": channels,
-            "PE": pe,
-            "IN_WIDTH": in_bits,
-            "IN_SIGNED": int(in_signed),
-            "NUM_STEPS": int(e["numSteps"]),
-            "THR_WIDTH": thr_bits,
-            "OUT_WIDTH": out_bits,
-            "OUT_SIGNED": int(out_signed),
-            "OUT_BIAS": int(e["ActVal"]),
-            "THRESHOLD_FILE": mem,
-            "ROM_STYLE": style,
-        },
-        (in_bits, pe),
-        (out_bits, pe),
-        {mem: render_memfile(threshold_lines(t, pe, thr_bits, signed=in_signed), header)},
+    params = {
+        "CHANNELS": channels,
+        "PE": pe,
+        "IN_WIDTH": in_bits,
+        "IN_SIGNED": int(in_signed),
+        "NUM_STEPS": int(e["numSteps"]),
+        "THR_WIDTH": thr_bits,
+        "OUT_WIDTH": out_bits,
+        "OUT_SIGNED": int(out_signed),
+        "OUT_BIAS": int(e["ActVal"]),
+        "THRESHOLD_FILE": mem,
+        "ROM_STYLE": style,
+    }
+    lines = threshold_lines(t, pe, thr_bits, signed=in_signed)
+    return _node(
+        name, "Thresholding", layer, params, [(in_bits, pe)], [(out_bits, pe)],
+        {mem: render_memfile(lines, header)},
     )
 
 
@@ -166,20 +222,108 @@ def _label_select(name: str, e: dict, wide: bool) -> HwNode:
         in_bits = WIDE_ACC
     labels, pe = int(e["Labels"]), int(e.get("PE", 1))
     out_bits = max(1, (labels - 1).bit_length())
-    return HwNode(
-        name,
-        "LabelSelect",
-        "label_select",
-        {
-            "NUM_LABELS": labels,
-            "PE": pe,
-            "IN_WIDTH": in_bits,
-            "IN_SIGNED": int(in_signed),
-            "OUT_WIDTH": out_bits,
-        },
-        (in_bits, pe),
-        (out_bits, 1),
-    )
+    params = {
+        "NUM_LABELS": labels,
+        "PE": pe,
+        "IN_WIDTH": in_bits,
+        "IN_SIGNED": int(in_signed),
+        "OUT_WIDTH": out_bits,
+    }
+    return _node(name, "LabelSelect", "label_select", params, [(in_bits, pe)], [(out_bits, 1)])
+
+
+def _sliding_window(name: str, e: dict, layer: str | None) -> HwNode:
+    bits, signed = _dtype(e["in_dtypes"][0])
+    simd, ch = int(e["SIMD"]), int(e["IFMChannels"])
+    (ih, iw), (kh, kw), (sh, sw) = e["IFMDim"], e["ConvKernelDim"], e["Stride"]
+    if tuple(e.get("Dilation", [1, 1])) != (1, 1):
+        raise HardwareError(f"node {name}: dilated windows are not supported")
+    ram_bits = (kh + sh) * iw * ch * bits
+    params = {
+        "IFM_H": ih,
+        "IFM_W": iw,
+        "CHANNELS": ch,
+        "SIMD": simd,
+        "K_H": kh,
+        "K_W": kw,
+        "STRIDE_H": sh,
+        "STRIDE_W": sw,
+        "WIDTH": bits,
+        "DEPTHWISE": int(e["depthwise"]),
+        "RAM_STYLE": "block" if ram_bits >= BLOCK_ROM_BITS else "distributed",
+        "IN_SIGNED": int(signed),
+    }
+    return _node(name, "ConvolutionInputGenerator", layer, params, [(bits, simd)], [(bits, simd)])
+
+
+def _fmpadding(name: str, e: dict, layer: str | None) -> HwNode:
+    bits, signed = _dtype(e["in_dtypes"][0])
+    simd = int(e["SIMD"])
+    (ih, iw), (top, left, bottom, right) = e["ImgDim"], e["Padding"]
+    params = {
+        "IFM_H": ih,
+        "IFM_W": iw,
+        "CHANNELS": int(e["NumChannels"]),
+        "SIMD": simd,
+        "PAD_TOP": top,
+        "PAD_BOTTOM": bottom,
+        "PAD_LEFT": left,
+        "PAD_RIGHT": right,
+        "WIDTH": bits,
+        "IN_SIGNED": int(signed),
+    }
+    return _node(name, "FMPadding", layer, params, [(bits, simd)], [(bits, simd)])
+
+
+def _pool(name: str, e: dict, layer: str | None) -> HwNode:
+    bits, signed = _dtype(e["in_dtypes"][0])
+    pe = int(e["PE"])
+    k = int(np.prod(e["KernelSize"]))
+    params = {"CHANNELS": int(e["Channels"]), "K": k, "PE": pe, "WIDTH": bits,
+              "SIGNED": int(signed)}
+    return _node(name, "Pool", layer, params, [(bits, pe)], [(bits, pe)])
+
+
+def _global_acc_pool(name: str, e: dict, layer: str | None) -> HwNode:
+    in_bits, in_signed = _dtype(e["in_dtypes"][0])
+    out_bits, _ = _dtype(e["out_dtypes"][0])
+    pe = int(e["PE"])
+    params = {
+        "CHANNELS": int(e["NumChannels"]),
+        "PE": pe,
+        "PIXELS": int(np.prod(e["in_shapes"][0][1:-1])),
+        "IN_WIDTH": in_bits,
+        "IN_SIGNED": int(in_signed),
+        "OUT_WIDTH": out_bits,
+    }
+    return _node(name, "GlobalAccPool", layer, params, [(in_bits, pe)], [(out_bits, pe)])
+
+
+def _add(name: str, e: dict, layer: str | None) -> HwNode:
+    (b0, s0), (b1, s1) = (_dtype(d) for d in e["in_dtypes"])
+    out_bits, out_signed = _dtype(e["out_dtypes"][0])
+    pe = int(e["PE"])
+    params = {
+        "PE": pe,
+        "IN0_WIDTH": b0,
+        "IN0_SIGNED": int(s0),
+        "IN1_WIDTH": b1,
+        "IN1_SIGNED": int(s1),
+        "OUT_WIDTH": out_bits,
+        "OUT_SIGNED": int(out_signed),
+    }
+    return _node(name, "ElementwiseAdd", layer, params, [(b0, pe), (b1, pe)], [(out_bits, pe)])
+
+
+def _duplicate(name: str, e: dict, layer: str | None) -> HwNode:
+    bits, _ = _dtype(e["in_dtypes"][0])
+    pe = int(e["PE"])
+    if len(e["outputs"]) != 2:
+        raise HardwareError(
+            f"node {name}: duplicate_streams has 2 outputs, this fork has {len(e['outputs'])}"
+        )
+    params = {"WIDTH": bits * pe}
+    return _node(name, "DuplicateStreams", layer, params, [(bits, pe)], [(bits, pe)] * 2)
 
 
 def plan_nodes(
@@ -189,45 +333,101 @@ def plan_nodes(
     header: str,
     fifo_depth: int,
 ) -> list[HwNode]:
-    """The module instances of one variant, in stream order, glue included."""
+    """The module instances of one variant in graph order, glue (DWC, FIFO) on every edge.
+
+    Streams are named after the HW graph's tensors; glue gets its own stream names.
+    """
     if variant not in VARIANTS:
         raise HardwareError(f"unknown variant {variant!r}; variants are {', '.join(VARIANTS)}")
     wide_variant = variant == "acc32"
-    macs = [n for n, e in summary.items() if e["op_type"] == "MVAU"]
+    macs = [n for n, e in summary.items() if e["op_type"] in MAC_OPS]
     layer_of = dict(zip(macs, layer_names or macs, strict=True))
+    producer_op = {t: e["op_type"] for e in summary.values() for t in e["outputs"]}
     nodes: list[HwNode] = []
     current_layer: str | None = "input"
-    prev_op = None
     for name, e in summary.items():
         op = e["op_type"]
-        on_acc = wide_variant and prev_op == "MVAU"
-        if op == "MVAU":
+        on_acc = wide_variant and producer_op.get(e["inputs"][0]) in MAC_OPS
+        if op in MAC_OPS:
             current_layer = layer_of[name]
-            node = _mvau(name, e, current_layer, wide_variant, header)
+            maker = _mvau if op == "MVAU" else _vvau
+            node = maker(name, e, current_layer, wide_variant, header)
         elif op == "Thresholding":
             node = _thresholding(name, e, current_layer, on_acc, header)
         elif op == "LabelSelect":
             node = _label_select(name, e, on_acc)
+        elif op in _STREAM_MAKERS:
+            node = _STREAM_MAKERS[op](name, e, current_layer)
         else:
             raise HardwareError(
                 f"node {name} ({op}) has no template in hw_templates/; supported: "
                 f"{', '.join(t for t in TEMPLATES if t not in ('FIFO', 'DWC'))}"
             )
-        if nodes:
-            nodes += _glue(nodes[-1], node, len(nodes), fifo_depth)
+        node.inputs, node.outputs = list(e["inputs"]), list(e["outputs"])
         nodes.append(node)
-        prev_op = op
-    return nodes
+    return _insert_glue(nodes, summary, fifo_depth)
 
 
-def _glue(a: HwNode, b: HwNode, index: int, fifo_depth: int) -> list[HwNode]:
-    """A width converter when ``b`` packs its stream differently, then a FIFO into ``b``.
+_STREAM_MAKERS = {
+    "ConvolutionInputGenerator": _sliding_window,
+    "FMPadding": _fmpadding,
+    "Pool": _pool,
+    "GlobalAccPool": _global_acc_pool,
+    "ElementwiseAdd": _add,
+    "DuplicateStreams": _duplicate,
+}
+
+
+def _branch_length(nodes_by_input: dict[str, HwNode], stream: str) -> int:
+    """Nodes from a fork output to the next join (an add), following the stream."""
+    n = 0
+    while stream in nodes_by_input and nodes_by_input[stream].op_type != "ElementwiseAdd":
+        node = nodes_by_input[stream]
+        n += 1
+        if len(node.outputs) != 1:
+            break
+        stream = node.outputs[0]
+    return n
+
+
+def _insert_glue(nodes: list[HwNode], summary: dict, fifo_depth: int) -> list[HwNode]:
+    """A width converter where packings differ, then a FIFO, on every edge between nodes.
 
     An MVAU reads its input vector during its first neuron fold only; the FIFO in front of it
     holds one whole input vector, so the producer can run ahead during the other folds and
-    layers overlap (FINN sizes its FIFOs for the same reason).
+    layers overlap (FINN sizes its FIFOs for the same reason). At a residual fork the short
+    branch (the shortcut) gets a FIFO of one whole frame: the add needs its words in step
+    with the long branch's, which first fills its sliding windows, and a shallower FIFO
+    would stop the fork and deadlock the block.
     """
-    (abits, an), (bbits, bn) = a.out_elem, b.in_elem
+    consumers = {t: n for n in nodes for t in n.inputs}
+    out: list[HwNode] = []
+    for node in nodes:
+        for port, stream in enumerate(node.inputs):
+            producer = next((p for p in out if stream in p.outputs), None)
+            if producer is None:
+                continue  # the graph input
+            src = producer.outputs.index(stream)
+            depth = fifo_depth
+            if node.op_type == "MVAU":
+                depth = max(depth, int(node.params["MW"]) // int(node.params["SIMD"]))
+            if producer.op_type == "DuplicateStreams":
+                lengths = [_branch_length(consumers, t) for t in producer.outputs]
+                if lengths[src] == min(lengths) and lengths[src] != max(lengths):
+                    words = int(np.prod(summary[producer.name]["out_shapes"][src][1:]))
+                    depth = max(depth, words // producer.out_elems[src][1])
+            glue = _glue(producer, src, node, port, f"{len(out)}", depth)
+            out += glue
+        out.append(node)
+    return out
+
+
+def _glue(
+    a: HwNode, a_port: int, b: HwNode, b_port: int, tag: str, depth: int
+) -> list[HwNode]:
+    """DWC (if the packings differ) and FIFO on the stream from ``a``'s port to ``b``'s."""
+    (abits, an), (bbits, bn) = a.out_elems[a_port], b.in_elems[b_port]
+    stream = b.inputs[b_port]
     if abits != bbits:
         raise HardwareError(
             f"stream {a.name} -> {b.name}: element width {abits} vs {bbits} bits; the compile "
@@ -242,27 +442,25 @@ def _glue(a: HwNode, b: HwNode, index: int, fifo_depth: int) -> list[HwNode]:
             )
         glue.append(
             HwNode(
-                f"dwc_{index}",
+                f"dwc_{tag}",
                 "DWC",
                 None,
-                {"IN_WIDTH": a.out_width, "OUT_WIDTH": b.in_width},
-                a.out_elem,
-                b.in_elem,
+                {"IN_WIDTH": abits * an, "OUT_WIDTH": bbits * bn},
+                [(abits, an)],
+                [(bbits, bn)],
             )
         )
-    depth = fifo_depth
-    if b.op_type == "MVAU":
-        depth = max(depth, int(b.params["MW"]) // int(b.params["SIMD"]))
     glue.append(
-        HwNode(
-            f"fifo_{index}",
-            "FIFO",
-            None,
-            {"DEPTH": depth, "WIDTH": b.in_width},
-            b.in_elem,
-            b.in_elem,
-        )
+        HwNode(f"fifo_{tag}", "FIFO", None, {"DEPTH": depth, "WIDTH": bbits * bn},
+               [(bbits, bn)], [(bbits, bn)])
     )
+    # Chain: a --stream--> glue[0] --> ... --> b (b's input renamed to the last glue output).
+    prev = stream
+    for i, g in enumerate(glue):
+        g.inputs = [prev]
+        prev = f"{stream}__{g.name}"
+        g.outputs = [prev]
+    b.inputs[b_port] = prev
     return glue
 
 
@@ -270,35 +468,70 @@ def _sv_value(v: int | str) -> str:
     return f'"{v}"' if isinstance(v, str) else str(v)
 
 
-PORTS = "clk, rst_n, in_valid, in_ready, in_data, out_valid, out_ready, out_data"
+# Parameters the planners record for plan.json but the templates do not take.
+_PLAN_ONLY = ("IN_SIGNED",)
+_TEMPLATE_PARAMS_WITH_IN_SIGNED = ("mvau", "vvau", "thresholding", "label_select",
+                                   "global_acc_pool")
+
+
+def template_params(node: HwNode) -> dict[str, int | str]:
+    """The parameters passed to the node's template."""
+    if node.template in _TEMPLATE_PARAMS_WITH_IN_SIGNED:
+        return node.params
+    return {k: v for k, v in node.params.items() if k not in _PLAN_ONLY}
+
+
+def _port_decls(node: HwNode) -> list[str]:
+    lines = []
+    for p, (bits, n) in zip(node.in_ports, node.in_elems, strict=True):
+        lines += [f"  input  logic {p}_valid,", f"  output logic {p}_ready,",
+                  f"  input  logic [{bits * n - 1}:0] {p}_data,"]
+    for p, (bits, n) in zip(node.out_ports, node.out_elems, strict=True):
+        lines += [f"  output logic {p}_valid,", f"  input  logic {p}_ready,",
+                  f"  output logic [{bits * n - 1}:0] {p}_data,"]
+    lines[-1] = lines[-1].rstrip(",")
+    return lines
 
 
 def render_wrapper(node: HwNode, header: str) -> str:
     """A module named after the node that instantiates its template with fixed parameters."""
-    params = ",\n".join(f"    .{k}({_sv_value(v)})" for k, v in node.params.items())
+    params = ",\n".join(f"    .{k}({_sv_value(v)})" for k, v in template_params(node).items())
+    conns = ", ".join(
+        f".{p}_{s}" for p in node.in_ports + node.out_ports for s in ("valid", "ready", "data")
+    )
+    ports = "\n".join(_port_decls(node))
     return f"""// {header}
 // {node.op_type} {node.name} (layer {node.layer or "-"})
 module {node.name} (
   input  logic clk,
   input  logic rst_n,
-  input  logic in_valid,
-  output logic in_ready,
-  input  logic [{node.in_width - 1}:0] in_data,
-  output logic out_valid,
-  input  logic out_ready,
-  output logic [{node.out_width - 1}:0] out_data
+{ports}
 );
   {node.template} #(
 {params}
   ) u_{node.template} (
-    .clk, .rst_n, .in_valid, .in_ready, .in_data, .out_valid, .out_ready, .out_data
+    .clk, .rst_n, {conns}
   );
 endmodule
 """
 
 
 def render_top(nodes: list[HwNode], header: str) -> str:
-    """The stitched top: the node wrappers chained by valid/ready streams."""
+    """The stitched top: the node wrappers connected by their named valid/ready streams."""
+    produced = {t for n in nodes for t in n.outputs}
+    consumed = {t for n in nodes for t in n.inputs}
+    inputs = [t for n in nodes for t in n.inputs if t not in produced]
+    outputs = [t for n in nodes for t in n.outputs if t not in consumed]
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise HardwareError(
+            f"the accelerator must have one input and one output stream, not {inputs} and "
+            f"{outputs}"
+        )
+    first = next(n for n in nodes if inputs[0] in n.inputs)
+    last = next(n for n in nodes if outputs[0] in n.outputs)
+    in_w = first.in_width
+    out_w = last.out_width
+    names = {inputs[0]: "in", outputs[0]: "out"}
     lines = [
         f"// {header}",
         f"module {TOP} (",
@@ -306,22 +539,26 @@ def render_top(nodes: list[HwNode], header: str) -> str:
         "  input  logic rst_n,",
         "  input  logic in_valid,",
         "  output logic in_ready,",
-        f"  input  logic [{nodes[0].in_width - 1}:0] in_data,",
+        f"  input  logic [{in_w - 1}:0] in_data,",
         "  output logic out_valid,",
         "  input  logic out_ready,",
-        f"  output logic [{nodes[-1].out_width - 1}:0] out_data",
+        f"  output logic [{out_w - 1}:0] out_data",
         ");",
     ]
-    for i, n in enumerate(nodes[:-1]):
-        lines += [f"  logic s{i}_valid, s{i}_ready;", f"  logic [{n.out_width - 1}:0] s{i}_data;"]
-    for i, n in enumerate(nodes):
-        src = "in" if i == 0 else f"s{i - 1}"
-        dst = "out" if i == len(nodes) - 1 else f"s{i}"
-        lines.append(
-            f"  {n.name} u_{n.name} (.clk, .rst_n, .in_valid({src}_valid), "
-            f".in_ready({src}_ready), .in_data({src}_data), .out_valid({dst}_valid), "
-            f".out_ready({dst}_ready), .out_data({dst}_data));"
-        )
+    for n in nodes:
+        for t, (bits, k) in zip(n.outputs, n.out_elems, strict=True):
+            if t in names:
+                continue
+            names[t] = f"s{len(names) - 2}"
+            s = names[t]
+            lines += [f"  logic {s}_valid, {s}_ready;", f"  logic [{bits * k - 1}:0] {s}_data;"]
+    for n in nodes:
+        conns = [
+            f".{p}_{x}({names[t]}_{x})"
+            for p, t in zip(n.in_ports + n.out_ports, n.inputs + n.outputs, strict=True)
+            for x in ("valid", "ready", "data")
+        ]
+        lines.append(f"  {n.name} u_{n.name} (.clk, .rst_n, {', '.join(conns)});")
     lines.append("endmodule")
     return "\n".join(lines) + "\n"
 

@@ -3,8 +3,8 @@
 Test frames go through ``a2q_top`` (once back to back, once with random stalls); its outputs
 are compared with FINN's Python execution of ``hw.onnx``, with our integer model of it and
 with the QONNX model. Throughput comes from the cycle counts of 1 and of N frames. Then the
-worst-case input vectors of every MVAU channel are driven through that MVAU's RTL alone and
-must give the exact dot products. Writes ``sim.json``.
+worst-case inputs of every MVAU and VVAU channel are driven through that node's RTL alone
+and must give the exact dot products. Writes ``sim.json``.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from flow import bounds
 from flow.config import BuildConfig
 from flow.errors import HardwareError
 from flow.hw.memfiles import pack_words, unpack_words
+from flow.hw.memfiles_conv import depthwise_order
 from flow.hw.streamsim import simulate_stream
 from flow.passes import hw_layer_summary
 from flow.util import read_json, write_json
-from flow.verify import IntegerGraph, execute_finn
+from flow.verify import IntegerGraph, execute_finn, graph_input
 
 log = logging.getLogger(__name__)
 
@@ -65,20 +66,36 @@ def _top_sim(
     )
 
 
+def _worst_case_stimulus(node: dict, e: dict) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Input stream values, expected outputs (rows), input and output elements per word.
+
+    MVAU: two vectors per output channel (its minimum and maximum dot product). VVAU: the
+    channels are independent, so two pixels carry every channel's extremes, in the
+    depthwise window order.
+    """
+    p = node["params"]
+    q = np.asarray(e["weights"], dtype=np.int64)  # (K, channels)
+    lo, hi = bounds.input_range(p["IN_WIDTH"], bool(p["IN_SIGNED"]))
+    cases = [bounds.worst_case_inputs(col, lo, hi) for col in q.T.tolist()]
+    if node["op_type"] == "MVAU":
+        x = np.asarray([v for pair in cases for v in pair], dtype=np.int64)
+        return x.reshape(-1), x @ q, p["SIMD"], p["PE"]
+    # VVAU: pixel j holds, per channel c, that channel's j-th worst-case vector.
+    x = np.asarray([[case[j] for case in cases] for j in range(2)], dtype=np.int64)  # (2, C, K)
+    expected = np.einsum("jck,kc->jc", x, q)
+    windows = x.transpose(0, 2, 1)  # (2, K, C)
+    return depthwise_order(windows, p["PE"]).reshape(-1), expected, p["PE"], p["PE"]
+
+
 def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: Path) -> dict:
-    """Drive each MVAU's per-channel worst-case vectors through its RTL; count mismatches."""
+    """Drive each MAC node's per-channel worst-case inputs through its RTL; count mismatches."""
     out = {}
-    for node in (n for n in plan["nodes"] if n["op_type"] == "MVAU"):
+    for node in (n for n in plan["nodes"] if n["op_type"] in ("MVAU", "VVAU")):
         e, p = summary[node["name"]], node["params"]
-        q = np.asarray(e["weights"], dtype=np.int64)  # (MW, MH)
-        lo, hi = bounds.input_range(p["IN_WIDTH"], bool(p["IN_SIGNED"]))
-        vectors = []
-        for col in q.T.tolist():
-            vectors += list(bounds.worst_case_inputs(col, lo, hi))
-        x = np.asarray(vectors, dtype=np.int64)
-        expected = x @ q  # exact Python-int-sized products: |values| < 2^40 here
-        words = pack_words(x.reshape(-1), p["IN_WIDTH"], p["SIMD"], signed=bool(p["IN_SIGNED"]))
-        n_out = len(x) * p["MH"] // p["PE"]
+        values, expected, in_per, pe = _worst_case_stimulus(node, e)
+        x = expected  # rows of outputs, one per vector/pixel
+        words = pack_words(values, p["IN_WIDTH"], in_per, signed=bool(p["IN_SIGNED"]))
+        n_out = expected.size // pe
         res = simulate_stream(
             [hw_dir / s for s in node["sources"]],
             node["name"],
@@ -91,7 +108,7 @@ def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: 
             run_files={m: (hw_dir / m).read_text() for m in node["mem_files"]},
         )
         got = np.asarray(
-            unpack_words(res.outputs, p["ACC_WIDTH"], p["PE"], signed=True), dtype=np.int64
+            unpack_words(res.outputs, p["ACC_WIDTH"], pe, signed=True), dtype=np.int64
         ).reshape(len(x), -1)
         out[node["name"]] = {
             "vectors": int(len(x)),
@@ -115,11 +132,12 @@ def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: P
     x, y = ds.x_test[:frames], ds.y_test[:frames]
     work = out_dir / "verilator"
 
-    words = pack_frames(x, plan["input"])
+    shape = hw_model.get_tensor_shape(hw_model.graph.input[0].name)
+    words = pack_frames(graph_input(x, shape), plan["input"])
     ref_hw = execute_finn(hw_model, x)
     ref_int = IntegerGraph(summary).run(x).outputs
     per_frame_out = ref_int.reshape(frames, -1).shape[1] // plan["output"]["elems_per_word"]
-    one = _top_sim(hw_dir, plan, pack_frames(x[:1], plan["input"]), per_frame_out, work, None)
+    one = _top_sim(hw_dir, plan, words[: len(words) // frames], per_frame_out, work, None)
     full = _top_sim(hw_dir, plan, words, per_frame_out * frames, work, None)
     got = unpack_frames(full.outputs, frames, plan["output"])
     runs = {"back_to_back": got}

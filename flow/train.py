@@ -3,11 +3,16 @@
 Outputs in the stage folder: ``float.pt`` (float weights), ``model.pt`` (quantized model state),
 ``metrics.json``. ``checkpoint.pt`` is rewritten atomically after every epoch, so an
 interrupted run resumes where it stopped and ends with the same weights as an uninterrupted
-one (data order is derived from (seed, phase, epoch), not from a running generator).
+one (data order and augmentation are derived from (seed, phase, epoch, batch), not from a
+running generator).
+
+Before training, a few steps of each phase are timed on throw-away copies of the models and
+extrapolated to the configured epochs (logged, and stored in ``metrics.json``).
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from dataclasses import dataclass
@@ -16,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from flow import bounds
 from flow.config import BuildConfig, LayerPlan, layer_plans
@@ -84,21 +90,84 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 51
     return 100.0 * correct / max(1, len(x))
 
 
-def _epoch(model, opt, data: Tensors, batch_size: int, seed: int) -> float:
+# Random-crop padding of the papers' CIFAR-10 recipes (crop back to size from a 4-pixel pad).
+AUG_PAD = 4
+
+
+def use_augment(cfg: BuildConfig) -> bool:
+    """``train.augment`` resolved: "auto" -> on for cifar10 only (flips change digits)."""
+    if cfg.train.augment == "auto":
+        return cfg.data.dataset == "cifar10"
+    return bool(cfg.train.augment)
+
+
+def augment_params(
+    n: int, seed: int, pad: int = AUG_PAD
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per-image crop offsets (rows, columns; 0..2*pad) and flip flags, on the CPU.
+
+    Drawn from a CPU generator of their own, so they are the same on every device and leave
+    the global random state alone.
+    """
+    g = torch.Generator().manual_seed(seed)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=g)
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=g)
+    flip = torch.rand(n, generator=g) < 0.5
+    return dy, dx, flip
+
+
+def augment_batch(x: torch.Tensor, seed: int, pad: int = AUG_PAD) -> torch.Tensor:
+    """Random crops of ``x`` (N, C, H, W) zero-padded by ``pad``, each flipped with p = 0.5.
+
+    Vectorised: one padded copy of the batch, then a single gather of every image's window
+    (columns reversed for flipped images). Zero padding is pixel value 0, so integer pixels
+    stay integers; dtype and device are kept.
+    """
+    n, c, h, w = x.shape
+    dy, dx, flip = augment_params(n, seed, pad)
+    cols = torch.where(flip[:, None], torch.arange(w - 1, -1, -1), torch.arange(w))
+    rows = (dy[:, None] + torch.arange(h)).to(x.device)  # (N, H) rows of the padded image
+    cols = (dx[:, None] + cols).to(x.device)  # (N, W)
+    padded = F.pad(x, (pad, pad, pad, pad))
+    i = torch.arange(n, device=x.device)[:, None, None, None]
+    ch = torch.arange(c, device=x.device)[None, :, None, None]
+    return padded[i, ch, rows[:, None, :, None], cols[:, None, None, :]]
+
+
+def _batch_seed(epoch_seed: int, batch: int) -> int:
+    """Augmentation seed of one batch of an epoch (independent of the data-order seed)."""
+    return int(np.random.SeedSequence((epoch_seed, batch, 0xA06)).generate_state(1)[0])
+
+
+def _steps_per_epoch(n: int, batch_size: int) -> int:
+    """Optimizer steps of one epoch (batches of one sample are skipped, see ``_epoch``)."""
+    if batch_size < 2:
+        return 0
+    return n // batch_size + (1 if n % batch_size >= 2 else 0)
+
+
+def _train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor) -> float:
+    opt.zero_grad()
+    loss = loss_fn(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss.item()
+
+
+def _epoch(model, opt, data: Tensors, batch_size: int, seed: int, augment: bool = False) -> float:
     model.train()
     order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(seed))
     order = order.to(data.x_train.device)
     loss_fn = nn.CrossEntropyLoss()
     total = 0.0
-    for i in range(0, len(order), batch_size):
+    for b, i in enumerate(range(0, len(order), batch_size)):
         idx = order[i : i + batch_size]
         if len(idx) < 2:  # BatchNorm needs two samples
             continue
-        opt.zero_grad()
-        loss = loss_fn(model(data.x_train[idx]), data.y_train[idx])
-        loss.backward()
-        opt.step()
-        total += loss.item() * len(idx)
+        x = data.x_train[idx]
+        if augment:
+            x = augment_batch(x, _batch_seed(seed, b))
+        total += _train_step(model, opt, loss_fn, x, data.y_train[idx]) * len(idx)
     return total / len(order)
 
 
@@ -146,7 +215,8 @@ def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> l
         tq = layers[name].weight_quant.tensor_quant
         pre = tq.pre_scaling_impl
         qin = captured[name]
-        w = layers[name].weight.data
+        shape = layers[name].weight.shape  # (out, K) or a conv's (out, in/groups, kh, kw)
+        w = layers[name].weight.data.reshape(shape[0], -1)
         if plan.method == "a2q_plus":
             w = w - w.mean(dim=1, keepdim=True)
         t = float(pre.calc_max_l1_norm(qin.bit_width, bool(qin.signed)))
@@ -167,7 +237,7 @@ def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> l
                 best_err = torch.where(better, err, best_err)
                 best_s = torch.where(better, s, best_s)
         w_new = _project_l1(w / best_s[:, None], radius) * best_s[:, None]
-        layers[name].weight.data = w_new
+        layers[name].weight.data = w_new.reshape(shape)
         for scaling in (tq.scaling_impl, pre.scaling_impl):
             restrict = scaling.restrict_clamp_scaling.restrict_value_impl
             scaling.value.data = restrict.restrict_init_tensor(best_s.reshape(scaling.value.shape))
@@ -223,6 +293,7 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     ds = load_data(cfg)
     data = to_tensors(ds, device)
     tc = cfg.train
+    augment = use_augment(cfg)
     ckpt_path = out_dir / CHECKPOINT
     state = _load_checkpoint(ckpt_path, digest)
 
@@ -230,7 +301,8 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     fmodel = build_float_model(cfg).to(device)
     if state and state["phase"] == "qat":
         fmodel.load_state_dict(state["float_state"])
-    else:
+    estimate = estimate_training(cfg, fmodel, data, state, augment)
+    if state is None or state["phase"] == "float":
         _run_phase(
             fmodel,
             "float",
@@ -250,6 +322,7 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     # Phase 2: QAT from the float checkpoint.
     model = build_model(cfg).to(device)
     _load_float_weights(model, float_state)
+    model.to(device)  # loading re-creates Brevitas' activation quantizers on the default device
     sample = data.x_train[: min(256, len(data.x_train))]
     ep_layers = ep_init(model, sample, plans) if _use_ep_init(cfg) else []
     init_metrics = layer_metrics(model, sample, plans)
@@ -273,22 +346,138 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     warnings = _zero_layer_warnings(layers, init_metrics, ep_layers)
     for w in warnings:
         log.warning(w)
-    atomic_save_torch(float_state, out_dir / "float.pt")
-    atomic_save_torch(model.state_dict(), out_dir / "model.pt")
+    # Saved as CPU tensors, so later stages can load them on a machine without CUDA.
+    atomic_save_torch(_to_cpu(float_state), out_dir / "float.pt")
+    atomic_save_torch(_to_cpu(model.state_dict()), out_dir / "model.pt")
     metrics = {
         "dataset": cfg.data.dataset,
         "train_samples": len(data.x_train),
         "test_samples": len(data.x_test),
         "device": str(device),
+        "augment": augment,
         "float_accuracy": float_acc,
         "quant_accuracy": quant_acc,
         "ep_init_layers": ep_layers,
         "layers": layers,
         "warnings": warnings,
+        "estimated_seconds": estimate["seconds"],
+        "step_seconds": estimate["step_seconds"],
         "seconds": round(time.perf_counter() - t0, 2),
     }
     write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+# Timing of the estimate: a warm-up step, then up to this many timed steps per phase, cut short
+# once a phase's timed steps pass the time limit (big models on a CPU).
+_ESTIMATE_STEPS = 3
+_ESTIMATE_LIMIT_S = 5.0
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _time_steps(
+    model: nn.Module, data: Tensors, batch_size: int, lr: float, cfg: BuildConfig, augment: bool
+) -> float:
+    """Seconds per training step of ``model`` (a throw-away copy: it is trained here)."""
+    device = data.x_train.device
+    n = min(batch_size, len(data.x_train))
+    x, y = data.x_train[:n], data.y_train[:n]
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.train.weight_decay)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+
+    def step(k: int) -> None:
+        xb = augment_batch(x, _batch_seed(0, k)) if augment else x
+        _train_step(model, opt, loss_fn, xb, y)
+
+    step(0)  # warm-up: first-call allocations, kernel selection
+    _sync(device)
+    t0 = time.perf_counter()
+    done = 0
+    while done < _ESTIMATE_STEPS and (done == 0 or time.perf_counter() - t0 < _ESTIMATE_LIMIT_S):
+        done += 1
+        step(done)
+        _sync(device)
+    return (time.perf_counter() - t0) / done
+
+
+def estimate_training(
+    cfg: BuildConfig, fmodel: nn.Module, data: Tensors, state: dict | None, augment: bool
+) -> dict:
+    """Time a few steps of each phase still to run and extrapolate to its epochs.
+
+    Runs on copies (the float model deep-copied, the quantized one built aside) inside a
+    forked random state, so the training that follows is exactly as without the estimate.
+    Returns ``{"seconds": ..., "step_seconds": {"float": ..., "qat": ...}}`` (None for a
+    phase not timed) and logs one line.
+    """
+    tc = cfg.train
+    device = data.x_train.device
+    steps = _steps_per_epoch(len(data.x_train), tc.batch_size)
+    left = {"float": tc.float_epochs, "qat": tc.qat_epochs}
+    resumed = ""
+    if state:
+        done = state["epoch"] + 1
+        if state["phase"] == "qat":
+            left = {"float": 0, "qat": max(0, tc.qat_epochs - done)}
+        else:
+            left["float"] = max(0, tc.float_epochs - done)
+        resumed = f" (resuming at {state['phase']} epoch {done})"
+    per_step: dict[str, float | None] = {"float": None, "qat": None}
+    if steps and any(left.values()):
+        devices = []
+        if device.type == "cuda":
+            devices = [torch.cuda.current_device() if device.index is None else device.index]
+        with torch.random.fork_rng(devices=devices):
+            if left["float"]:
+                per_step["float"] = _time_steps(
+                    copy.deepcopy(fmodel), data, tc.batch_size, tc.lr, cfg, augment
+                )
+            if left["qat"]:
+                qmodel = build_model(cfg).to(device)
+                _load_float_weights(qmodel, fmodel.state_dict())
+                qmodel.to(device)
+                per_step["qat"] = _time_steps(qmodel, data, tc.batch_size, tc.qat_lr, cfg, augment)
+                del qmodel
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    seconds = sum(left[p] * steps * (per_step[p] or 0.0) for p in left)
+    if not any(left.values()) or not steps:
+        log.info("training estimate%s: no training steps left", resumed)
+    else:
+        measured = "/".join("-" if v is None else f"{v:.3g} s" for v in per_step.values())
+        log.info(
+            "training estimate%s: ~%s on %s (float %d x %d steps, QAT %d x %d steps; "
+            "measured %s per step)",
+            resumed,
+            _duration(seconds),
+            device,
+            left["float"],
+            steps,
+            left["qat"],
+            steps,
+            measured,
+        )
+    return {
+        "seconds": float(f"{seconds:.4g}"),
+        "step_seconds": {k: None if v is None else float(f"{v:.4g}") for k, v in per_step.items()},
+    }
+
+
+def _to_cpu(state: dict) -> dict:
+    return {k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _run_phase(
@@ -313,6 +502,9 @@ def _run_phase(
     if state and state["phase"] == phase:
         model.load_state_dict(state["model"])
         restore_runtime_quant_state(model, state["runtime"])
+        # The checkpoint was loaded onto the CPU, and Brevitas re-creates its activation
+        # quantizers on load: bring every parameter and buffer back to the training device.
+        model.to(data.x_train.device)
         start = state["epoch"] + 1
         log.info("resuming %s training at epoch %d", phase, start)
     # Built only now: Brevitas replaces its quantizer parameters on load_state_dict, and an
@@ -320,12 +512,14 @@ def _run_phase(
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.train.weight_decay)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
     if start:
-        opt.load_state_dict(state["optim"])
+        opt.load_state_dict(state["optim"])  # moves the moments to the parameters' device
         sched.load_state_dict(state["sched"])
     phase_index = {"float": 0, "qat": 1}[phase]
+    augment = use_augment(cfg)
     bar = progress(range(start, epochs), phase, show_progress, initial=start, total=epochs)
     for epoch in bar:
-        loss = _epoch(model, opt, data, cfg.train.batch_size, _seed(cfg.seed, phase_index, epoch))
+        seed = _seed(cfg.seed, phase_index, epoch)
+        loss = _epoch(model, opt, data, cfg.train.batch_size, seed, augment)
         sched.step()
         bar.set_postfix(loss=f"{loss:.3f}")
         atomic_save_torch(

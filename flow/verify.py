@@ -15,7 +15,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,73 +42,311 @@ def overflows(values: np.ndarray, bits: int) -> np.ndarray:
     return (values < -half) | (values > half - 1)
 
 
+def graph_input(x: np.ndarray, shape) -> np.ndarray:
+    """A batch of dataset samples (NCHW, or that order flattened) as a HW graph's input.
+
+    ``shape`` is the graph input's shape, batch first. A 4-D HW graph input is NHWC, so the
+    samples are transposed from NCHW; any other rank takes the samples' NCHW element order
+    as it is (an MLP's flattened image). Returns ``(N, *shape[1:])``, dtype of ``x``.
+    """
+    x = np.asarray(x)
+    shape = [int(d) for d in shape]
+    if len(shape) == 4:
+        _, h, w, c = shape
+        return x.reshape(len(x), c, h, w).transpose(0, 2, 3, 1)
+    return x.reshape(len(x), *shape[1:])
+
+
 @dataclass
 class RunResult:
-    """Outputs of an integer run and, per MAC node, its overflow count and dot-product count."""
+    """Outputs of an integer run and, per MAC node, its overflow count and dot-product count.
+
+    ``ranges``: per node, the ``(min, max)`` of its (first) output over the batch.
+    ``accumulators``: per MAC node its (wrapped) accumulator outputs, only when asked for.
+    """
 
     outputs: np.ndarray
     overflow_events: dict[str, int]
     dot_products: dict[str, int]
     accumulators: dict[str, np.ndarray]
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+
+_MAC_OPS = ("MVAU", "VVAU")
+# Element budget of the largest intermediate tensor of one chunk of samples.
+_CHUNK_ELEMENTS = 1 << 20
+# Thresholds compared one step at a time up to this many steps, by a search beyond.
+_THRESHOLD_LOOP_STEPS = 32
+# Integers up to these magnitudes are exact in float32 / float64, sums of them included.
+_F32_EXACT, _F64_EXACT = 1 << 24, 1 << 53
+
+
+def _mag(lo: int, hi: int) -> int:
+    return max(abs(lo), abs(hi))
+
+
+def _compact(h: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``h`` as float32 when its values (in [lo, hi]) are exact there: cheaper to move."""
+    return h.astype(np.float32) if _mag(lo, hi) < _F32_EXACT else h.astype(np.int64, copy=False)
+
+
+def _exact_dtype(bound: int) -> type:
+    """The cheapest dtype whose arithmetic is exact on integers up to ``bound``."""
+    if bound < _F32_EXACT:
+        return np.float32
+    return np.float64 if bound < _F64_EXACT else np.int64
+
+
+def _threshold(h: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Per element, how many of its channel's thresholds (``t``: (C or 1, steps)) it reaches.
+
+    Channels are the last axis. FINN's MultiThreshold counts ``x >= t`` over all steps, which
+    does not depend on the order of the thresholds. ``h`` holds integers (any dtype).
+    """
+    h = h.astype(np.int64, copy=False)
+    steps = t.shape[1]
+    if steps <= _THRESHOLD_LOOP_STEPS:
+        small = _mag(int(h.min(initial=0)), int(h.max(initial=0))) < 1 << 31
+        small = small and _mag(int(t.min()), int(t.max())) < 1 << 31
+        hs, ts = (h.astype(np.int32), t.astype(np.int32)) if small else (h, t)
+        out = np.zeros(h.shape, dtype=np.int16)
+        for s in range(steps):
+            out += hs >= ts[:, s]
+        return out
+    ts = np.sort(t, axis=1)
+    lo, hi = int(ts.min()), int(ts.max())
+    xc = np.clip(h, lo - 1, hi) - (lo - 1)  # in [0, span): the count is unchanged
+    if ts.shape[0] == 1:
+        return np.searchsorted(ts[0] - (lo - 1), xc, side="right")
+    span = hi - lo + 2
+    offsets = np.arange(ts.shape[0], dtype=np.int64) * span
+    flat = (ts - (lo - 1) + offsets[:, None]).reshape(-1)
+    pos = np.searchsorted(flat, xc + offsets, side="right")
+    return pos - np.arange(ts.shape[0], dtype=np.int64) * steps
+
+
+def _im2col(h: np.ndarray, e: dict) -> np.ndarray:
+    """FINN's ConvolutionInputGenerator (qonnx Im2Col): NHWC -> (N, OH, OW, KH*KW*C).
+
+    The element order of a window is (kh, kw, c), depthwise or not.
+    """
+    (ih, iw), c = e["IFMDim"], int(e["IFMChannels"])
+    (kh, kw), (sh, sw) = e["ConvKernelDim"], e["Stride"]
+    dh, dw = e.get("Dilation", [1, 1])
+    oh, ow = e["OFMDim"]
+    h = h.reshape(len(h), ih, iw, c)
+    win = np.lib.stride_tricks.sliding_window_view(
+        h, ((kh - 1) * dh + 1, (kw - 1) * dw + 1), axis=(1, 2)
+    )  # (N, IH', IW', C, KH', KW')
+    win = win[:, : (oh - 1) * sh + 1 : sh, : (ow - 1) * sw + 1 : sw, :, ::dh, ::dw]
+    if win.shape[1:3] != (oh, ow):
+        raise CompileError(f"verify: {e['op_type']} window count {win.shape[1:3]} != OFMDim")
+    return win.transpose(0, 1, 2, 4, 5, 3).reshape(len(h), oh, ow, kh * kw * c)
+
+
+# Nodes that only move values: their output range is bounded by their input's.
+_MOVERS = ("FMPadding", "ConvolutionInputGenerator", "DuplicateStreams")
 
 
 class IntegerGraph:
-    """The integer semantics of a chain of HW nodes, from ``hw_layer_summary``."""
+    """The integer semantics of a HW graph from ``hw_layer_summary``, evaluated by tensor.
 
-    SUPPORTED = ("MVAU", "Thresholding", "LabelSelect")
+    Nodes run in summary (graph) order on batches ``(N, ...)`` of integers, each reading its
+    stream inputs by name, so forks (``DuplicateStreams``) and joins (``ElementwiseAdd``)
+    work. Every tensor has the node's NHWC stream shape with the batch first. Values are
+    exact integers throughout; small ones travel as float32 (and MACs run in float BLAS)
+    only where every value and partial sum is exactly representable, else in int64.
+    """
+
+    SUPPORTED = (
+        "MVAU",
+        "VVAU",
+        "Thresholding",
+        "LabelSelect",
+        "FMPadding",
+        "ConvolutionInputGenerator",
+        "Pool",
+        "GlobalAccPool",
+        "DuplicateStreams",
+        "ElementwiseAdd",
+    )
+    _POOL_FUNCTIONS = ("MaxPool", "AccPool")
 
     def __init__(self, summary: dict[str, dict]) -> None:
         self.nodes = list(summary.items())
+        if not self.nodes:
+            raise CompileError("verify: the HW graph has no HW nodes")
+        producers: dict[str, str] = {}
         for name, e in self.nodes:
-            if e["op_type"] not in self.SUPPORTED:
+            op = e["op_type"]
+            if op not in self.SUPPORTED:
                 raise CompileError(
-                    f"verify: node {name} ({e['op_type']}) has no integer model; supported: "
+                    f"verify: node {name} ({op}) has no integer model; supported: "
                     f"{', '.join(self.SUPPORTED)}"
                 )
+            if op == "Pool" and e.get("Function") not in self._POOL_FUNCTIONS:
+                raise CompileError(f"verify: {name}: Pool function {e.get('Function')!r}")
+            if op == "ElementwiseAdd" and len(e["inputs"]) != 2:
+                raise CompileError(f"verify: {name}: ElementwiseAdd needs two stream inputs")
+            for t in e["inputs"]:
+                if t not in producers and t != self.nodes[0][1]["inputs"][0]:
+                    raise CompileError(
+                        f"verify: {name} reads {t}, which no earlier HW node produces "
+                        "(a non-HW node in the graph, or node names that are not unique)"
+                    )
+            for t in e["outputs"]:
+                producers[t] = op
+        first, last = self.nodes[0][1], self.nodes[-1][1]
+        self.input_name: str = first["inputs"][0]
+        self.input_shape: list[int] = first["in_shapes"][0]
+        self.output_name: str = last["outputs"][0]
+        self._producers = producers
         self._weights = {
             n: np.asarray(e["weights"], dtype=np.int64)
             for n, e in self.nodes
-            if e["op_type"] == "MVAU"
+            if e["op_type"] in _MAC_OPS
         }
+        self._wsum = {n: int(np.abs(w).sum(axis=0).max()) for n, w in self._weights.items()}
+        self._wmax = {n: int(np.abs(w).max()) for n, w in self._weights.items()}
         self._thresholds = {
             n: np.asarray(e["thresholds"], dtype=np.int64)
             for n, e in self.nodes
             if e["op_type"] == "Thresholding"
         }
+        per_sample = max(
+            int(np.prod(s[1:])) for _, e in self.nodes for s in e["in_shapes"] + e["out_shapes"]
+        )
+        self.chunk = max(1, _CHUNK_ELEMENTS // per_sample)
 
     @property
     def mac_nodes(self) -> list[str]:
-        return [n for n, e in self.nodes if e["op_type"] == "MVAU"]
+        """MVAU and VVAU nodes in graph order."""
+        return [n for n, e in self.nodes if e["op_type"] in _MAC_OPS]
 
-    def run(self, x: np.ndarray, acc_bits: dict[str, int] | None = None) -> RunResult:
-        """Run a batch of integer inputs; ``acc_bits`` wraps those MVAU accumulators."""
+    def nodes_of(self, *op_types: str) -> list[str]:
+        """Names of the nodes of these op types, in graph order."""
+        return [n for n, e in self.nodes if e["op_type"] in op_types]
+
+    def run(
+        self,
+        x: np.ndarray,
+        acc_bits: dict[str, int] | None = None,
+        *,
+        keep_accumulators: bool = False,
+    ) -> RunResult:
+        """Run a batch of dataset samples (NCHW); ``acc_bits`` wraps those MAC accumulators.
+
+        ``ranges`` of the result: per node its output's (min, max) over the batch, for nodes
+        that only move values (padding, sliding window, fork) their input's range (a bound).
+        """
         acc_bits = acc_bits or {}
-        h = np.asarray(x, dtype=np.int64).reshape(len(x), -1)
-        events, dots, accs = {}, {}, {}
-        for name, e in self.nodes:
-            op = e["op_type"]
-            if op == "MVAU":
-                acc = h @ self._weights[name]
-                bits = acc_bits.get(name)
-                dots[name] = int(acc.size)
-                events[name] = int(overflows(acc, bits).sum()) if bits else 0
-                h = wrap(acc, bits) if bits else acc
-                accs[name] = h
-            elif op == "Thresholding":
-                t = self._thresholds[name]  # (C or 1, steps), ascending per channel
-                h = (h[:, :, None] >= t[None, :, :]).sum(axis=2) + int(e["ActVal"])
-            else:  # LabelSelect, k=1: first index of the maximum, like numpy argmax
-                h = np.argmax(h, axis=1).reshape(-1, 1)
-        return RunResult(h, events, dots, accs)
+        xin = graph_input(x, self.input_shape)
+        events = {n: 0 for n in self.mac_nodes}
+        dots = {n: 0 for n in self.mac_nodes}
+        ranges: dict[str, tuple[int, int]] = {}
+        accs: dict[str, list[np.ndarray]] = {n: [] for n in self.mac_nodes}
+        outs = []
+        for start in range(0, len(xin), self.chunk):
+            x0 = np.asarray(xin[start : start + self.chunk], dtype=np.int64)
+            env = {self.input_name: (x0, int(x0.min(initial=0)), int(x0.max(initial=0)))}
+            for name, e in self.nodes:
+                ins = [
+                    (env[t][0].reshape(len(x0), *shape[1:]), env[t][1], env[t][2])
+                    for t, shape in zip(e["inputs"], e["in_shapes"], strict=True)
+                ]
+                y, bounds = self._node(name, e, ins)
+                if name in events:
+                    bits = acc_bits.get(name)
+                    dots[name] += int(y.size)
+                    if bits:
+                        events[name] += int(overflows(y, bits).sum())
+                        y = wrap(y, bits)
+                    if keep_accumulators:
+                        accs[name].append(y)
+                if bounds is None:
+                    bounds = (int(y.min(initial=0)), int(y.max(initial=0))) if y.size else (0, 0)
+                old = ranges.get(name, bounds)
+                ranges[name] = (min(old[0], bounds[0]), max(old[1], bounds[1]))
+                for t in e["outputs"]:
+                    env[t] = (y, *bounds)
+            out = env[self.output_name][0]
+            outs.append(out.reshape(len(out), -1).astype(np.int64))
+        accumulators = {n: np.concatenate(v) for n, v in accs.items() if v}
+        outputs = np.concatenate(outs) if outs else np.zeros((0, 1), dtype=np.int64)
+        return RunResult(outputs, events, dots, accumulators, ranges)
+
+    def _node(
+        self, name: str, e: dict, ins: list[tuple[np.ndarray, int, int]]
+    ) -> tuple[np.ndarray, tuple[int, int] | None]:
+        """One node's output for a chunk of samples (before any accumulator wrap) and, for
+        nodes that only move values, its range bound (else None: measured by the caller)."""
+        op = e["op_type"]
+        h, lo, hi = ins[0]
+        n = len(h)
+        out_shape = (n, *e["out_shapes"][0][1:])
+        if op == "MVAU":
+            w = self._weights[name]
+            dt = _exact_dtype(_mag(lo, hi) * self._wsum[name])
+            acc = h.reshape(-1, w.shape[0]).astype(dt, copy=False) @ w.astype(dt)
+            return acc.astype(np.int64).reshape(out_shape), None
+        if op == "VVAU":
+            w = self._weights[name]  # (K, C)
+            k, c = w.shape
+            # FINN: after a sliding window the input is (kernel position, channel); otherwise
+            # channels come in groups of PE, kernel positions within a group.
+            producer = self._producers.get(e["inputs"][0], "")
+            pe = c if producer in ("ConvolutionInputGenerator", "Im2Col") else int(e["PE"])
+            xs = h.reshape(-1, c // pe, k, pe).transpose(0, 2, 1, 3).reshape(-1, k, c)
+            dt = _exact_dtype(_mag(lo, hi) * self._wsum[name])
+            xs, wd = xs.astype(dt, copy=False), w.astype(dt)
+            acc = np.zeros((len(xs), c), dtype=dt)
+            for j in range(k):
+                acc += xs[:, j, :] * wd[j]
+            return acc.astype(np.int64).reshape(out_shape), None
+        if op == "Thresholding":
+            y = _threshold(h, self._thresholds[name]).astype(np.int64) + int(e.get("ActVal", 0))
+            if e["out_dtypes"][0] == "BIPOLAR":
+                y = 2 * y - 1
+            ylo, yhi = int(y.min(initial=0)), int(y.max(initial=0))
+            return _compact(y, ylo, yhi), (ylo, yhi)
+        if op == "FMPadding":
+            top, left, bottom, right = e["Padding"]
+            y = np.pad(h, ((0, 0), (top, bottom), (left, right), (0, 0)))
+            return y, ((min(lo, 0), max(hi, 0)) if y.size > h.size else (lo, hi))
+        if op == "ConvolutionInputGenerator":
+            return _im2col(_compact(h, lo, hi), e), (lo, hi)
+        if op == "DuplicateStreams":
+            return h, (lo, hi)
+        if op == "Pool":
+            kk = int(np.prod(e["KernelSize"]))
+            win = h.reshape(*h.shape[:-1], kk, int(e["Channels"]))
+            if e["Function"] == "MaxPool":
+                return win.max(axis=-2).reshape(out_shape), None
+            return win.sum(axis=-2, dtype=np.int64).reshape(out_shape), None
+        if op == "GlobalAccPool":
+            return h.sum(axis=(1, 2), dtype=np.int64).reshape(out_shape), None
+        if op == "ElementwiseAdd":
+            a, b = (v[0].astype(np.int64, copy=False) for v in ins)
+            return (a + b).reshape(out_shape), None
+        # LabelSelect: the K largest, ties to the lower index (ONNX TopK, numpy argmax)
+        k = int(e.get("K", 1))
+        flat = h.reshape(n, -1)
+        if k == 1:
+            return np.argmax(flat, axis=1).reshape(n, 1), None
+        return np.argsort(-flat, axis=1, kind="stable")[:, :k], None
 
 
 def worst_case_check(summary: dict[str, dict]) -> list[dict]:
-    """Per MAC node: do both worst-case input vectors of every channel fit the accumulator?"""
+    """Per MAC node (MVAU, VVAU): do both worst-case input vectors of every channel fit?
+
+    A channel is a column of the node's ``(K, channels)`` weights: an MVAU output or a VVAU
+    (depthwise) channel over its kernel positions.
+    """
     from qonnx.core.datatype import DataType
 
     rows = []
     for name, e in summary.items():
-        if e["op_type"] != "MVAU":
+        if e["op_type"] not in _MAC_OPS:
             continue
         idt = DataType[e["inputDataType"]]
         xmin, xmax = int(idt.min()), int(idt.max())
@@ -125,6 +363,7 @@ def worst_case_check(summary: dict[str, dict]) -> list[dict]:
         rows.append(
             {
                 "node": name,
+                "op_type": e["op_type"],
                 "hw_acc_bits": bits,
                 "channels": len(e["weights"][0]),
                 "worst_min": worst_lo,
@@ -136,8 +375,17 @@ def worst_case_check(summary: dict[str, dict]) -> list[dict]:
     return rows
 
 
+def is_hw_graph(model: ModelWrapper) -> bool:
+    """Whether ``model`` holds FINN HW (fpgadataflow) nodes, i.e. takes NHWC images."""
+    return any(n.domain.startswith("finn.custom_op.fpgadataflow") for n in model.graph.node)
+
+
 def execute_finn(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
-    """Execute a HW or QONNX graph sample by sample with qonnx/FINN's Python execution."""
+    """Execute a HW or QONNX graph sample by sample with qonnx/FINN's Python execution.
+
+    ``x``: dataset samples (NCHW). A HW graph gets them through :func:`graph_input`, a QONNX
+    graph (NCHW, or flat) as they are. Returns ``(N, outputs)`` float32 rows.
+    """
     from qonnx.core.onnx_exec import execute_onnx
 
     from flow.finn_compat import finn_api
@@ -145,7 +393,9 @@ def execute_finn(model: ModelWrapper, x: np.ndarray) -> np.ndarray:
     finn_api()  # registers FINN's custom ops for execute_onnx
     iname, oname = model.graph.input[0].name, model.graph.output[0].name
     shape = model.get_tensor_shape(iname)
-    outs = [execute_onnx(model, {iname: xi.reshape(shape).astype(np.float32)})[oname] for xi in x]
+    hw = is_hw_graph(model)
+    xs = graph_input(x, shape) if hw else np.reshape(x, (len(x), *shape[1:]))
+    outs = [execute_onnx(model, {iname: xi[None].astype(np.float32)})[oname] for xi in xs]
     return np.concatenate([o.reshape(1, -1) for o in outs])
 
 
@@ -199,7 +449,10 @@ def wrap_study(
     y: np.ndarray,
     widths: list[int],
 ) -> list[dict]:
-    """Force the policy layers' accumulators to each width P; count overflows, accuracy."""
+    """Force the policy layers' accumulators to each width P; count overflows, accuracy.
+
+    The MAC nodes (MVAU and VVAU, graph order) are the config's layer plans, in order.
+    """
     macs = graph.mac_nodes
     forced = {node: p for node, p in zip(macs, plans, strict=True) if p.policy_bits is not None}
     label_out = graph.nodes[-1][1]["op_type"] == "LabelSelect"
@@ -225,6 +478,30 @@ def wrap_study(
     return rows
 
 
+def sum_ranges(graph: IntegerGraph, summary: dict[str, dict], res: RunResult) -> list[dict]:
+    """Per ElementwiseAdd and GlobalAccPool: observed output range vs its declared datatype."""
+    from qonnx.core.datatype import DataType
+
+    rows = []
+    for name in graph.nodes_of("ElementwiseAdd", "GlobalAccPool"):
+        dt = DataType[summary[name]["out_dtypes"][0]]
+        lo, hi = res.ranges.get(name, (0, 0))
+        dmin, dmax = int(dt.min()), int(dt.max())
+        rows.append(
+            {
+                "node": name,
+                "op_type": summary[name]["op_type"],
+                "datatype": dt.name,
+                "datatype_min": dmin,
+                "datatype_max": dmax,
+                "observed_min": lo,
+                "observed_max": hi,
+                "fits": dmin <= lo and hi <= dmax,
+            }
+        )
+    return rows
+
+
 def run_verification(
     cfg: BuildConfig, qonnx_path: Path, out_dir: Path, plans: list[LayerPlan]
 ) -> dict:
@@ -243,11 +520,16 @@ def run_verification(
     )
     write_json(out_dir / "verify.json", fid)
 
-    hw_bits = {
-        name: int(summary[name]["accDataType"].removeprefix("INT")) for name in graph.mac_nodes
-    }
+    macs = graph.mac_nodes
+    if len(macs) != len(plans):
+        raise CompileError(
+            f"verify: the HW graph has {len(macs)} MAC nodes (MVAU/VVAU) but the config "
+            f"plans {len(plans)} layers"
+        )
+    hw_bits = {name: int(summary[name]["accDataType"].removeprefix("INT")) for name in macs}
     at_hw = graph.run(x, hw_bits)
     worst = worst_case_check(summary)
+    sums = sum_ranges(graph, summary, at_hw)
     targets = [p.policy_bits for p in plans if p.policy_bits is not None]
     widths = list(cfg.compile.wrap_bits) or (
         list(range(max(2, min(targets) - 4), max(targets) + 1)) if targets else []
@@ -256,24 +538,29 @@ def run_verification(
     overflow = {
         "worst_case": worst,
         "test_set_at_hw_widths": {
-            plans[i].name: {
+            plan.name: {
                 "node": node,
+                "op_type": summary[node]["op_type"],
                 "hw_acc_bits": hw_bits[node],
                 "overflow_events": at_hw.overflow_events[node],
                 "dot_products": at_hw.dot_products[node],
             }
-            for i, node in enumerate(graph.mac_nodes)
+            for plan, node in zip(plans, macs, strict=True)
         },
+        "sums": sums,
         "wrap_study": study,
         "samples": int(len(x)),
     }
     write_json(out_dir / "overflow.json", overflow)
-    ok = fid["ok"] and all(r["fits"] for r in worst) and not any(at_hw.overflow_events.values())
+    worst_ok = all(r["fits"] for r in worst)
+    sums_ok = all(r["fits"] for r in sums)
+    ok = fid["ok"] and worst_ok and sums_ok and not any(at_hw.overflow_events.values())
     if not ok:
         log.warning("compile verification found problems: see %s", out_dir)
     return {
         "verify": fid,
-        "worst_case_ok": all(r["fits"] for r in worst),
+        "worst_case_ok": worst_ok,
+        "sums_ok": sums_ok,
         "overflow_events_at_hw_widths": sum(at_hw.overflow_events.values()),
         "ok": ok,
     }

@@ -5,14 +5,17 @@ stream interface (``clk``, ``rst_n``, ``in_valid/in_ready/in_data``,
 ``out_valid/out_ready/out_data``). It feeds input words from a hex file, optionally inserts
 seeded random gaps on ``in_valid`` and random back-pressure on ``out_ready``, writes the
 output words to a file and stops after the expected number of outputs or after a cycle
-limit.
+limit. :func:`simulate_stream` drives that one-input, one-output interface;
+:func:`simulate_ports` drives any number of input and output streams, each named by its port
+prefix (``in0`` for ``in0_valid/in0_ready/in0_data``), with its own stall probability.
 
-Building is the slow part, so it happens once per (sources, top, parameters, word widths):
-the binary is cached in ``workdir`` under a digest of all of them. Everything that changes
-between runs (input words, seed, stall switch, cycle limit, and the *contents* of the memory
-files the DUT reads with ``$readmemh`` at start-up) is a run-time argument, so one build
-serves any number of runs. Verilator's own run-time library is compiled once per workdir
-and linked into every build, which saves most of the compile time of small designs.
+Building is the slow part, so it happens once per (sources, top, parameters, port names and
+word widths): the binary is cached in ``workdir`` under a digest of all of them. Everything
+that changes between runs (input words, seed, stall probabilities, cycle limit, and the
+*contents* of the memory files the DUT reads with ``$readmemh`` at start-up) is a run-time
+argument, so one build serves any number of runs. Verilator's own run-time library is
+compiled once per workdir and linked into every build, which saves most of the compile time
+of small designs.
 """
 
 from __future__ import annotations
@@ -67,6 +70,20 @@ class SimResult:
     """Wall-clock time of the simulation run itself."""
 
 
+@dataclass(frozen=True)
+class PortsResult:
+    """Outcome of one multi-stream simulation (:func:`simulate_ports`)."""
+
+    outputs: dict[str, list[int]]
+    """Output words of each output port prefix, in the order they left the DUT."""
+    cycles: int
+    """Clock cycles from reset release to the last expected output handshake of all streams."""
+    build_seconds: float
+    """Time spent building the simulator for this call (0.0 when the cache was used)."""
+    run_seconds: float
+    """Wall-clock time of the simulation run itself."""
+
+
 def _sv_param(name: str, value: ParamValue) -> str:
     if not _IDENT.match(name):
         raise HardwareError(f"parameter name {name!r} is not a SystemVerilog identifier")
@@ -84,53 +101,150 @@ def _sv_param(name: str, value: ParamValue) -> str:
     )
 
 
-def stream_testbench(
-    top: str, params: Mapping[str, ParamValue], in_width: int, out_width: int
-) -> str:
-    """The SystemVerilog testbench around ``top`` (module ``a2q_stream_tb``).
+def _check_ports(kind: str, widths: Mapping[str, int]) -> None:
+    if not widths:
+        raise HardwareError(f"at least one {kind} stream is needed")
+    for prefix, width in widths.items():
+        if not isinstance(prefix, str) or not _IDENT.match(prefix):
+            raise HardwareError(f"port prefix {prefix!r} is not a SystemVerilog identifier")
+        if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+            raise HardwareError(
+                f"width of port {prefix!r} must be a positive integer, not {width!r}"
+            )
 
-    Run-time plusargs: ``+in=FILE +out=FILE +stats=FILE +n_out=N +max_cycles=N +seed=N
-    +stall=0|1``. The stats file gets ``status``, ``cycles``, ``consumed`` (input words taken
-    by the DUT) and ``extra`` (outputs seen in the 32 cycles after the expected last one).
+
+def ports_testbench(
+    top: str,
+    params: Mapping[str, ParamValue],
+    inputs: Mapping[str, int],
+    outputs: Mapping[str, int],
+) -> str:
+    """The SystemVerilog testbench (module ``a2q_stream_tb``) around a multi-stream ``top``.
+
+    ``inputs`` and ``outputs`` map each stream's port prefix to its word width, in the order
+    the streams are numbered: input ``i`` is driven through ``{prefix}_valid/_ready/_data``
+    and known to the run-time arguments as ``i<i>``, output ``j`` as ``o<j>``.
+
+    Run-time plusargs: ``+stats=FILE +max_cycles=N +seed=N``, per input ``+i<i>=FILE``, per
+    output ``+o<j>=FILE +o<j>_n=N``, and per stream optional ``+i<i>_bits=B +i<i>_thr=T``
+    (``+o<j>_...``): a stall (no word offered, or ``ready`` low) with probability
+    ``T / 2^B`` in each cycle, drawn from one xorshift32 generator stepped for the inputs in
+    order, then for the outputs. The stats file gets ``status``, ``cycles``, per input
+    ``i<i>_consumed`` (words taken by the DUT), per output ``o<j>_got`` and ``o<j>_extra``
+    (outputs seen after that stream's expected last one, watched for 32 cycles after the
+    last expected output of all streams).
     """
     if not _IDENT.match(top):
         raise HardwareError(f"top module name {top!r} is not a SystemVerilog identifier")
-    for name, width in (("in_width", in_width), ("out_width", out_width)):
-        if not isinstance(width, int) or width < 1:
-            raise HardwareError(f"{name} must be a positive integer, not {width!r}")
+    _check_ports("input", inputs)
+    _check_ports("output", outputs)
+    clash = set(inputs) & set(outputs)
+    if clash:
+        raise HardwareError(f"port prefixes {sorted(clash)} are both inputs and outputs")
     overrides = ",\n      ".join(_sv_param(k, v) for k, v in params.items())
     param_block = f" #(\n      {overrides}\n  )" if overrides else ""
+    ins = list(inputs.items())
+    outs = list(outputs.items())
+    decls, conns, reads, drive, collect, stats = [], [], [], [], [], []
+    for i, (prefix, width) in enumerate(ins):
+        n = f"i{i}"
+        decls.append(
+            f"  // input {i}: {prefix}, {width} bits\n"
+            f"  logic {n}_valid = 1'b0;\n"
+            f"  logic {n}_ready;\n"
+            f"  logic [{width - 1}:0] {n}_data = '0, {n}_w;\n"
+            f"  logic [{width - 1}:0] {n}_words[$];\n"
+            f"  int {n}_next, {n}_bits, {n}_thr;"
+        )
+        conns += [f".{prefix}_{sig}({n}_{sig})" for sig in ("valid", "ready", "data")]
+        reads.append(
+            f'    if (!$value$plusargs("{n}=%s", path)) $fatal(1, "missing +{n}");\n'
+            f'    if (!$value$plusargs("{n}_bits=%d", {n}_bits)) {n}_bits = 0;\n'
+            f'    if (!$value$plusargs("{n}_thr=%d", {n}_thr)) {n}_thr = 0;\n'
+            f'    fd = $fopen(path, "r");\n'
+            f'    if (fd == 0) $fatal(1, "cannot open %s", path);\n'
+            f"    while (!$feof(fd)) begin\n"
+            f'      r = $fscanf(fd, "%h\\n", {n}_w);\n'
+            f"      if (r == 1) {n}_words.push_back({n}_w);\n"
+            f"    end\n"
+            f"    $fclose(fd);"
+        )
+        drive.append(
+            f"      if ({n}_valid && {n}_ready) {n}_next++;\n"
+            f"      // A word once offered stays offered until taken (stream protocol).\n"
+            f"      if (!({n}_valid && !{n}_ready)) begin\n"
+            f"        rng = step(rng);\n"
+            f"        if ({n}_next < {n}_words.size() && !stalls(rng, {n}_bits, {n}_thr)) begin\n"
+            f"          {n}_valid <= 1'b1;\n"
+            f"          {n}_data <= {n}_words[{n}_next];\n"
+            f"        end else begin\n"
+            f"          {n}_valid <= 1'b0;\n"
+            f"        end\n"
+            f"      end"
+        )
+        stats.append(f'    $fwrite(fd, "{n}_consumed %0d\\n", {n}_next);')
+    for j, (prefix, width) in enumerate(outs):
+        n = f"o{j}"
+        decls.append(
+            f"  // output {j}: {prefix}, {width} bits\n"
+            f"  logic {n}_valid;\n"
+            f"  logic {n}_ready = 1'b0;\n"
+            f"  logic [{width - 1}:0] {n}_data;\n"
+            f"  int {n}_fd, {n}_n, {n}_got, {n}_extra, {n}_bits, {n}_thr;\n"
+            f"  bit {n}_done;"
+        )
+        conns += [f".{prefix}_{sig}({n}_{sig})" for sig in ("valid", "ready", "data")]
+        reads.append(
+            f'    if (!$value$plusargs("{n}=%s", path) || !$value$plusargs("{n}_n=%d", {n}_n))\n'
+            f'      $fatal(1, "missing +{n} or +{n}_n");\n'
+            f'    if (!$value$plusargs("{n}_bits=%d", {n}_bits)) {n}_bits = 0;\n'
+            f'    if (!$value$plusargs("{n}_thr=%d", {n}_thr)) {n}_thr = 0;\n'
+            f"    {n}_done = {n}_n == 0;\n"
+            f'    {n}_fd = $fopen(path, "w");\n'
+            f'    if ({n}_fd == 0) $fatal(1, "cannot open %s", path);'
+        )
+        collect.append(
+            f"      if ({n}_valid && {n}_ready) begin\n"
+            f"        if ({n}_done) begin\n"
+            f"          {n}_extra++;\n"
+            f"        end else begin\n"
+            f'          $fwrite({n}_fd, "%h\\n", {n}_data);\n'
+            f"          {n}_got++;\n"
+            f"          {n}_done = {n}_got == {n}_n;\n"
+            f"        end\n"
+            f"      end\n"
+            f"      rng = step(rng);\n"
+            f"      {n}_ready <= {n}_done || !stalls(rng, {n}_bits, {n}_thr);"
+        )
+        stats.append(
+            f'    $fwrite(fd, "{n}_got %0d\\n{n}_extra %0d\\n", {n}_got, {n}_extra);\n'
+            f"    $fclose({n}_fd);"
+        )
+    all_done = " && ".join(f"o{j}_done" for j in range(len(outs)))
+    port_list = (
+        ", ".join(f"{p} ({w} bits)" for p, w in ins)
+        + " -> "
+        + ", ".join(f"{p} ({w} bits)" for p, w in outs)
+    )
+    nl = "\n"
+    conn_text = ",\n      ".join([".clk(clk)", ".rst_n(rst_n)", *conns])
     return f"""\
 // Generated by a2q-flow {__version__} (flow/hw/streamsim.py); do not edit.
-// Stream testbench for {top}: in {in_width} bits, out {out_width} bits.
+// Stream testbench for {top}: {port_list}.
 module {TB_TOP};
-  localparam int IW = {in_width};
-  localparam int OW = {out_width};
   localparam int DRAIN = 32;
 
   logic clk = 1'b0;
   logic rst_n = 1'b0;
-  logic in_valid = 1'b0;
-  logic in_ready;
-  logic [IW-1:0] in_data = '0;
-  logic out_valid;
-  logic out_ready = 1'b0;
-  logic [OW-1:0] out_data;
+
+{nl.join(decls)}
 
   {top}{param_block} dut (
-      .clk(clk),
-      .rst_n(rst_n),
-      .in_valid(in_valid),
-      .in_ready(in_ready),
-      .in_data(in_data),
-      .out_valid(out_valid),
-      .out_ready(out_ready),
-      .out_data(out_data)
+      {conn_text}
   );
 
-  logic [IW-1:0] words[$];
-  string in_path, out_path, stats_path;
-  int fd_out, n_out, seed, stall, got, next, extra, drain;
+  string stats_path;
+  int seed, drain;
   longint max_cycles, cycles;
   int unsigned rng;
   bit done;
@@ -142,37 +256,32 @@ module {TB_TOP};
     return x ^ (x << 5);
   endfunction
 
+  // A stall with probability thr / 2^bits (never when thr is 0).
+  function automatic bit stalls(int unsigned x, int bits, int unsigned thr);
+    return thr != 0 && (x & ((32'd1 << bits) - 1)) < thr;
+  endfunction
+
   task automatic finish(string status);
     int fd;
     fd = $fopen(stats_path, "w");
-    $fwrite(fd, "status %s\\ncycles %0d\\nconsumed %0d\\nextra %0d\\ngot %0d\\n",
-            status, cycles, next, extra, got);
+    $fwrite(fd, "status %s\\ncycles %0d\\n", status, cycles);
+{nl.join(stats)}
     $fclose(fd);
-    $fclose(fd_out);
     $finish;
   endtask
 
   initial begin
     int fd, r;
-    logic [IW-1:0] w;
-    if (!$value$plusargs("in=%s", in_path) || !$value$plusargs("out=%s", out_path)
-        || !$value$plusargs("stats=%s", stats_path) || !$value$plusargs("n_out=%d", n_out)
+    string path;
+    if (!$value$plusargs("stats=%s", stats_path)
         || !$value$plusargs("max_cycles=%d", max_cycles)) begin
       $fatal(1, "missing plusargs");
     end
     if (!$value$plusargs("seed=%d", seed)) seed = 1;
-    if (!$value$plusargs("stall=%d", stall)) stall = 0;
-    done = n_out == 0;
     rng = int'(seed) * 32'h9E3779B9 + 32'h1234567;
     if (rng == 0) rng = 1;
-    fd = $fopen(in_path, "r");
-    if (fd == 0) $fatal(1, "cannot open %s", in_path);
-    while (!$feof(fd)) begin
-      r = $fscanf(fd, "%h\\n", w);
-      if (r == 1) words.push_back(w);
-    end
-    $fclose(fd);
-    fd_out = $fopen(out_path, "w");
+{nl.join(reads)}
+    done = {all_done};
     repeat (4) @(posedge clk);
     @(negedge clk) rst_n = 1'b1;
   end
@@ -182,28 +291,9 @@ module {TB_TOP};
   always @(posedge clk) begin
     if (rst_n) begin
       if (!done) cycles++;
-      if (in_valid && in_ready) next++;
-      // A word once offered stays offered until taken (stream protocol).
-      if (!(in_valid && !in_ready)) begin
-        rng = step(rng);
-        if (next < words.size() && (stall == 0 || rng[1:0] != 2'd0)) begin
-          in_valid <= 1'b1;
-          in_data <= words[next];
-        end else begin
-          in_valid <= 1'b0;
-        end
-      end
-      if (out_valid && out_ready) begin
-        if (done) begin
-          extra++;
-        end else begin
-          $fwrite(fd_out, "%h\\n", out_data);
-          got++;
-          done = got == n_out;
-        end
-      end
-      rng = step(rng);
-      out_ready <= done || stall == 0 || rng[2:0] > 3'd2;
+{nl.join(drive)}
+{nl.join(collect)}
+      done = {all_done};
       if (done) begin
         drain++;
         if (drain > DRAIN) finish("ok");
@@ -214,6 +304,19 @@ module {TB_TOP};
   end
 endmodule
 """
+
+
+def stream_testbench(
+    top: str, params: Mapping[str, ParamValue], in_width: int, out_width: int
+) -> str:
+    """The testbench around a one-input, one-output ``top`` (ports ``in_*`` and ``out_*``).
+
+    :func:`ports_testbench` with the input stream ``in`` and the output stream ``out``.
+    """
+    for name, width in (("in_width", in_width), ("out_width", out_width)):
+        if not isinstance(width, int) or width < 1:
+            raise HardwareError(f"{name} must be a positive integer, not {width!r}")
+    return ports_testbench(top, params, {"in": in_width}, {"out": out_width})
 
 
 def _digest(parts: Sequence[bytes]) -> str:
@@ -269,17 +372,9 @@ def _runtime_library(exe: str, workdir: Path) -> Path | None:
     return lib
 
 
-def build_simulator(
-    sources: Sequence[Path],
-    top: str,
-    params: Mapping[str, ParamValue],
-    in_width: int,
-    out_width: int,
-    workdir: Path,
-) -> tuple[Path, float]:
-    """Build (or find in the cache) the simulator binary; returns (binary, build seconds)."""
+def _build(tb: str, sources: Sequence[Path], top: str, workdir: Path) -> tuple[Path, float]:
+    """Build (or find in the cache) the simulator of testbench text ``tb`` around ``top``."""
     exe = verilator()
-    tb = stream_testbench(top, params, in_width, out_width)
     srcs = [Path(s).resolve() for s in sources]
     for s in srcs:
         if not s.is_file():
@@ -325,12 +420,184 @@ def build_simulator(
     return binary, time.monotonic() - start
 
 
+def build_simulator(
+    sources: Sequence[Path],
+    top: str,
+    params: Mapping[str, ParamValue],
+    in_width: int,
+    out_width: int,
+    workdir: Path,
+) -> tuple[Path, float]:
+    """Build (or find in the cache) the simulator binary; returns (binary, build seconds)."""
+    return _build(stream_testbench(top, params, in_width, out_width), sources, top, workdir)
+
+
+def build_ports_simulator(
+    sources: Sequence[Path],
+    top: str,
+    params: Mapping[str, ParamValue],
+    inputs: Mapping[str, int],
+    outputs: Mapping[str, int],
+    workdir: Path,
+) -> tuple[Path, float]:
+    """:func:`build_simulator` for :func:`ports_testbench` (port prefix -> word width)."""
+    return _build(ports_testbench(top, params, inputs, outputs), sources, top, workdir)
+
+
 def _read_stats(path: Path) -> dict[str, str]:
     stats = {}
     for line in path.read_text().splitlines():
         key, _, value = line.partition(" ")
         stats[key] = value
     return stats
+
+
+# Default stall probabilities with a stall seed: a gap on an input in a quarter of the
+# cycles, back-pressure on an output in three eighths of them.
+DEFAULT_INPUT_STALL = 0.25
+DEFAULT_OUTPUT_STALL = 0.375
+_STALL_BITS = 16
+
+
+def _stall_fraction(prefix: str, p: float) -> tuple[int, int]:
+    """(bits, thr) with thr / 2^bits = p, exact for dyadic p, else rounded to 2^-16."""
+    if not isinstance(p, int | float) or isinstance(p, bool) or not 0.0 <= p < 1.0:
+        raise HardwareError(f"stall probability of port {prefix!r} must be in [0, 1), not {p!r}")
+    for bits in range(1, _STALL_BITS + 1):
+        thr = p * (1 << bits)
+        if thr == int(thr):
+            return bits, int(thr)
+    return _STALL_BITS, min((1 << _STALL_BITS) - 1, round(p * (1 << _STALL_BITS)))
+
+
+_RESERVED_RUN_FILES = re.compile(r"(stats\.txt|sim\.log|in\.hex|out\.hex|[io][0-9]+\.hex)\Z")
+
+
+def simulate_ports(
+    sources: Sequence[Path],
+    top: str,
+    params: Mapping[str, ParamValue],
+    inputs: Mapping[str, tuple[int, Sequence[int]]],
+    outputs: Mapping[str, tuple[int, int]],
+    workdir: Path,
+    *,
+    stall_seed: int | None = None,
+    stalls: Mapping[str, float] | None = None,
+    max_cycles: int | None = None,
+    run_files: Mapping[str, str] | None = None,
+    timeout_s: float = 600.0,
+) -> PortsResult:
+    """Simulate ``top`` with several input and output streams.
+
+    ``inputs`` maps each input port prefix (``in0`` for ``in0_valid/in0_ready/in0_data``)
+    to ``(word width, words)``, ``outputs`` each output port prefix to ``(word width,
+    number of words expected)``. ``stall_seed`` switches on random stalls on every stream:
+    gaps in ``valid`` on inputs (probability :data:`DEFAULT_INPUT_STALL` per cycle) and
+    back-pressure on outputs (:data:`DEFAULT_OUTPUT_STALL`); ``stalls`` (port prefix ->
+    probability in [0, 1), needs ``stall_seed``) overrides them per stream, 0.0 for none.
+    ``params``, ``run_files``, ``max_cycles`` and ``timeout_s`` are as in
+    :func:`simulate_stream`; the build is cached per port names and widths.
+    Raises :class:`HardwareError` if an output stream does not deliver its words within
+    ``max_cycles``, any delivers more, or input words are left unconsumed.
+    """
+    in_widths = {k: v[0] for k, v in inputs.items()}
+    out_widths = {k: v[0] for k, v in outputs.items()}
+    _check_ports("input", in_widths)
+    _check_ports("output", out_widths)
+    words = {k: [int(w) for w in v[1]] for k, v in inputs.items()}
+    n_out = {k: int(v[1]) for k, v in outputs.items()}
+    single = len(inputs) == 1 and len(outputs) == 1
+    for prefix, ws in words.items():
+        limit = (1 << in_widths[prefix]) - 1
+        for i, word in enumerate(ws):
+            if not 0 <= word <= limit:
+                where = "" if single else f" of {prefix}"
+                raise HardwareError(
+                    f"input word {i}{where} = {word} does not fit {in_widths[prefix]} bits"
+                )
+    for prefix, n in n_out.items():
+        if n < 0:
+            what = "n_outputs" if single else f"the output count of {prefix}"
+            raise HardwareError(f"{what} must be >= 0, not {n}")
+    levels = {k: DEFAULT_INPUT_STALL for k in inputs} | {k: DEFAULT_OUTPUT_STALL for k in outputs}
+    if stalls:
+        if stall_seed is None:
+            raise HardwareError("per-port stalls need a stall_seed")
+        unknown = set(stalls) - set(levels)
+        if unknown:
+            raise HardwareError(f"stalls name unknown ports {sorted(unknown)}")
+        levels |= dict(stalls)
+    fractions = {k: _stall_fraction(k, p) for k, p in levels.items()}
+    total_in = sum(len(ws) for ws in words.values())
+    total_out = sum(n_out.values())
+    if max_cycles is None:
+        max_cycles = 100_000 + 1_000 * (total_in + total_out)
+
+    binary, build_seconds = build_ports_simulator(
+        sources, top, params, in_widths, out_widths, workdir
+    )
+    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=binary.parent.parent))
+    for name, text in (run_files or {}).items():
+        if Path(name).name != name or _RESERVED_RUN_FILES.match(name):
+            raise HardwareError(f"run file name {name!r} must be a plain, unreserved file name")
+        (run_dir / name).write_text(text)
+    args = [
+        str(binary),
+        f"+stats={run_dir / 'stats.txt'}",
+        f"+max_cycles={max_cycles}",
+        f"+seed={stall_seed or 0}",
+    ]
+    names = {}
+    for i, prefix in enumerate(inputs):
+        names[prefix] = n = f"i{i}"
+        digits = (in_widths[prefix] + 3) // 4
+        (run_dir / f"{n}.hex").write_text("".join(f"{w:0{digits}x}\n" for w in words[prefix]))
+        args.append(f"+{n}={run_dir / f'{n}.hex'}")
+    for j, prefix in enumerate(outputs):
+        names[prefix] = n = f"o{j}"
+        args += [f"+{n}={run_dir / f'{n}.hex'}", f"+{n}_n={n_out[prefix]}"]
+    if stall_seed is not None:
+        for prefix, (bits, thr) in fractions.items():
+            args += [f"+{names[prefix]}_bits={bits}", f"+{names[prefix]}_thr={thr}"]
+    run_seconds = run_tool(args, cwd=run_dir, log_path=run_dir / "sim.log", timeout=timeout_s)
+    stats = _read_stats(run_dir / "stats.txt")
+    got = {
+        p: [int(line, 16) for line in (run_dir / f"{names[p]}.hex").read_text().split()]
+        for p in outputs
+    }
+    consumed = {p: int(stats[f"{names[p]}_consumed"]) for p in inputs}
+    extra = {p: int(stats[f"{names[p]}_extra"]) for p in outputs}
+    where = f"(simulation of {top} in {run_dir})"
+    if stats["status"] == "timeout":
+        if single:
+            (p_in,), (p_out,) = inputs, outputs
+            delivered = f"{len(got[p_out])} of {n_out[p_out]} output words"
+            taken = f"{consumed[p_in]} of {len(words[p_in])} inputs"
+        else:
+            delivered = "output words " + ", ".join(
+                f"{p}: {len(got[p])} of {n_out[p]}" for p in outputs
+            )
+            taken = "input words " + ", ".join(
+                f"{p}: {consumed[p]} of {len(words[p])}" for p in inputs
+            )
+        raise HardwareError(
+            f"{top} delivered {delivered} within {max_cycles} cycles, consuming {taken} {where}"
+        )
+    for p in outputs:
+        if extra[p]:
+            on = "" if single else f" on {p}"
+            raise HardwareError(
+                f"{top} delivered {extra[p]} more output words than the {n_out[p]} "
+                f"expected{on} {where}"
+            )
+    for p in inputs:
+        if consumed[p] != len(words[p]):
+            of = "" if single else f" {p}"
+            raise HardwareError(
+                f"{top} consumed only {consumed[p]} of {len(words[p])}{of} input words {where}"
+            )
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return PortsResult(got, int(stats["cycles"]), build_seconds, run_seconds)
 
 
 def simulate_stream(
@@ -360,50 +627,19 @@ def simulate_stream(
     ``max_cycles`` (default: generous, proportional to the stream lengths), delivers more
     than that, or leaves input words unconsumed.
     """
-    limit = (1 << in_width) - 1
-    for i, word in enumerate(inputs):
-        if not 0 <= int(word) <= limit:
-            raise HardwareError(f"input word {i} = {word} does not fit {in_width} bits")
-    if n_outputs < 0:
-        raise HardwareError(f"n_outputs must be >= 0, not {n_outputs}")
-    if max_cycles is None:
-        max_cycles = 100_000 + 1_000 * (len(inputs) + n_outputs)
-
-    binary, build_seconds = build_simulator(sources, top, params, in_width, out_width, workdir)
-    run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=binary.parent.parent))
-    for name, text in (run_files or {}).items():
-        if Path(name).name != name or name in {"in.hex", "out.hex", "stats.txt", "sim.log"}:
-            raise HardwareError(f"run file name {name!r} must be a plain, unreserved file name")
-        (run_dir / name).write_text(text)
-    digits = (in_width + 3) // 4
-    (run_dir / "in.hex").write_text("".join(f"{int(w):0{digits}x}\n" for w in inputs))
-    args = [
-        str(binary),
-        f"+in={run_dir / 'in.hex'}",
-        f"+out={run_dir / 'out.hex'}",
-        f"+stats={run_dir / 'stats.txt'}",
-        f"+n_out={n_outputs}",
-        f"+max_cycles={max_cycles}",
-        f"+seed={stall_seed or 0}",
-        f"+stall={int(stall_seed is not None)}",
-    ]
-    run_seconds = run_tool(args, cwd=run_dir, log_path=run_dir / "sim.log", timeout=timeout_s)
-    stats = _read_stats(run_dir / "stats.txt")
-    outputs = [int(line, 16) for line in (run_dir / "out.hex").read_text().split()]
-    where = f"(simulation of {top} in {run_dir})"
-    if stats["status"] == "timeout":
-        raise HardwareError(
-            f"{top} delivered {len(outputs)} of {n_outputs} output words within "
-            f"{max_cycles} cycles, consuming {stats['consumed']} of {len(inputs)} inputs {where}"
-        )
-    if int(stats["extra"]):
-        raise HardwareError(
-            f"{top} delivered {stats['extra']} more output words than the {n_outputs} "
-            f"expected {where}"
-        )
-    if int(stats["consumed"]) != len(inputs):
-        raise HardwareError(
-            f"{top} consumed only {stats['consumed']} of {len(inputs)} input words {where}"
-        )
-    shutil.rmtree(run_dir, ignore_errors=True)
-    return SimResult(outputs, int(stats["cycles"]), build_seconds, run_seconds)
+    for name, width in (("in_width", in_width), ("out_width", out_width)):
+        if not isinstance(width, int) or width < 1:
+            raise HardwareError(f"{name} must be a positive integer, not {width!r}")
+    res = simulate_ports(
+        sources,
+        top,
+        params,
+        {"in": (in_width, inputs)},
+        {"out": (out_width, n_outputs)},
+        workdir,
+        stall_seed=stall_seed,
+        max_cycles=max_cycles,
+        run_files=run_files,
+        timeout_s=timeout_s,
+    )
+    return SimResult(res.outputs["out"], res.cycles, res.build_seconds, res.run_seconds)

@@ -13,6 +13,10 @@ from flow.bounds import accumulator_range, signed_bits
 from flow.errors import CompileError
 
 MVAU_OP_TYPES = ("MVAU", "MVAU_hls", "MVAU_rtl")
+VVAU_OP_TYPES = ("VVAU", "VVAU_hls", "VVAU_rtl")
+MAC_OP_TYPES = MVAU_OP_TYPES + VVAU_OP_TYPES
+ADD_OP_TYPES = ("ElementwiseAdd", "ElementwiseAdd_hls", "ElementwiseAdd_rtl")
+GAP_OP_TYPES = ("GlobalAccPool", "GlobalAccPool_hls")
 THRESHOLDING_OP_TYPES = ("Thresholding", "Thresholding_hls", "Thresholding_rtl")
 # Largest magnitude up to which every integer is exact in float32.
 _FLOAT32_EXACT = 1 << 24
@@ -27,6 +31,16 @@ def integer_matrix(values: np.ndarray, what: str) -> list[list[int]]:
     return [[int(v) for v in row] for row in rounded.astype(np.int64)]
 
 
+def mac_weight_matrix(model: ModelWrapper, node) -> np.ndarray:
+    """The ``(K, channels)`` weights of an MVAU (FINN's (MW, MH)) or a VVAU ((C, 1, kh, kw))."""
+    w = model.get_initializer(node.input[1])
+    if w is None:
+        raise CompileError(f"{node.name}: weights must be a constant initializer")
+    if node.op_type in VVAU_OP_TYPES:
+        return w.reshape(w.shape[0], -1).T
+    return w
+
+
 def exact_accumulator_range(weights: list[list[int]], xmin: int, xmax: int) -> tuple[int, int]:
     """Reachable dot-product range of a ``(MW, MH)`` integer matrix for inputs in [xmin, xmax].
 
@@ -37,8 +51,18 @@ def exact_accumulator_range(weights: list[list[int]], xmin: int, xmax: int) -> t
     return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
 
 
+def _int_type(lo: int, hi: int) -> DataType:
+    """The narrowest FINN integer type holding ``[lo, hi]``."""
+    if lo >= 0:
+        return DataType[f"UINT{max(1, hi.bit_length())}"]
+    return DataType[f"INT{signed_bits(lo, hi)}"]
+
+
 class ExactAccumulatorWidth(Transformation):
-    """Set each MVAU's ``accDataType`` to ``INT<P>`` with P the exact width from its weights.
+    """Set each MVAU's and VVAU's ``accDataType`` to ``INT<P>``, P the exact width of its weights.
+
+    Residual adds and global accumulating pools get the exact type of their sums too (their
+    inputs' ranges added, or times the pixel count), so no stream is wider than it must be.
 
     Unlike FINN's ``MinimizeAccumulatorWidth`` the width is always signed and never rounded
     up (FINN rounds a graph-final MVAU without activation to a multiple of 8 bits). The MVAU
@@ -54,7 +78,10 @@ class ExactAccumulatorWidth(Transformation):
         """Set widths on all MVAUs and their thresholds; ``changed`` if anything differed."""
         changed = False
         for node in model.graph.node:
-            if node.op_type not in MVAU_OP_TYPES:
+            if node.op_type in ADD_OP_TYPES + GAP_OP_TYPES:
+                changed |= self._exact_sum_type(model, node)
+        for node in model.graph.node:
+            if node.op_type not in MAC_OP_TYPES:
                 continue
             lo, hi = self._mvau_range(model, node)
             adt = DataType[f"INT{signed_bits(lo, hi)}"]
@@ -74,7 +101,7 @@ class ExactAccumulatorWidth(Transformation):
         for node in model.graph.node:
             producer = model.find_producer(node.input[0])
             if node.op_type in THRESHOLDING_OP_TYPES and (
-                producer is None or producer.op_type not in MVAU_OP_TYPES
+                producer is None or producer.op_type not in MAC_OP_TYPES
             ):
                 idt = model.get_tensor_datatype(node.input[0])
                 if idt.is_integer():
@@ -86,8 +113,38 @@ class ExactAccumulatorWidth(Transformation):
         return model, changed
 
     @staticmethod
+    def _exact_sum_type(model: ModelWrapper, node) -> bool:
+        """Give an add or a global accumulating pool the exact type of its output range."""
+        inst = getCustomOp(node)
+        ranges = []
+        for t in node.input:
+            dt = model.get_tensor_datatype(t)
+            if not dt.is_integer():
+                raise CompileError(
+                    f"{node.name} ({node.op_type}): input {t} is {dt.name}, not an integer "
+                    "stream; streamlining left a float scale in front of it"
+                )
+            ranges.append((int(dt.min()), int(dt.max())))
+        if node.op_type in ADD_OP_TYPES:
+            lo, hi = sum(r[0] for r in ranges), sum(r[1] for r in ranges)
+            attr = "out_dtype"
+        else:
+            pixels = int(np.prod(inst.get_nodeattr("numInputVectors")[1:]))
+            lo, hi = ranges[0][0] * pixels, ranges[0][1] * pixels
+            attr = None
+        odt = _int_type(lo, hi)
+        changed = False
+        if attr and inst.get_nodeattr(attr) != odt.name:
+            inst.set_nodeattr(attr, odt.name)
+            changed = True
+        if model.get_tensor_datatype(node.output[0]) != odt:
+            model.set_tensor_datatype(node.output[0], odt)
+            changed = True
+        return changed
+
+    @staticmethod
     def _mvau_range(model: ModelWrapper, node) -> tuple[int, int]:
-        """Exact accumulator range of one MVAU node."""
+        """Exact accumulator range of one MVAU or VVAU node."""
         inst = getCustomOp(node)
         if inst.get_nodeattr("noActivation") != 1:
             raise CompileError(
@@ -97,9 +154,7 @@ class ExactAccumulatorWidth(Transformation):
             )
         if inst.get_nodeattr("binaryXnorMode") == 1:
             raise CompileError(f"{node.name}: binary XNOR-popcount MVAUs are not supported")
-        weights = model.get_initializer(node.input[1])
-        if weights is None:
-            raise CompileError(f"{node.name}: weights must be a constant initializer")
+        weights = mac_weight_matrix(model, node)
         idt = model.get_tensor_datatype(node.input[0])
         if not idt.is_integer():
             raise CompileError(

@@ -1,4 +1,4 @@
-"""What the hardware generator needs from the HW graph, as a plain dict."""
+"""What the hardware generator and the integer executor need from the HW graph, as a dict."""
 
 from __future__ import annotations
 
@@ -9,23 +9,47 @@ from qonnx.custom_op.registry import getCustomOp
 
 from flow.bounds import signed_bits
 from flow.passes.exact_accumulator_width import (
-    MVAU_OP_TYPES,
+    MAC_OP_TYPES,
     THRESHOLDING_OP_TYPES,
+    VVAU_OP_TYPES,
     exact_accumulator_range,
     integer_matrix,
+    mac_weight_matrix,
 )
 
 _FOLDING_ATTRS = ("PE", "SIMD")
+# Shape and mode attributes copied as they are, per op type (FINN's names).
+_SHAPE_ATTRS = {
+    "ConvolutionInputGenerator": (
+        "IFMDim",
+        "OFMDim",
+        "ConvKernelDim",
+        "Stride",
+        "Dilation",
+        "IFMChannels",
+        "depthwise",
+    ),
+    "FMPadding": ("ImgDim", "Padding", "NumChannels"),
+    "Pool": ("Channels", "KernelSize", "OutImgDims", "Function"),
+    "GlobalAccPool": ("NumChannels", "numInputVectors"),
+    "DuplicateStreams": ("NumChannels", "NumOutputStreams"),
+    "VVAU": ("Channels", "Kernel", "Dim"),
+    "MVAU": ("MW", "MH", "numInputVectors"),
+    "Thresholding": ("NumChannels", "numSteps", "ActVal"),
+    "LabelSelect": ("Labels", "K"),
+}
 
 
 def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
-    """Per HW node, in graph order: op type, datatypes, folding and integer parameters.
+    """Per HW node, in graph order: op type, streams, datatypes, folding, integer parameters.
 
-    MVAUs: ``weights`` as ``(MW, MH)`` nested ints (FINN's layout: input index first),
-    ``inputDataType``, ``weightDataType``, ``accDataType``, ``exact_range``/``exact_width``.
-    Thresholdings: ``thresholds`` ``(C or 1, steps)`` ints, their ``weightDataType``,
-    ``inputDataType``, ``outputDataType`` and ``ActVal`` (the output bias). Other HW nodes
-    get their op type, datatypes and folding only.
+    Every node: ``inputs``/``outputs`` (stream tensor names, the graph's input and output
+    included), ``in_shapes``/``out_shapes`` (NHWC), ``in_dtypes``/``out_dtypes`` (FINN
+    datatype names of those streams), the FINN datatype attributes it has, ``PE``/``SIMD``
+    and its shape attributes. MAC nodes (MVAU, VVAU): ``weights`` as ``(K, channels)`` nested
+    ints (FINN's MVAU layout, input index first; a VVAU's kernel positions as rows) and
+    ``exact_range``/``exact_width`` of the accumulator. Thresholdings: ``thresholds``
+    ``(C or 1, steps)`` ints.
     """
     summary: dict[str, dict[str, Any]] = {}
     for node in model.graph.node:
@@ -33,36 +57,40 @@ def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
             continue
         inst = getCustomOp(node)
         attrs = inst.get_nodeattr_types()
-        entry: dict[str, Any] = {"op_type": node.op_type}
+        streams = [t for t in node.input if t and model.get_initializer(t) is None]
+        entry: dict[str, Any] = {
+            "op_type": node.op_type,
+            "inputs": streams,
+            "outputs": list(node.output),
+            "in_shapes": [list(model.get_tensor_shape(t)) for t in streams],
+            "out_shapes": [list(model.get_tensor_shape(t)) for t in node.output],
+            "in_dtypes": [model.get_tensor_datatype(t).name for t in streams],
+            "out_dtypes": [model.get_tensor_datatype(t).name for t in node.output],
+        }
         for name in (
             "inputDataType",
             "weightDataType",
             "outputDataType",
             "accDataType",
             *_FOLDING_ATTRS,
+            *_SHAPE_ATTRS.get(node.op_type, ()),
         ):
             if name in attrs:
                 entry[name] = inst.get_nodeattr(name)
-        if node.op_type in MVAU_OP_TYPES:
-            q = integer_matrix(model.get_initializer(node.input[1]), f"{node.name} weights")
+        for name, value in list(entry.items()):
+            if hasattr(value, "tolist"):
+                entry[name] = value.tolist()
+            elif isinstance(value, bytes):
+                entry[name] = value.decode()
+        if node.op_type in MAC_OP_TYPES:
+            q = integer_matrix(mac_weight_matrix(model, node), f"{node.name} weights")
             idt = model.get_tensor_datatype(node.input[0])
             lo, hi = exact_accumulator_range(q, int(idt.min()), int(idt.max()))
-            entry.update(
-                MW=inst.get_nodeattr("MW"),
-                MH=inst.get_nodeattr("MH"),
-                weights=q,
-                exact_range=[lo, hi],
-                exact_width=signed_bits(lo, hi),
-            )
+            entry.update(weights=q, exact_range=[lo, hi], exact_width=signed_bits(lo, hi))
+            if node.op_type in VVAU_OP_TYPES:
+                entry.update(MW=len(q), MH=len(q[0]))
         elif node.op_type in THRESHOLDING_OP_TYPES:
             thr = model.get_initializer(node.input[1])
-            entry.update(
-                NumChannels=inst.get_nodeattr("NumChannels"),
-                numSteps=inst.get_nodeattr("numSteps"),
-                ActVal=inst.get_nodeattr("ActVal"),
-                thresholds=integer_matrix(thr, f"{node.name} thresholds"),
-            )
-        elif node.op_type.startswith("LabelSelect"):
-            entry.update(Labels=inst.get_nodeattr("Labels"), K=inst.get_nodeattr("K"))
+            entry["thresholds"] = integer_matrix(thr, f"{node.name} thresholds")
         summary[node.name] = entry
     return summary
