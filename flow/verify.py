@@ -74,9 +74,12 @@ class RunResult:
 
 _MAC_OPS = ("MVAU", "VVAU")
 # Element budget of the largest intermediate tensor of one chunk of samples.
-_CHUNK_ELEMENTS = 1 << 20
+_CHUNK_ELEMENTS = 1 << int(__import__("os").environ.get("VC", 22))
+_WINDOW_ELEMENTS = 1 << int(__import__("os").environ.get("VW", 22))
 # Thresholds compared one step at a time up to this many steps, by a search beyond.
 _THRESHOLD_LOOP_STEPS = 32
+# Largest lookup table (channels x threshold span) a Thresholding node is run with.
+_THRESHOLD_LUT_ENTRIES = 1 << 22
 # Integers up to these magnitudes are exact in float32 / float64, sums of them included.
 _F32_EXACT, _F64_EXACT = 1 << 24, 1 << 53
 
@@ -125,6 +128,34 @@ def _threshold(h: np.ndarray, t: np.ndarray) -> np.ndarray:
     return pos - np.arange(ts.shape[0], dtype=np.int64) * steps
 
 
+class _ThresholdTable:
+    """A Thresholding node as a lookup table: output per (channel, clipped input value).
+
+    Inputs below the lowest threshold reach none of them and inputs above the highest
+    reach all, so clipping to ``[tmin - 1, tmax]`` leaves every count unchanged.
+    """
+
+    def __init__(self, t: np.ndarray, act_val: int, bipolar: bool) -> None:
+        ts = np.sort(t, axis=1)
+        self.lo, self.hi = int(ts.min()) - 1, int(ts.max())
+        span = self.hi - self.lo + 1
+        values = np.arange(self.lo, self.hi + 1, dtype=np.int64)
+        counts = np.stack([np.searchsorted(row, values, side="right") for row in ts])
+        y = counts + act_val
+        y = 2 * y - 1 if bipolar else y
+        self.bounds = (int(y.min()), int(y.max()))
+        self.table = y.astype(np.float32 if _mag(*self.bounds) < _F32_EXACT else np.int64)
+        self.table = self.table.reshape(-1)
+        self.offsets = np.arange(len(ts), dtype=np.int64) * span - self.lo
+        self.index_dtype = np.int32 if len(ts) * span < 1 << 31 else np.int64
+
+    def __call__(self, h: np.ndarray) -> np.ndarray:
+        idx = np.empty(h.shape, dtype=self.index_dtype)
+        np.clip(h, self.lo, self.hi, out=idx, casting="unsafe")
+        idx += self.offsets.astype(self.index_dtype)
+        return self.table.take(idx)
+
+
 def _im2col(h: np.ndarray, e: dict) -> np.ndarray:
     """FINN's ConvolutionInputGenerator (qonnx Im2Col): NHWC -> (N, OH, OW, KH*KW*C).
 
@@ -142,6 +173,17 @@ def _im2col(h: np.ndarray, e: dict) -> np.ndarray:
     if win.shape[1:3] != (oh, ow):
         raise CompileError(f"verify: {e['op_type']} window count {win.shape[1:3]} != OFMDim")
     return win.transpose(0, 1, 2, 4, 5, 3).reshape(len(h), oh, ow, kh * kw * c)
+
+
+@dataclass
+class _Windows:
+    """A sliding window's output, expanded for a range of samples when read."""
+
+    h: np.ndarray  # the (compact) NHWC input
+    e: dict
+
+    def take(self, a: int, b: int) -> np.ndarray:
+        return _im2col(self.h[a:b], self.e)
 
 
 # Nodes that only move values: their output range is bounded by their input's.
@@ -213,10 +255,39 @@ class IntegerGraph:
             for n, e in self.nodes
             if e["op_type"] == "Thresholding"
         }
+        self._tables = {
+            n: _ThresholdTable(t, int(summary[n].get("ActVal", 0)), self._bipolar(summary[n]))
+            for n, t in self._thresholds.items()
+            if t.size and t.shape[0] * (int(t.max()) - int(t.min()) + 2) <= _THRESHOLD_LUT_ENTRIES
+        }
+        # A chunk of samples runs through the whole graph; sliding-window outputs (K times
+        # their input) are only expanded for sub-batches of it, inside their consumer.
+        windows = [e for _, e in self.nodes if e["op_type"] == "ConvolutionInputGenerator"]
+        expanded = {t for e in windows for t in e["outputs"]}
         per_sample = max(
-            int(np.prod(s[1:])) for _, e in self.nodes for s in e["in_shapes"] + e["out_shapes"]
+            int(np.prod(shape[1:]))
+            for _, e in self.nodes
+            for t, shape in zip(
+                e["inputs"] + e["outputs"], e["in_shapes"] + e["out_shapes"], strict=True
+            )
+            if t not in expanded
         )
+        per_window = max([int(np.prod(e["out_shapes"][0][1:])) for e in windows], default=1)
         self.chunk = max(1, _CHUNK_ELEMENTS // per_sample)
+        self.sub_chunk = max(1, _WINDOW_ELEMENTS // per_window)
+        # Tensors no later node reads, freed after node i.
+        last_use: dict[str, int] = {}
+        for i, (_, e) in enumerate(self.nodes):
+            for t in e["inputs"]:
+                last_use[t] = i
+        self._dead_after: list[list[str]] = [[] for _ in self.nodes]
+        for t, i in last_use.items():
+            if t != self.output_name:
+                self._dead_after[i].append(t)
+
+    @staticmethod
+    def _bipolar(e: dict) -> bool:
+        return e["out_dtypes"][0] == "BIPOLAR"
 
     @property
     def mac_nodes(self) -> list[str]:
@@ -249,31 +320,65 @@ class IntegerGraph:
         for start in range(0, len(xin), self.chunk):
             x0 = np.asarray(xin[start : start + self.chunk], dtype=np.int64)
             env = {self.input_name: (x0, int(x0.min(initial=0)), int(x0.max(initial=0)))}
-            for name, e in self.nodes:
-                ins = [
-                    (env[t][0].reshape(len(x0), *shape[1:]), env[t][1], env[t][2])
-                    for t, shape in zip(e["inputs"], e["in_shapes"], strict=True)
-                ]
-                y, bounds = self._node(name, e, ins)
-                if name in events:
+            for i, (name, e) in enumerate(self.nodes):
+                y, bounds = self._apply(name, e, [env[t] for t in e["inputs"]], len(x0))
+                if name in events:  # y: exact integers, in float where they fit
                     bits = acc_bits.get(name)
                     dots[name] += int(y.size)
                     if bits:
+                        y = y.astype(np.int64)
                         events[name] += int(overflows(y, bits).sum())
                         y = wrap(y, bits)
                     if keep_accumulators:
-                        accs[name].append(y)
+                        accs[name].append(y.astype(np.int64))
                 if bounds is None:
                     bounds = (int(y.min(initial=0)), int(y.max(initial=0))) if y.size else (0, 0)
                 old = ranges.get(name, bounds)
                 ranges[name] = (min(old[0], bounds[0]), max(old[1], bounds[1]))
                 for t in e["outputs"]:
                     env[t] = (y, *bounds)
+                for t in self._dead_after[i]:
+                    env.pop(t, None)
             out = env[self.output_name][0]
+            if isinstance(out, _Windows):
+                out = out.take(0, len(x0))
             outs.append(out.reshape(len(out), -1).astype(np.int64))
         accumulators = {n: np.concatenate(v) for n, v in accs.items() if v}
         outputs = np.concatenate(outs) if outs else np.zeros((0, 1), dtype=np.int64)
         return RunResult(outputs, events, dots, accumulators, ranges)
+
+    def _apply(
+        self, name: str, e: dict, ins: list[tuple], n: int
+    ) -> tuple[np.ndarray, tuple[int, int] | None]:
+        """One node on a chunk of ``n`` samples; sliding windows expanded per sub-batch."""
+        if e["op_type"] == "ConvolutionInputGenerator":
+            h, lo, hi = ins[0]
+            h = h.reshape(n, *e["in_shapes"][0][1:])
+            return _Windows(_compact(h, lo, hi), e), (lo, hi)
+        shapes = e["in_shapes"]
+        if not any(isinstance(v[0], _Windows) for v in ins):
+            ins = [(v[0].reshape(n, *s[1:]), v[1], v[2]) for v, s in zip(ins, shapes, strict=True)]
+            return self._node(name, e, ins)
+        ys, all_bounds = [], []
+        for a in range(0, n, self.sub_chunk):
+            b = min(n, a + self.sub_chunk)
+            part = [
+                (
+                    (v[0].take(a, b) if isinstance(v[0], _Windows) else v[0][a:b]).reshape(
+                        b - a, *s[1:]
+                    ),
+                    v[1],
+                    v[2],
+                )
+                for v, s in zip(ins, shapes, strict=True)
+            ]
+            y, bounds = self._node(name, e, part)
+            ys.append(y)
+            all_bounds.append(bounds)
+        y = np.concatenate(ys)
+        if any(bd is None for bd in all_bounds):
+            return y, None
+        return y, (min(bd[0] for bd in all_bounds), max(bd[1] for bd in all_bounds))
 
     def _node(
         self, name: str, e: dict, ins: list[tuple[np.ndarray, int, int]]
@@ -288,7 +393,7 @@ class IntegerGraph:
             w = self._weights[name]
             dt = _exact_dtype(_mag(lo, hi) * self._wsum[name])
             acc = h.reshape(-1, w.shape[0]).astype(dt, copy=False) @ w.astype(dt)
-            return acc.astype(np.int64).reshape(out_shape), None
+            return acc.reshape(out_shape), None
         if op == "VVAU":
             w = self._weights[name]  # (K, C)
             k, c = w.shape
@@ -298,14 +403,14 @@ class IntegerGraph:
             pe = c if producer in ("ConvolutionInputGenerator", "Im2Col") else int(e["PE"])
             xs = h.reshape(-1, c // pe, k, pe).transpose(0, 2, 1, 3).reshape(-1, k, c)
             dt = _exact_dtype(_mag(lo, hi) * self._wsum[name])
-            xs, wd = xs.astype(dt, copy=False), w.astype(dt)
-            acc = np.zeros((len(xs), c), dtype=dt)
-            for j in range(k):
-                acc += xs[:, j, :] * wd[j]
-            return acc.astype(np.int64).reshape(out_shape), None
+            acc = np.einsum("pkc,kc->pc", xs.astype(dt, copy=False), w.astype(dt))
+            return acc.reshape(out_shape), None
         if op == "Thresholding":
+            table = self._tables.get(name)
+            if table is not None:
+                return table(h), table.bounds
             y = _threshold(h, self._thresholds[name]).astype(np.int64) + int(e.get("ActVal", 0))
-            if e["out_dtypes"][0] == "BIPOLAR":
+            if self._bipolar(e):
                 y = 2 * y - 1
             ylo, yhi = int(y.min(initial=0)), int(y.max(initial=0))
             return _compact(y, ylo, yhi), (ylo, yhi)
@@ -313,8 +418,6 @@ class IntegerGraph:
             top, left, bottom, right = e["Padding"]
             y = np.pad(h, ((0, 0), (top, bottom), (left, right), (0, 0)))
             return y, ((min(lo, 0), max(hi, 0)) if y.size > h.size else (lo, hi))
-        if op == "ConvolutionInputGenerator":
-            return _im2col(_compact(h, lo, hi), e), (lo, hi)
         if op == "DuplicateStreams":
             return h, (lo, hi)
         if op == "Pool":
@@ -322,9 +425,9 @@ class IntegerGraph:
             win = h.reshape(*h.shape[:-1], kk, int(e["Channels"]))
             if e["Function"] == "MaxPool":
                 return win.max(axis=-2).reshape(out_shape), None
-            return win.sum(axis=-2, dtype=np.int64).reshape(out_shape), None
+            return win.astype(np.int64).sum(axis=-2).reshape(out_shape), None
         if op == "GlobalAccPool":
-            return h.sum(axis=(1, 2), dtype=np.int64).reshape(out_shape), None
+            return h.astype(np.int64).sum(axis=(1, 2)).reshape(out_shape), None
         if op == "ElementwiseAdd":
             a, b = (v[0].astype(np.int64, copy=False) for v in ins)
             return (a + b).reshape(out_shape), None

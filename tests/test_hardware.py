@@ -67,11 +67,11 @@ def test_acc32_variant_widens_accumulators_only(tiny_build):
 
 
 def test_node_without_template_is_named():
-    summary = {"VVAU_0": {"op_type": "VVAU"}}
+    summary = {"Sm_0": {"op_type": "HWSoftmax", "inputs": ["x"], "outputs": ["y"]}}
     with pytest.raises(
         HardwareError,
-        match=r"node VVAU_0 \(VVAU\) has no template in "
-        r"hw_templates/; supported: MVAU, Thresholding",
+        match=r"node Sm_0 \(HWSoftmax\) has no template in "
+        r"hw_templates/; supported: MVAU, VVAU, Thresholding",
     ):
         plan_nodes(summary, None, "exact", "h", 2)
 
@@ -87,8 +87,17 @@ def test_incompatible_stream_packing_is_an_error():
             "numSteps": 3,
             "ActVal": 0,
             "thresholds": [[1, 2, 3]],
+            "inputs": ["x"],
+            "outputs": ["t"],
         },
-        "LabelSelect_0": {"op_type": "LabelSelect", "inputDataType": "UINT2", "PE": 2, "Labels": 6},
+        "LabelSelect_0": {
+            "op_type": "LabelSelect",
+            "inputDataType": "UINT2",
+            "PE": 2,
+            "Labels": 6,
+            "inputs": ["t"],
+            "outputs": ["y"],
+        },
     }
     with pytest.raises(HardwareError, match="3 elements per word vs 2; one must divide"):
         plan_nodes(summary, None, "exact", "h", 2)

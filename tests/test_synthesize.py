@@ -39,22 +39,29 @@ class Node:
     mem: dict[str, str] = field(default_factory=dict)  # file name -> content
 
 
-def _hw(node: Node) -> HwNode:
-    """The generator's own node type, so these folders come from the real wrapper/top code."""
+def _hw(node: Node, index: int) -> HwNode:
+    """The generator's own node type, so these folders come from the real wrapper/top code.
+
+    Nodes are chained: node ``i`` reads stream ``s<i>`` and writes ``s<i+1>``.
+    """
     return HwNode(
         node.name,
         node.op_type,
         node.layer,
         node.params,
-        (node.in_width, 1),
-        (node.out_width, 1),
+        [(node.in_width, 1)],
+        [(node.out_width, 1)],
         node.mem,
+        [f"s{index}"],
+        [f"s{index + 1}"],
     )
 
 
 def make_variant(folder: Path, variant: str, nodes: list[Node]) -> Path:
     """Write a variant folder with the generator's own code (wrappers, top, plan.json)."""
-    files, plan = assemble_plan([_hw(n) for n in nodes], variant, "test", "tests")
+    files, plan = assemble_plan(
+        [_hw(n, i) for i, n in enumerate(nodes)], variant, "test", "tests"
+    )
     write_plan(files, plan, folder)
     return folder
 
