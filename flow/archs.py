@@ -59,9 +59,7 @@ def _scaled(c: int, width: float) -> int:
 
 def tfc_specs(shape: Shape, hidden: list[int]) -> list[MacSpec]:
     sizes = [shape.channels * shape.size * shape.size, *hidden, shape.classes]
-    return [
-        MacSpec(f"fc{i}", "linear", sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)
-    ]
+    return [MacSpec(f"fc{i}", "linear", sizes[i], sizes[i + 1]) for i in range(len(sizes) - 1)]
 
 
 def cnv_specs(shape: Shape, channels: list[int], hidden: list[int]) -> list[MacSpec]:
@@ -93,10 +91,14 @@ def _pool_steps(size: int) -> int:
 
 # MobileNetV1 on CIFAR-10 (as in the A2Q papers): the ImageNet channel plan, a stride-1 stem,
 # and the first depthwise stride dropped, so 32x32 inputs end at 2x2 before the pool.
-_MOBILENET = [(64, 1), (128, 1), (128, 1), (256, 2), (256, 1), (512, 2)] + [(512, 1)] * 5 + [
-    (1024, 2),
-    (1024, 1),
-]
+_MOBILENET = (
+    [(64, 1), (128, 1), (128, 1), (256, 2), (256, 1), (512, 2)]
+    + [(512, 1)] * 5
+    + [
+        (1024, 2),
+        (1024, 1),
+    ]
+)
 
 
 def mobilenetv1_specs(shape: Shape, width: float) -> list[MacSpec]:

@@ -99,7 +99,6 @@ def finn_api() -> FinnApi:
     import finn.transformation.fpgadataflow.convert_to_hw as convert_to_hw
     import finn.transformation.streamline.absorb as absorb
     import finn.transformation.streamline.reorder as reorder
-    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.analysis.fpgadataflow.dataflow_performance import dataflow_performance
     from finn.analysis.fpgadataflow.exp_cycles_per_layer import exp_cycles_per_layer
     from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
@@ -122,6 +121,7 @@ def finn_api() -> FinnApi:
     )
     from finn.transformation.fpgadataflow.set_folding import SetFolding
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
     from finn.transformation.streamline import Streamline
     from finn.transformation.streamline.reorder import MoveScalarLinearPastInvariants

@@ -151,7 +151,12 @@ def _mvau(name: str, e: dict, layer: str, wide: bool, header: str) -> HwNode:
     }
     lines = mvau_weight_lines(w, pe, simd, w_bits)
     return _node(
-        name, "MVAU", layer, params, [(in_bits, simd)], [(acc_bits, pe)],
+        name,
+        "MVAU",
+        layer,
+        params,
+        [(in_bits, simd)],
+        [(acc_bits, pe)],
         {mem: render_memfile(lines, header)},
     )
 
@@ -176,7 +181,12 @@ def _vvau(name: str, e: dict, layer: str, wide: bool, header: str) -> HwNode:
     }
     lines = vvau_weight_lines(w, pe, w_bits)
     return _node(
-        name, "VVAU", layer, params, [(in_bits, pe)], [(acc_bits, pe)],
+        name,
+        "VVAU",
+        layer,
+        params,
+        [(in_bits, pe)],
+        [(acc_bits, pe)],
         {mem: render_memfile(lines, header)},
     )
 
@@ -211,7 +221,12 @@ def _thresholding(name: str, e: dict, layer: str | None, wide: bool, header: str
     }
     lines = threshold_lines(t, pe, thr_bits, signed=in_signed)
     return _node(
-        name, "Thresholding", layer, params, [(in_bits, pe)], [(out_bits, pe)],
+        name,
+        "Thresholding",
+        layer,
+        params,
+        [(in_bits, pe)],
+        [(out_bits, pe)],
         {mem: render_memfile(lines, header)},
     )
 
@@ -279,8 +294,13 @@ def _pool(name: str, e: dict, layer: str | None) -> HwNode:
     bits, signed = _dtype(e["in_dtypes"][0])
     pe = int(e["PE"])
     k = int(np.prod(e["KernelSize"]))
-    params = {"CHANNELS": int(e["Channels"]), "K": k, "PE": pe, "WIDTH": bits,
-              "SIGNED": int(signed)}
+    params = {
+        "CHANNELS": int(e["Channels"]),
+        "K": k,
+        "PE": pe,
+        "WIDTH": bits,
+        "SIGNED": int(signed),
+    }
     return _node(name, "Pool", layer, params, [(bits, pe)], [(bits, pe)])
 
 
@@ -422,9 +442,7 @@ def _insert_glue(nodes: list[HwNode], summary: dict, fifo_depth: int) -> list[Hw
     return out
 
 
-def _glue(
-    a: HwNode, a_port: int, b: HwNode, b_port: int, tag: str, depth: int
-) -> list[HwNode]:
+def _glue(a: HwNode, a_port: int, b: HwNode, b_port: int, tag: str, depth: int) -> list[HwNode]:
     """DWC (if the packings differ) and FIFO on the stream from ``a``'s port to ``b``'s."""
     (abits, an), (bbits, bn) = a.out_elems[a_port], b.in_elems[b_port]
     stream = b.inputs[b_port]
@@ -451,12 +469,18 @@ def _glue(
             )
         )
     glue.append(
-        HwNode(f"fifo_{tag}", "FIFO", None, {"DEPTH": depth, "WIDTH": bbits * bn},
-               [(bbits, bn)], [(bbits, bn)])
+        HwNode(
+            f"fifo_{tag}",
+            "FIFO",
+            None,
+            {"DEPTH": depth, "WIDTH": bbits * bn},
+            [(bbits, bn)],
+            [(bbits, bn)],
+        )
     )
     # Chain: a --stream--> glue[0] --> ... --> b (b's input renamed to the last glue output).
     prev = stream
-    for i, g in enumerate(glue):
+    for g in glue:
         g.inputs = [prev]
         prev = f"{stream}__{g.name}"
         g.outputs = [prev]
@@ -470,8 +494,13 @@ def _sv_value(v: int | str) -> str:
 
 # Parameters the planners record for plan.json but the templates do not take.
 _PLAN_ONLY = ("IN_SIGNED",)
-_TEMPLATE_PARAMS_WITH_IN_SIGNED = ("mvau", "vvau", "thresholding", "label_select",
-                                   "global_acc_pool")
+_TEMPLATE_PARAMS_WITH_IN_SIGNED = (
+    "mvau",
+    "vvau",
+    "thresholding",
+    "label_select",
+    "global_acc_pool",
+)
 
 
 def template_params(node: HwNode) -> dict[str, int | str]:
@@ -484,11 +513,17 @@ def template_params(node: HwNode) -> dict[str, int | str]:
 def _port_decls(node: HwNode) -> list[str]:
     lines = []
     for p, (bits, n) in zip(node.in_ports, node.in_elems, strict=True):
-        lines += [f"  input  logic {p}_valid,", f"  output logic {p}_ready,",
-                  f"  input  logic [{bits * n - 1}:0] {p}_data,"]
+        lines += [
+            f"  input  logic {p}_valid,",
+            f"  output logic {p}_ready,",
+            f"  input  logic [{bits * n - 1}:0] {p}_data,",
+        ]
     for p, (bits, n) in zip(node.out_ports, node.out_elems, strict=True):
-        lines += [f"  output logic {p}_valid,", f"  input  logic {p}_ready,",
-                  f"  output logic [{bits * n - 1}:0] {p}_data,"]
+        lines += [
+            f"  output logic {p}_valid,",
+            f"  input  logic {p}_ready,",
+            f"  output logic [{bits * n - 1}:0] {p}_data,",
+        ]
     lines[-1] = lines[-1].rstrip(",")
     return lines
 
@@ -524,8 +559,7 @@ def render_top(nodes: list[HwNode], header: str) -> str:
     outputs = [t for n in nodes for t in n.outputs if t not in consumed]
     if len(inputs) != 1 or len(outputs) != 1:
         raise HardwareError(
-            f"the accelerator must have one input and one output stream, not {inputs} and "
-            f"{outputs}"
+            f"the accelerator must have one input and one output stream, not {inputs} and {outputs}"
         )
     first = next(n for n in nodes if inputs[0] in n.inputs)
     last = next(n for n in nodes if outputs[0] in n.outputs)

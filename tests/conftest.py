@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -44,3 +46,22 @@ def tiny_build(tmp_path_factory):
     cfg = parse_config(copy.deepcopy(TINY))
     run_pipeline(cfg, root, show_progress=False)
     return cfg, root / "tiny"
+
+
+def write_cifar10(folder: Path, per_batch: int = 24, test: int = 16, seed: int = 0) -> Path:
+    """A small CIFAR-10 in the real "python version" layout (pickled dicts of uint8 rows).
+
+    Writes ``folder/cifar-10-batches-py`` and returns ``folder`` (what ``data.path`` takes).
+    """
+    rng = np.random.default_rng(seed)
+    root = folder / "cifar-10-batches-py"
+    root.mkdir(parents=True, exist_ok=True)
+    for name, n in [*((f"data_batch_{i}", per_batch) for i in range(1, 6)), ("test_batch", test)]:
+        batch = {
+            b"batch_label": name.encode(),
+            b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
+            b"labels": [int(v) for v in rng.integers(0, 10, size=n)],
+        }
+        with (root / name).open("wb") as f:
+            pickle.dump(batch, f)
+    return folder

@@ -8,21 +8,51 @@ import pytest
 
 from flow.config import layer_plans, load_config
 from flow.errors import ConfigError
-from tests.conftest import write_config
+from tests.conftest import write_cifar10, write_config
 
 
 def _load(tmp_path, data, overrides=None):
     return load_config(write_config(tmp_path, data), overrides)
 
 
-def test_shipped_configs_load():
+def test_shipped_configs_load(tmp_path):
     from pathlib import Path
 
     configs = sorted(Path("configs").glob("*.yaml"))
-    assert len(configs) >= 3
+    assert len(configs) >= 6
+    cifar = write_cifar10(tmp_path / "data")
     for path in configs:
-        cfg = load_config(path)
+        try:
+            cfg = load_config(path)
+        except ConfigError as e:  # the CIFAR-10 configs name no dataset path
+            assert "data.path: dataset 'cifar10' needs a path" in str(e)
+            cfg = load_config(path, [f"data.path={cifar}"])
         assert cfg.name == path.stem
+        assert layer_plans(cfg)
+
+
+def test_cnn_configs_layers(tmp_path):
+    cifar = [f"data.path={write_cifar10(tmp_path / 'data')}"]
+    cnv = layer_plans(load_config("configs/cnv_digits.yaml"))
+    assert [(p.name, p.kind, p.in_features, p.out_features) for p in cnv] == [
+        ("conv0", "conv", 9, 16),
+        ("conv1", "conv", 144, 16),
+        ("conv2", "conv", 144, 32),
+        ("conv3", "conv", 288, 32),
+        ("fc0", "linear", 2 * 2 * 32, 64),
+        ("fc1", "linear", 64, 10),
+    ]
+    mobile = layer_plans(load_config("configs/mobilenetv1_cifar10.yaml", cifar))
+    assert len(mobile) == 28 and mobile[1].name == "dw1" and mobile[1].in_features == 9
+    # Depthwise layers stay on A2Q under an A2Q+ config (the paper's choice), pointwise A2Q+.
+    assert {p.method for p in mobile if p.kind == "depthwise"} == {"a2q"}
+    assert {p.method for p in mobile[1:-1] if p.kind != "depthwise"} == {"a2q_plus"}
+    assert mobile[-1].in_features == 1024
+    resnet = layer_plans(load_config("configs/resnet18_cifar10.yaml", cifar))
+    assert len(resnet) == 21  # stem + 16 block convs + 3 projection shortcuts + classifier
+    shortcut = {p.name: p for p in resnet}["s2b0sc"]
+    assert (shortcut.spec.kernel, shortcut.spec.stride, shortcut.in_features) == (1, 2, 64)
+    assert resnet[-1].in_features == 512
 
 
 def test_default_benchmark_layers():

@@ -59,9 +59,7 @@ def _hw(node: Node, index: int) -> HwNode:
 
 def make_variant(folder: Path, variant: str, nodes: list[Node]) -> Path:
     """Write a variant folder with the generator's own code (wrappers, top, plan.json)."""
-    files, plan = assemble_plan(
-        [_hw(n, i) for i, n in enumerate(nodes)], variant, "test", "tests"
-    )
+    files, plan = assemble_plan([_hw(n, i) for i, n in enumerate(nodes)], variant, "test", "tests")
     write_plan(files, plan, folder)
     return folder
 

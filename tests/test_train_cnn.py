@@ -5,10 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import pickle
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 from torch.nn import functional as F
@@ -16,7 +14,7 @@ from torch.nn import functional as F
 from flow import train as train_mod
 from flow.config import parse_config
 from flow.train import AUG_PAD, _batch_seed, augment_batch, augment_params, run_train
-from tests.conftest import TINY
+from tests.conftest import TINY, write_cifar10
 
 
 def _crop_reference(x: torch.Tensor, dy, dx, flip, pad: int) -> torch.Tensor:
@@ -132,23 +130,9 @@ def test_cnv_digits_trains_and_estimate_and_resume_leave_results_alone(
     _assert_same(reference, _weights(tmp_path / "run" / "model.pt"))
 
 
-def _write_cifar(folder: Path, per_batch: int = 24, test: int = 16) -> None:
-    """A small CIFAR-10 in the real "python version" layout (pickled dicts of uint8 rows)."""
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True)
-    for name, n in [*((f"data_batch_{i}", per_batch) for i in range(1, 6)), ("test_batch", test)]:
-        batch = {
-            b"batch_label": name.encode(),
-            b"data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8),
-            b"labels": [int(v) for v in rng.integers(0, 10, size=n)],
-        }
-        with (folder / name).open("wb") as f:
-            pickle.dump(batch, f)
-
-
 @pytest.mark.parametrize(("arch", "width"), [("resnet18", 0.0625), ("mobilenetv1", 0.125)])
 def test_cifar10_cnn_trains_with_augmentation(tmp_path, monkeypatch, arch, width):
-    _write_cifar(tmp_path / "data" / "cifar-10-batches-py")
+    write_cifar10(tmp_path / "data")
     d = copy.deepcopy(TINY)
     d["name"] = arch
     d["data"] = {"dataset": "cifar10", "path": str(tmp_path / "data")}

@@ -49,8 +49,8 @@ class _Builder:
 
     def norm(self, name: str) -> nn.Module:
         s = self.plans[name].spec
-        return nn.BatchNorm1d(s.out_channels) if s.kind == "linear" else nn.BatchNorm2d(
-            s.out_channels
+        return (
+            nn.BatchNorm1d(s.out_channels) if s.kind == "linear" else nn.BatchNorm2d(s.out_channels)
         )
 
     def relu(self) -> nn.Module:
