@@ -90,7 +90,7 @@ def _pool_steps(size: int) -> int:
 
 
 # MobileNetV1 on CIFAR-10 (as in the A2Q papers): the ImageNet channel plan, a stride-1 stem,
-# and the first depthwise stride dropped, so 32x32 inputs end at 2x2 before the pool.
+# and the first depthwise stride dropped, so 32x32 inputs end at 4x4 before the pool.
 _MOBILENET = (
     [(64, 1), (128, 1), (128, 1), (256, 2), (256, 1), (512, 2)]
     + [(512, 1)] * 5

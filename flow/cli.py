@@ -123,6 +123,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     configs = [Path(c) for c in args.configs] or sorted(Path("configs").glob("*.yaml"))
     report = run_bench(configs, Path(args.build_dir), Path(args.out), fresh=args.fresh)
     for name, r in report["benchmarks"].items():
+        if "skipped" in r:
+            print(f"{name:28s} skipped: {r['skipped']}")
+            continue
         print(
             f"{name:28s} {r['wall_seconds']:7.1f} s  acc {r['quant_accuracy']}  "
             f"LUT {r['lut']}  LUT ratio {r['lut_ratio']}"

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.fold_constants import FoldConstants
@@ -52,6 +53,7 @@ from flow.passes import (
     SplitOffHostTail,
     hw_layer_summary,
 )
+from flow.passes.exact_accumulator_width import mac_weight_matrix
 from flow.util import atomic_write_bytes, write_json
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,10 @@ class CompileContext:
     cc: CompileConfig
     input_datatype: str
     plans: list[LayerPlan] | None = None
+    # Integer weights (out, K) of the exported MAC layers, in the plans' order.
+    plan_weights: list[np.ndarray] | None = None
+    # HW MAC node name -> its config layer, set once the MAC nodes exist.
+    layer_of: dict[str, LayerPlan] = field(default_factory=dict)
     finn_widths: dict[str, str] = field(default_factory=dict)
     host_tail: list[dict] = field(default_factory=list)
     reports: dict[str, Any] = field(default_factory=dict)
@@ -231,7 +237,49 @@ def step_convert_to_hw(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper
     if left or bad_pool:
         names = ", ".join(f"{n.name} ({n.op_type})" for n in left + bad_pool)
         raise CompileError(f"cannot map to a hardware layer: {names}. Supported: {SUPPORTED}")
+    if ctx.plans is not None:
+        ctx.layer_of = match_layers(model, ctx.plans, ctx.plan_weights)
     return model
+
+
+def _signature(channels: np.ndarray) -> tuple:
+    """Order-free fingerprint of a weight matrix given as one row per output channel."""
+    return tuple(sorted(tuple(sorted(int(v) for v in row)) for row in channels))
+
+
+def match_layers(
+    model: ModelWrapper, plans: list[LayerPlan], weights: list[np.ndarray] | None
+) -> dict[str, LayerPlan]:
+    """Which config layer each MAC node computes.
+
+    Streamlining may reorder the branches of a residual block, and lowering permutes each
+    channel's inputs (im2col order, absorbed flattens), so nodes are matched to layers by
+    shape and by the multiset of integer weights of every output channel, which none of
+    these change; ties (identical layers) keep graph order.
+    """
+    macs = _mac_nodes(model)
+    if len(macs) != len(plans):
+        raise CompileError(
+            f"the HW graph has {len(macs)} MAC layers but the config describes {len(plans)}"
+        )
+    free = list(range(len(plans)))
+    out: dict[str, LayerPlan] = {}
+    for node in macs:
+        w = mac_weight_matrix(model, node)  # (K, channels)
+        shape = (w.shape[0], w.shape[1])
+        cands = [i for i in free if (plans[i].in_features, plans[i].out_features) == shape]
+        if weights is not None and len(cands) > 1:
+            sig = _signature(np.round(w).astype(np.int64).T)
+            same = [i for i in cands if _signature(weights[i]) == sig]
+            cands = same or cands
+        if not cands:
+            raise CompileError(
+                f"HW node {node.name} (K={shape[0]}, {shape[1]} outputs) matches no layer of "
+                "the config; the exported model does not belong to this config"
+            )
+        free.remove(cands[0])
+        out[node.name] = plans[cands[0]]
+    return out
 
 
 def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
@@ -241,10 +289,11 @@ def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapp
     the width table (it rounds a graph-final MVAU up to a multiple of 8; we never do).
     """
     api = finn_api()
-    for i, node in enumerate(_mac_nodes(model)):
+    for node in _mac_nodes(model):
         if not model.get_initializer(node.input[1]).any():
             # Still built (a 1-bit accumulator holding 0) so sweeps keep the data point.
-            layer = f" (layer {ctx.plans[i].name})" if ctx.plans else ""
+            plan = ctx.layer_of.get(node.name)
+            layer = f" (layer {plan.name})" if plan else ""
             log.warning(
                 "%s%s: every weight is zero; its output is constant (A2Q at this target "
                 "P leaves no weight: raise P or enable train.ep_init)",
@@ -284,7 +333,7 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     f = ctx.cc.folding
     if f.layers:
         macs = _mac_nodes(model)
-        names = [p.name for p in ctx.plans] if ctx.plans else [n.name for n in macs]
+        names = [ctx.layer_of[n.name].name if ctx.layer_of else n.name for n in macs]
         for name, node in zip(names, macs, strict=True):
             lf = f.layers.get(name)
             if lf is None:
@@ -420,23 +469,20 @@ STEPS: list[tuple[str, Callable[[ModelWrapper, CompileContext], ModelWrapper]]] 
 
 
 def accumulator_table(
-    summary: dict[str, dict], plans: list[LayerPlan] | None, finn_widths: dict[str, str]
+    summary: dict[str, dict],
+    plans: list[LayerPlan] | None,
+    layer_of: dict[str, LayerPlan],
+    finn_widths: dict[str, str],
 ) -> list[dict]:
-    """One row per MAC layer: the guarantee chain data-type bound >= target >= exact == hw."""
+    """One row per MAC layer, in the config's layer order (graph order without a config):
+    the guarantee chain data-type bound >= target >= exact == hw."""
     macs = [(name, e) for name, e in summary.items() if e["op_type"] in MAC_OPS]
-    if plans is not None and len(plans) != len(macs):
-        raise CompileError(
-            f"the HW graph has {len(macs)} MAC layers but the config describes {len(plans)}"
-        )
+    if plans:
+        rank = {p.name: i for i, p in enumerate(plans)}
+        macs.sort(key=lambda m: rank[layer_of[m[0]].name])
     rows = []
-    for i, (node, e) in enumerate(macs):
-        plan = plans[i] if plans else None
-        if plan is not None and (e["MW"], e["MH"]) != (plan.in_features, plan.out_features):
-            raise CompileError(
-                f"HW node {node} (K={e['MW']}, {e['MH']} outputs) does not match layer "
-                f"{plan.name} (K={plan.in_features}, {plan.out_features} outputs): the MAC "
-                "nodes are not in the config's layer order"
-            )
+    for node, e in macs:
+        plan = layer_of.get(node)
         idt = _dt(e["inputDataType"])
         wdt = _dt(e["weightDataType"])
         hw_bits = _dt(e["accDataType"])["bits"]
@@ -524,6 +570,10 @@ def compile_model(
         model = ModelWrapper(str(qonnx_path))
     except Exception as e:
         raise CompileError(f"{qonnx_path}: cannot read as an ONNX model: {e}") from None
+    if plans is not None:
+        from flow.export import exported_integer_weights
+
+        ctx.plan_weights = [q for _, q in exported_integer_weights(model)]
     timings: dict[str, float] = {}
     steps_dir = out_dir / "steps"
     steps_dir.mkdir(exist_ok=True)
@@ -534,7 +584,7 @@ def compile_model(
         model.save(str(steps_dir / f"{i:02d}_{name}.onnx"))
         log.debug("compile step %s: %.2f s", name, timings[name])
     summary = hw_layer_summary(model)
-    table = accumulator_table(summary, plans, ctx.finn_widths)
+    table = accumulator_table(summary, plans, ctx.layer_of, ctx.finn_widths)
     sums = sums_table(summary)
     write_json(out_dir / "time_per_step.json", timings)
     write_json(out_dir / "accumulators.json", table)
@@ -565,7 +615,13 @@ def run_compile(cfg: BuildConfig, export_dir: Path, out_dir: Path) -> dict:
     result = compile_model(
         export_dir / "model.onnx", out_dir, cfg.compile, input_datatype(cfg), plans
     )
-    verification = run_verification(cfg, export_dir / "model.onnx", out_dir, plans)
+    # The checks pair MAC nodes with layers in graph order, which a residual block may
+    # change; the width table records which node computes which layer.
+    by_name = {p.name: p for p in plans}
+    node_layer = {r["node"]: r["name"] for r in result["accumulators"]}
+    summary = hw_summary(out_dir)
+    graph_plans = [by_name[node_layer[n]] for n, e in summary.items() if e["op_type"] in MAC_OPS]
+    verification = run_verification(cfg, export_dir / "model.onnx", out_dir, graph_plans)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     return {**result, **verification}
 

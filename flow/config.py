@@ -558,6 +558,11 @@ def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
                 f"{key}.pe: {lf.pe} does not divide the layer's {p.out_features} outputs (MH); "
                 f"allowed: {_divisors(p.out_features)}"
             )
+        if p.kind == "depthwise" and lf.simd != 1:
+            raise ConfigError(
+                f"{key}.simd: a depthwise layer takes one kernel position per cycle, so SIMD "
+                f"must be 1, not {lf.simd}; fold it with pe (allowed: {_divisors(p.out_features)})"
+            )
         if p.in_features % lf.simd:
             raise ConfigError(
                 f"{key}.simd: {lf.simd} does not divide the layer's {p.in_features} inputs (MW); "

@@ -209,6 +209,9 @@ def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
         atomic_write_bytes(out_dir / "model.onnx", tmp.read_bytes())
     finally:
         tmp.unlink(missing_ok=True)
+        # torch's ONNX exporter may spill initializers into a side file next to the temporary
+        # model; the ModelWrapper above has read them in, and model.onnx is self-contained.
+        tmp.with_name(tmp.name + ".data").unlink(missing_ok=True)
     return report
 
 

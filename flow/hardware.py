@@ -682,9 +682,10 @@ def run_hardware(cfg, compile_dir: Path, out_dir: Path, config_digest: str) -> d
     from flow.config import layer_plans
 
     summary = hw_summary(compile_dir)
-    names = [r["name"] for r in read_json(compile_dir / "accumulators.json")]
-    if len(names) != len(layer_plans(cfg)):
+    layer_of = {r["node"]: r["name"] for r in read_json(compile_dir / "accumulators.json")}
+    if len(layer_of) != len(layer_plans(cfg)):
         raise HardwareError("accumulators.json does not match the config's layers")
+    names = [layer_of[n] for n, e in summary.items() if e["op_type"] in MAC_OPS]
     result = {}
     for variant in VARIANTS:
         files, plan = build_plan(summary, names, variant, config_digest, cfg.hardware.fifo_depth)

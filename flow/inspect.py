@@ -181,6 +181,22 @@ def _compile_section(cdir: Path) -> list[str]:
         "\naccumulator widths (bits; guaranteed = A2Q-constrained and exact <= target):",
         format_accumulators(rows),
     ]
+    sums = cdir / "sums.json"
+    if sums.exists() and read_json(sums):
+        out.append("residual adds and global pools (exact width of their sums):")
+        out.append(
+            format_table(
+                [{**r, "inputs": " + ".join(r["inputs"])} for r in read_json(sums)],
+                [
+                    ("node", "node"),
+                    ("op", "op"),
+                    ("inputs", "inputs"),
+                    ("terms", "terms"),
+                    ("hw_type", "hw type"),
+                    ("PE", "PE"),
+                ],
+            )
+        )
     tail = cdir / "host_tail.json"
     if tail.exists() and read_json(tail):
         ops = ", ".join(op["op_type"] for op in read_json(tail))

@@ -1,15 +1,17 @@
 """Independent verification of a compiled HW graph (no FINN code is used here).
 
-- ``IntegerGraph`` executes the HW graph's integer semantics in numpy int64 (MVAU dot
-  products, threshold counting, top-1), optionally wrapping chosen accumulators to P bits and
-  counting the dot products that overflow.
-- Worst-case check: for every MAC layer and output channel, the two input vectors that reach
-  the extremes of the dot product (``bounds.worst_case_inputs``), evaluated in Python ints,
-  must fit the hardware accumulator.
+- ``IntegerGraph`` executes the HW graph's integer semantics exactly in numpy (padding,
+  sliding windows, MVAU/VVAU dot products, threshold counting, pools, forks and residual
+  adds, top-1), by tensor name so DAGs work, optionally wrapping chosen accumulators to P bits
+  and counting the dot products that overflow. Samples enter through :func:`graph_input`.
+- Worst-case check: for every MAC layer (MVAU, VVAU) and output channel, the two input
+  vectors that reach the extremes of the dot product (``bounds.worst_case_inputs``),
+  evaluated in Python ints, must fit the hardware accumulator.
 - Fidelity: FINN's Python execution of ``hw.onnx`` and our executor against the exported
   QONNX model on the test set (``verify.json``).
 - Wrap-around study: accumulators forced to narrower widths, overflow events per layer and
-  the accuracy wrap-around leaves (``overflow.json``) — the motivation for A2Q.
+  the accuracy wrap-around leaves (``overflow.json``) — the motivation for A2Q. The same file
+  holds every residual add's and global pool's observed range against its datatype.
 """
 
 from __future__ import annotations
@@ -73,9 +75,10 @@ class RunResult:
 
 
 _MAC_OPS = ("MVAU", "VVAU")
-# Element budget of the largest intermediate tensor of one chunk of samples.
-_CHUNK_ELEMENTS = 1 << int(__import__("os").environ.get("VC", 22))
-_WINDOW_ELEMENTS = 1 << int(__import__("os").environ.get("VW", 22))
+# Element budgets of the largest tensor of one chunk of samples, and of a sliding window's
+# expansion (a sub-batch of it): small enough to stay cache- and allocator-friendly.
+_CHUNK_ELEMENTS = 1 << 20
+_WINDOW_ELEMENTS = 1 << 22
 # Thresholds compared one step at a time up to this many steps, by a search beyond.
 _THRESHOLD_LOOP_STEPS = 32
 # Largest lookup table (channels x threshold span) a Thresholding node is run with.
@@ -143,8 +146,8 @@ class _ThresholdTable:
         counts = np.stack([np.searchsorted(row, values, side="right") for row in ts])
         y = counts + act_val
         y = 2 * y - 1 if bipolar else y
-        self.bounds = (int(y.min()), int(y.max()))
-        self.table = y.astype(np.float32 if _mag(*self.bounds) < _F32_EXACT else np.int64)
+        small = _mag(int(y.min()), int(y.max())) < _F32_EXACT
+        self.table = y.astype(np.float32 if small else np.int64)
         self.table = self.table.reshape(-1)
         self.offsets = np.arange(len(ts), dtype=np.int64) * span - self.lo
         self.index_dtype = np.int32 if len(ts) * span < 1 << 31 else np.int64
@@ -173,6 +176,25 @@ def _im2col(h: np.ndarray, e: dict) -> np.ndarray:
     if win.shape[1:3] != (oh, ow):
         raise CompileError(f"verify: {e['op_type']} window count {win.shape[1:3]} != OFMDim")
     return win.transpose(0, 1, 2, 4, 5, 3).reshape(len(h), oh, ow, kh * kw * c)
+
+
+def _with_streams(summary: dict[str, dict]) -> dict[str, dict]:
+    """``summary`` as it is when it names its streams, else (a hand-written chain of flat
+    nodes) with each node reading the previous one's output, shapes left to the data."""
+    if all("inputs" in e for e in summary.values()):
+        return summary
+    out, prev = {}, "global_in"
+    for name, e in summary.items():
+        out[name] = {
+            "inputs": [prev],
+            "outputs": [f"{name}_out"],
+            "in_shapes": [[1, -1]],
+            "out_shapes": [[1, -1]],
+            "out_dtypes": [e.get("outputDataType", "")],
+            **e,
+        }
+        prev = f"{name}_out"
+    return out
 
 
 @dataclass
@@ -215,7 +237,7 @@ class IntegerGraph:
     _POOL_FUNCTIONS = ("MaxPool", "AccPool")
 
     def __init__(self, summary: dict[str, dict]) -> None:
-        self.nodes = list(summary.items())
+        self.nodes = list(_with_streams(summary).items())
         if not self.nodes:
             raise CompileError("verify: the HW graph has no HW nodes")
         producers: dict[str, str] = {}
@@ -265,14 +287,14 @@ class IntegerGraph:
         windows = [e for _, e in self.nodes if e["op_type"] == "ConvolutionInputGenerator"]
         expanded = {t for e in windows for t in e["outputs"]}
         per_sample = max(
-            int(np.prod(shape[1:]))
+            abs(int(np.prod(shape[1:])))
             for _, e in self.nodes
             for t, shape in zip(
                 e["inputs"] + e["outputs"], e["in_shapes"] + e["out_shapes"], strict=True
             )
             if t not in expanded
         )
-        per_window = max([int(np.prod(e["out_shapes"][0][1:])) for e in windows], default=1)
+        per_window = max([abs(int(np.prod(e["out_shapes"][0][1:]))) for e in windows], default=1)
         self.chunk = max(1, _CHUNK_ELEMENTS // per_sample)
         self.sub_chunk = max(1, _WINDOW_ELEMENTS // per_window)
         # Tensors no later node reads, freed after node i.
@@ -321,7 +343,7 @@ class IntegerGraph:
             x0 = np.asarray(xin[start : start + self.chunk], dtype=np.int64)
             env = {self.input_name: (x0, int(x0.min(initial=0)), int(x0.max(initial=0)))}
             for i, (name, e) in enumerate(self.nodes):
-                y, bounds = self._apply(name, e, [env[t] for t in e["inputs"]], len(x0))
+                y, yr = self._apply(name, e, [env[t] for t in e["inputs"]], len(x0))
                 if name in events:  # y: exact integers, in float where they fit
                     bits = acc_bits.get(name)
                     dots[name] += int(y.size)
@@ -331,12 +353,12 @@ class IntegerGraph:
                         y = wrap(y, bits)
                     if keep_accumulators:
                         accs[name].append(y.astype(np.int64))
-                if bounds is None:
-                    bounds = (int(y.min(initial=0)), int(y.max(initial=0))) if y.size else (0, 0)
-                old = ranges.get(name, bounds)
-                ranges[name] = (min(old[0], bounds[0]), max(old[1], bounds[1]))
+                if yr is None:
+                    yr = (int(y.min(initial=0)), int(y.max(initial=0))) if y.size else (0, 0)
+                old = ranges.get(name, yr)
+                ranges[name] = (min(old[0], yr[0]), max(old[1], yr[1]))
                 for t in e["outputs"]:
-                    env[t] = (y, *bounds)
+                    env[t] = (y, *yr)
                 for t in self._dead_after[i]:
                     env.pop(t, None)
             out = env[self.output_name][0]
@@ -408,7 +430,7 @@ class IntegerGraph:
         if op == "Thresholding":
             table = self._tables.get(name)
             if table is not None:
-                return table(h), table.bounds
+                return table(h), None
             y = _threshold(h, self._thresholds[name]).astype(np.int64) + int(e.get("ActVal", 0))
             if self._bipolar(e):
                 y = 2 * y - 1
@@ -466,7 +488,6 @@ def worst_case_check(summary: dict[str, dict]) -> list[dict]:
         rows.append(
             {
                 "node": name,
-                "op_type": e["op_type"],
                 "hw_acc_bits": bits,
                 "channels": len(e["weights"][0]),
                 "worst_min": worst_lo,

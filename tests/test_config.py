@@ -138,6 +138,19 @@ def test_default_benchmark_layers():
             {"quant": {"last_layer": "constrained"}},
             "compile.top_k: the last layer fc2 uses a2q_plus, whose per-channel scale",
         ),
+        ({"model": {"arch": "vgg"}}, "model.arch: must be one of 'tfc', 'cnv', 'mobilenetv1'"),
+        ({"model": {"arch": "cnv", "channels": []}}, "model.channels: must list at least one"),
+        (
+            {"model": {"arch": "cnv", "channels": [4] * 10}},
+            "model.channels: 10 convs pool a 8x8 input below 1x1; use at most 6 convs",
+        ),
+        ({"model": {"width": 0}}, "model.width: must be in 0.01..8, not 0.0"),
+        ({"quant": {"depthwise": "a2q+"}}, "quant.depthwise: must be one of 'baseline'"),
+        (
+            {"model": {"arch": "cnv", "channels": [4, 4]}, "quant": {"layers": {"conv9": {}}}},
+            "quant.layers.conv9: no such layer (did you mean 'conv1'?); the layers are conv0, "
+            "conv1, fc0, fc1, fc2",
+        ),
     ],
 )
 def test_bad_config_messages(tmp_path, tiny_data, patch, message):
@@ -205,3 +218,20 @@ def test_edge_policies_and_overrides(tmp_path, tiny_data):
         ("a2q_plus", 12),
         ("a2q", 15),
     ]
+
+
+def test_depthwise_folding_takes_pe_only(tmp_path):
+    cifar = write_cifar10(tmp_path / "data")
+    layers = {"conv0": {}, "dw1": {"pe": 4, "simd": 3}}
+    with pytest.raises(ConfigError) as e:
+        load_config(
+            "configs/mobilenetv1_cifar10.yaml",
+            [
+                f"data.path={cifar}",
+                "compile.folding.target_cycles_per_frame=null",
+                f"compile.folding.layers={layers}",
+            ],
+        )
+    assert "compile.folding.layers.dw1.simd: a depthwise layer takes one kernel position" in str(
+        e.value
+    )

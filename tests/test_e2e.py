@@ -63,6 +63,12 @@ def test_bench_collects_the_figures(tiny_build, tmp_path):
     from tests.conftest import TINY
 
     path = write_config(tmp_path, TINY, "tiny.yaml")
-    report = run_bench([path], out.parent, tmp_path / "bench.json")
+    # A benchmark whose dataset this machine lacks is listed as skipped, with the reason.
+    no_data = Path("configs/resnet18_cifar10.yaml")
+    report = run_bench([path, no_data], out.parent, tmp_path / "bench.json")
     assert json.loads((tmp_path / "bench.json").read_text()) == report
     assert report["benchmarks"]["tiny"]["wall_seconds"] < 30
+    assert (
+        "data.path: dataset 'cifar10' needs a path"
+        in (report["benchmarks"]["resnet18_cifar10"]["skipped"])
+    )
