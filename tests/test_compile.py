@@ -136,7 +136,7 @@ def test_bad_folding_on_external_model(tiny_build, tmp_path):
     _, out = tiny_build
     layers = {"MVAU_0": LayerFolding(pe=3), "MVAU_1": LayerFolding(), "MVAU_2": LayerFolding()}
     cc = CompileConfig(folding=FoldingConfig(layers=layers))
-    with pytest.raises(CompileError, match="PE=3 must divide MH=32"):
+    with pytest.raises(CompileError, match="PE=3 must divide 32 outputs"):
         compile_model(out / "export" / "model.onnx", tmp_path / "c", cc, "UINT5")
 
 

@@ -533,6 +533,8 @@ def simulate_ports(
     if max_cycles is None:
         max_cycles = 100_000 + 1_000 * (total_in + total_out)
 
+    # The simulator runs in its own folder, so every path handed to it must be absolute.
+    workdir = Path(workdir).resolve()
     binary, build_seconds = build_ports_simulator(
         sources, top, params, in_widths, out_widths, workdir
     )

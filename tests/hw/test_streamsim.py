@@ -53,3 +53,12 @@ def test_testbench_rejects_bad_parameters() -> None:
     with pytest.raises(HardwareError, match="parameter F must be an int, bool, str or Path"):
         stream_testbench("fifo", {"F": 1.5}, 8, 8)  # type: ignore[dict-item]
     assert '.WEIGHT_FILE("w.mem")' in stream_testbench("mvau", {"WEIGHT_FILE": "w.mem"}, 8, 8)
+
+
+def test_relative_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # `a2q run` builds under a relative build/ folder; the simulator runs in its own folder.
+    monkeypatch.chdir(tmp_path)
+    res = simulate_stream(
+        [TEMPLATES / "label_select.sv"], "label_select", PARAMS, 16, 4, FRAME, 1, Path("rel")
+    )
+    assert res.outputs == [5]
