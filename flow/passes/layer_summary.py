@@ -8,6 +8,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from flow.bounds import signed_bits
+from flow.errors import CompileError
 from flow.passes.exact_accumulator_width import (
     MAC_OP_TYPES,
     THRESHOLDING_OP_TYPES,
@@ -92,5 +93,10 @@ def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
         elif node.op_type in THRESHOLDING_OP_TYPES:
             thr = model.get_initializer(node.input[1])
             entry["thresholds"] = integer_matrix(thr, f"{node.name} thresholds")
+        if node.name in summary or not node.name:
+            raise CompileError(
+                f"HW node name {node.name!r} is empty or not unique ({node.op_type}); run "
+                "GiveUniqueNodeNames first"
+            )
         summary[node.name] = entry
     return summary
