@@ -366,7 +366,8 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
             for attr in ("PE", "SIMD"):
                 if attr in dst.get_nodeattr_types():
                     dst.set_nodeattr(attr, src.get_nodeattr(attr))
-    _fold_stream_nodes(model)
+    # An explicit folding is the user's: only FINN's choice is aligned to the windows.
+    _fold_stream_nodes(model, align_simd=not f.layers)
     return model
 
 
@@ -390,7 +391,7 @@ def _elems(node, side: str) -> int:
     return inst.get_nodeattr("PE")
 
 
-def _fold_stream_nodes(model: ModelWrapper) -> None:
+def _fold_stream_nodes(model: ModelWrapper, align_simd: bool) -> None:
     """Fold sliding windows and paddings to their consumers; check every stream's packing.
 
     Our VVAU takes one kernel position per cycle (SIMD=1). A depthwise sliding window emits
@@ -411,6 +412,12 @@ def _fold_stream_nodes(model: ModelWrapper) -> None:
         )
         if consumer is None:
             continue
+        if (
+            align_simd
+            and node.op_type == "ConvolutionInputGenerator"
+            and consumer.op_type == "MVAU"
+        ):
+            _align_simd(getCustomOp(consumer), channels)
         want = _elems(consumer, "in")
         if node.op_type == "FMPadding" or not inst.get_nodeattr("depthwise"):
             want = math.gcd(want, channels)
@@ -423,6 +430,28 @@ def _fold_stream_nodes(model: ModelWrapper) -> None:
                     f"folding: {node.name} sends {a} elements per word to {consumer.name}, "
                     f"which takes {b}; one must divide the other (choose PE/SIMD accordingly)"
                 )
+
+
+def _align_simd(mvau, channels: int) -> None:
+    """Round a conv MVAU's SIMD up to a multiple or a divisor of its input channels when its
+    sliding window would otherwise be the slower of the two.
+
+    The window emits whole channel groups, so an MVAU SIMD that is neither forces the window
+    down to their common divisor (SIMD 18 on 4 channels: 2 elements per cycle). Rounding up
+    never slows the MVAU; it is skipped when the window keeps up anyway, since a wider SIMD
+    costs multipliers.
+    """
+    mw, mh = mvau.get_nodeattr("MW"), mvau.get_nodeattr("MH")
+    simd, pe = mvau.get_nodeattr("SIMD"), mvau.get_nodeattr("PE")
+    window_cycles = mw // math.gcd(simd, channels)  # per output pixel
+    mvau_cycles = (mw // simd) * (mh // pe)
+    if window_cycles <= mvau_cycles:
+        return
+    fits = [
+        d for d in range(simd, mw + 1) if mw % d == 0 and (d % channels == 0 or channels % d == 0)
+    ]
+    if fits:
+        mvau.set_nodeattr("SIMD", fits[0])
 
 
 def _fold_thresholds_like(model: ModelWrapper, mvau, pe: int) -> None:

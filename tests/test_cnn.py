@@ -76,6 +76,10 @@ def test_cnv_digits_through_every_stage(cnv_build):
     plan = read_json(build / "hardware" / "exact" / "plan.json")
     ops = {n["op_type"] for n in plan["nodes"]}
     assert {"ConvolutionInputGenerator", "FMPadding", "Pool", "MVAU", "Thresholding"} <= ops
+    # FINN's SIMD choices are aligned to whole channel groups, so no window is starved down
+    # to a common divisor of its channels and its MVAU's SIMD.
+    windows = [n["params"] for n in plan["nodes"] if n["op_type"] == "ConvolutionInputGenerator"]
+    assert all(p["SIMD"] == p["CHANNELS"] for p in windows if not p["DEPTHWISE"])
     # The throughput of the RTL is what FINN's cycle model predicts for the folding, within
     # the sliding windows' row-refill gaps.
     sim = read_json(build / "sim" / "sim.json")
