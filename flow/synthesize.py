@@ -340,9 +340,28 @@ def yosys_version(exe: str) -> str:
     return lines[0]
 
 
+_NODE = "\0node\0"
+
+
 def _digest(req: _Request, script: str, version: str) -> str:
-    files = [f"{f}={file_digest(req.src_dir / f)}" for f in req.files]
-    return text_digest(version, script, *files)
+    """Cache key of a synthesis run: Yosys version, script and every file's content.
+
+    A node's own name (its wrapper module, its memory file names) is taken out of the key:
+    the figures do not depend on it, and the many identical FIFOs and width converters of a
+    CNN then share one run.
+    """
+    if req.is_top:
+        files = [f"{f}={file_digest(req.src_dir / f)}" for f in req.files]
+        return text_digest(version, script, *files)
+    own = re.compile(rf"\b{re.escape(req.name)}(?=\b|_)")
+
+    def canon(f: str) -> str:
+        name = own.sub(_NODE, f)
+        if f == f"{req.name}.sv":
+            return f"{name}={text_digest(own.sub(_NODE, (req.src_dir / f).read_text()))}"
+        return f"{name}={file_digest(req.src_dir / f)}"
+
+    return text_digest(version, own.sub(_NODE, script), *(canon(f) for f in req.files))
 
 
 def _synthesize(

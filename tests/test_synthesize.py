@@ -242,6 +242,19 @@ def test_changing_one_layer_resynthesizes_only_that_node_and_the_top(
     assert len(fake_yosys.ran) == 7
 
 
+def test_identical_glue_under_other_names_shares_one_run(
+    tmp_path: Path, fake_yosys: FakeYosys
+) -> None:
+    nodes = [fifo("fifo_1", 4, 16), fifo("fifo_12", 4, 16), fifo("fifo_2", 8, 16)]
+    folder = make_variant(tmp_path / "exact", "exact", nodes)
+    synth = syn.run_synthesis({"exact": folder}, tmp_path / "out", jobs=1, stitched_top=False)
+    # fifo_1 and fifo_12 differ only in their names (one is a prefix of the other).
+    assert sorted(fake_yosys.ran) == ["exact/fifo_1", "exact/fifo_2"]
+    layers = synth["variants"]["exact"]["layers"]
+    assert layers["fifo_1"]["digest"] == layers["fifo_12"]["digest"] != layers["fifo_2"]["digest"]
+    assert layers["fifo_12"]["cached"] is False  # shared within the run, not from an old one
+
+
 def test_plan_errors_come_before_any_synthesis(tmp_path: Path, fake_yosys: FakeYosys) -> None:
     folder = make_variant(tmp_path / "exact", "exact", tiny_nodes())
     (folder / "Thresholding_0_thresholds.mem").unlink()
