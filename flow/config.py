@@ -200,7 +200,9 @@ _RANGES: dict[str, tuple[float, float]] = {
     "quant.acc_bits": (2, 32),
     "quant.layers.*.acc_bits": (2, 32),
     "train.float_epochs": (0, 10000),
-    "train.qat_epochs": (0, 10000),
+    # At least one: Brevitas' activation quantizers take their scales from statistics
+    # collected in QAT steps; with none the quantized model has no activation scales.
+    "train.qat_epochs": (1, 10000),
     "train.batch_size": (1, 65536),
     "train.lr": (1e-8, 10.0),
     "train.qat_lr": (1e-8, 10.0),

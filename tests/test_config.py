@@ -145,6 +145,7 @@ def test_default_benchmark_layers():
             "model.channels: 10 convs pool a 8x8 input below 1x1; use at most 6 convs",
         ),
         ({"model": {"width": 0}}, "model.width: must be in 0.01..8, not 0.0"),
+        ({"train": {"qat_epochs": 0}}, "train.qat_epochs: must be in 1..10000, not 0"),
         ({"quant": {"depthwise": "a2q+"}}, "quant.depthwise: must be one of 'baseline'"),
         (
             {"model": {"arch": "cnv", "channels": [4, 4]}, "quant": {"layers": {"conv9": {}}}},
