@@ -52,8 +52,9 @@ format: install
 	$(VENV)/bin/ruff format flow tests
 	$(VENV)/bin/ruff check --fix flow tests
 
+# SET passes config overrides, e.g. make resnet18-cifar10 SET="data.path=/data/cifar-10-batches-py"
 $(BENCHMARKS): install
-	$(A2Q) run configs/$(subst -,_,$@).yaml
+	$(A2Q) run configs/$(subst -,_,$@).yaml $(foreach s,$(SET),--set $(s))
 	$(A2Q) report build/$(subst -,_,$@)
 
 $(SWEEPS): install
