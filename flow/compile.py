@@ -165,7 +165,7 @@ def step_streamline(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     api = finn_api()
     model = model.transform(ReduceMeanToGlobalAveragePool())
     model = model.transform(api.absorb.AbsorbScalarBiasIntoMultiThreshold())
-    model = model.transform(api.MoveScalarLinearPastInvariants())
+    model = model.transform(api.reorder.MoveScalarLinearPastInvariants())
     model = model.transform(api.Streamline())
     model = model.transform(LowerConvsToMatMul())
     model = model.transform(api.reorder.MakeMaxPoolNHWC())
@@ -622,6 +622,7 @@ def compile_model(
     atomic_write_bytes(out_dir / "hw.onnx", model.model.SerializeToString())
     return {
         "accumulators": table,
+        "mac_nodes": [n for n, e in summary.items() if e["op_type"] in MAC_OPS],  # graph order
         "sums": sums,
         "time_per_step": timings,
         "host_tail": ctx.host_tail,
@@ -648,8 +649,7 @@ def run_compile(cfg: BuildConfig, export_dir: Path, out_dir: Path) -> dict:
     # change; the width table records which node computes which layer.
     by_name = {p.name: p for p in plans}
     node_layer = {r["node"]: r["name"] for r in result["accumulators"]}
-    summary = hw_summary(out_dir)
-    graph_plans = [by_name[node_layer[n]] for n, e in summary.items() if e["op_type"] in MAC_OPS]
+    graph_plans = [by_name[node_layer[n]] for n in result["mac_nodes"]]
     verification = run_verification(cfg, export_dir / "model.onnx", out_dir, graph_plans)
     result["seconds"] = round(time.perf_counter() - t0, 2)
     return {**result, **verification}

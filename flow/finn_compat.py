@@ -72,16 +72,11 @@ class FinnApi:
 
     ConvertQONNXtoFINN: type
     Streamline: type
-    MoveScalarLinearPastInvariants: type
     absorb: ModuleType
     reorder: ModuleType
     # Every Infer* transformation of finn.transformation.fpgadataflow.convert_to_hw.
     to_hw: SimpleNamespace
     RemoveCNVtoFCFlatten: type
-    RoundAndClipThresholds: type
-    InferThresholdingLayer: type
-    InferQuantizedMatrixVectorActivation: type
-    InferLabelSelectLayer: type
     MinimizeWeightBitWidth: type
     MinimizeAccumulatorWidth: type
     SpecializeLayers: type
@@ -104,15 +99,6 @@ def finn_api() -> FinnApi:
     from finn.analysis.fpgadataflow.op_and_param_counts import aggregate_dict_keys
     from finn.analysis.fpgadataflow.res_estimation import res_estimation
     from finn.transformation.fpgadataflow.annotate_cycles import AnnotateCycles
-    from finn.transformation.fpgadataflow.convert_to_hw.label_select import (
-        InferLabelSelectLayer,
-    )
-    from finn.transformation.fpgadataflow.convert_to_hw.quantized_matrix_vector_activation import (
-        InferQuantizedMatrixVectorActivation,
-    )
-    from finn.transformation.fpgadataflow.convert_to_hw.thresholding import (
-        InferThresholdingLayer,
-    )
     from finn.transformation.fpgadataflow.minimize_accumulator_width import (
         MinimizeAccumulatorWidth,
     )
@@ -124,8 +110,6 @@ def finn_api() -> FinnApi:
     from finn.transformation.move_reshape import RemoveCNVtoFCFlatten
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
     from finn.transformation.streamline import Streamline
-    from finn.transformation.streamline.reorder import MoveScalarLinearPastInvariants
-    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
     to_hw = SimpleNamespace()
     for info in pkgutil.iter_modules(convert_to_hw.__path__):
@@ -136,15 +120,10 @@ def finn_api() -> FinnApi:
     return FinnApi(
         ConvertQONNXtoFINN=ConvertQONNXtoFINN,
         Streamline=Streamline,
-        MoveScalarLinearPastInvariants=MoveScalarLinearPastInvariants,
         absorb=absorb,
         reorder=reorder,
         to_hw=to_hw,
         RemoveCNVtoFCFlatten=RemoveCNVtoFCFlatten,
-        RoundAndClipThresholds=RoundAndClipThresholds,
-        InferThresholdingLayer=InferThresholdingLayer,
-        InferQuantizedMatrixVectorActivation=InferQuantizedMatrixVectorActivation,
-        InferLabelSelectLayer=InferLabelSelectLayer,
         MinimizeWeightBitWidth=MinimizeWeightBitWidth,
         MinimizeAccumulatorWidth=MinimizeAccumulatorWidth,
         SpecializeLayers=SpecializeLayers,

@@ -78,6 +78,7 @@ class HwNode:
     mem: dict[str, str] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    in_signed: bool = False  # of the elements on port in/in0
 
     @property
     def template(self) -> str:
@@ -248,7 +249,7 @@ def _label_select(name: str, e: dict, wide: bool) -> HwNode:
 
 
 def _sliding_window(name: str, e: dict, layer: str | None) -> HwNode:
-    bits, signed = _dtype(e["in_dtypes"][0])
+    bits, _ = _dtype(e["in_dtypes"][0])
     simd, ch = int(e["SIMD"]), int(e["IFMChannels"])
     (ih, iw), (kh, kw), (sh, sw) = e["IFMDim"], e["ConvKernelDim"], e["Stride"]
     if tuple(e.get("Dilation", [1, 1])) != (1, 1):
@@ -266,13 +267,12 @@ def _sliding_window(name: str, e: dict, layer: str | None) -> HwNode:
         "WIDTH": bits,
         "DEPTHWISE": int(e["depthwise"]),
         "RAM_STYLE": "block" if ram_bits >= BLOCK_ROM_BITS else "distributed",
-        "IN_SIGNED": int(signed),
     }
     return _node(name, "ConvolutionInputGenerator", layer, params, [(bits, simd)], [(bits, simd)])
 
 
 def _fmpadding(name: str, e: dict, layer: str | None) -> HwNode:
-    bits, signed = _dtype(e["in_dtypes"][0])
+    bits, _ = _dtype(e["in_dtypes"][0])
     simd = int(e["SIMD"])
     (ih, iw), (top, left, bottom, right) = e["ImgDim"], e["Padding"]
     params = {
@@ -285,7 +285,6 @@ def _fmpadding(name: str, e: dict, layer: str | None) -> HwNode:
         "PAD_LEFT": left,
         "PAD_RIGHT": right,
         "WIDTH": bits,
-        "IN_SIGNED": int(signed),
     }
     return _node(name, "FMPadding", layer, params, [(bits, simd)], [(bits, simd)])
 
@@ -384,6 +383,7 @@ def plan_nodes(
                 f"{', '.join(t for t in TEMPLATES if t not in ('FIFO', 'DWC'))}"
             )
         node.inputs, node.outputs = list(e["inputs"]), list(e["outputs"])
+        node.in_signed = _dtype(e["in_dtypes"][0])[1] if e.get("in_dtypes") else False
         nodes.append(node)
     return _insert_glue(nodes, summary, fifo_depth)
 
@@ -492,24 +492,6 @@ def _sv_value(v: int | str) -> str:
     return f'"{v}"' if isinstance(v, str) else str(v)
 
 
-# Parameters the planners record for plan.json but the templates do not take.
-_PLAN_ONLY = ("IN_SIGNED",)
-_TEMPLATE_PARAMS_WITH_IN_SIGNED = (
-    "mvau",
-    "vvau",
-    "thresholding",
-    "label_select",
-    "global_acc_pool",
-)
-
-
-def template_params(node: HwNode) -> dict[str, int | str]:
-    """The parameters passed to the node's template."""
-    if node.template in _TEMPLATE_PARAMS_WITH_IN_SIGNED:
-        return node.params
-    return {k: v for k, v in node.params.items() if k not in _PLAN_ONLY}
-
-
 def _port_decls(node: HwNode) -> list[str]:
     lines = []
     for p, (bits, n) in zip(node.in_ports, node.in_elems, strict=True):
@@ -530,7 +512,7 @@ def _port_decls(node: HwNode) -> list[str]:
 
 def render_wrapper(node: HwNode, header: str) -> str:
     """A module named after the node that instantiates its template with fixed parameters."""
-    params = ",\n".join(f"    .{k}({_sv_value(v)})" for k, v in template_params(node).items())
+    params = ",\n".join(f"    .{k}({_sv_value(v)})" for k, v in node.params.items())
     conns = ", ".join(
         f".{p}_{s}" for p in node.in_ports + node.out_ports for s in ("valid", "ready", "data")
     )
@@ -632,7 +614,7 @@ def assemble_plan(
         "input": {
             "elem_bits": nodes[0].in_elem[0],
             "elems_per_word": nodes[0].in_elem[1],
-            "signed": bool(nodes[0].params.get("IN_SIGNED", 0)),
+            "signed": nodes[0].in_signed,
             "word_bits": nodes[0].in_width,
         },
         "output": {

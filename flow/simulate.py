@@ -93,7 +93,6 @@ def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: 
     for node in (n for n in plan["nodes"] if n["op_type"] in ("MVAU", "VVAU")):
         e, p = summary[node["name"]], node["params"]
         values, expected, in_per, pe = _worst_case_stimulus(node, e)
-        x = expected  # rows of outputs, one per vector/pixel
         words = pack_words(values, p["IN_WIDTH"], in_per, signed=bool(p["IN_SIGNED"]))
         n_out = expected.size // pe
         res = simulate_stream(
@@ -109,9 +108,9 @@ def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: 
         )
         got = np.asarray(
             unpack_words(res.outputs, p["ACC_WIDTH"], pe, signed=True), dtype=np.int64
-        ).reshape(len(x), -1)
+        ).reshape(len(expected), -1)
         out[node["name"]] = {
-            "vectors": int(len(x)),
+            "vectors": int(len(expected)),
             "acc_bits": p["ACC_WIDTH"],
             "extremes": [int(expected.min()), int(expected.max())],
             "mismatches": int((got != expected).sum()),
