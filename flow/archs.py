@@ -4,9 +4,11 @@ Configs are validated (targets, per-layer overrides, folding) before any slow wo
 layer list of every architecture must be known without building a network. The Brevitas
 modules in ``flow.models`` are built from the same specs, so the two cannot disagree.
 
-Layer names are what configs and reports use: ``fcN`` (dense), ``convN`` (CNV convs and the
-stems), ``dwN``/``pwN`` (MobileNetV1 depthwise/pointwise), ``sNbMcK`` and ``sNbMsc``
-(ResNet-18 stage N, block M, conv K or the projection shortcut).
+Layer names are what configs and reports use: ``fcN`` (dense), ``convN`` (CNV convs, the
+stems and ESPCN's feature convs), ``dwN``/``pwN`` (MobileNetV1 depthwise/pointwise),
+``sNbMcK`` and ``sNbMsc`` (ResNet-18 stage N, block M, conv K or the projection shortcut),
+``eLc1``/``eLc2``, ``uL`` and ``dL`` (UNet encoder level L, its upsampling conv and the conv
+after the skip concat) and ``out`` (the image-producing conv of the super-resolution nets).
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Literal
 from flow.errors import ConfigError
 
 Kind = Literal["linear", "conv", "depthwise"]
-ARCHS = ("tfc", "cnv", "mobilenetv1", "resnet18")
+ARCHS = ("tfc", "cnv", "mobilenetv1", "resnet18", "espcn", "unet")
+SUPERRES_ARCHS = ("espcn", "unet")
 
 
 @dataclass(frozen=True)
@@ -31,7 +34,10 @@ class MacSpec:
     kernel: int = 1
     stride: int = 1
     padding: int = 0
-    in_size: int = 1  # input height = width (1 for dense layers)
+    in_size: int = 1  # input height = width of the conv (after any upsampling; 1 for dense)
+    # Nearest-neighbour upsampling of the layer's input by this factor before the conv
+    # (resize-convolution, the upsampling of the A2Q papers' super-resolution nets).
+    upsample: int = 1
 
     @property
     def fan_in(self) -> int:
@@ -50,7 +56,8 @@ class Shape:
 
     channels: int
     size: int
-    classes: int
+    classes: int  # 0 for super-resolution
+    upscale: int = 1  # super-resolution factor (output size = upscale * size)
 
 
 def _scaled(c: int, width: float) -> int:
@@ -130,6 +137,57 @@ def resnet18_specs(shape: Shape, width: float) -> list[MacSpec]:
     return specs + [MacSpec("fc", "linear", cin, shape.classes)]
 
 
+def espcn_specs(shape: Shape, channels: list[int]) -> list[MacSpec]:
+    """ESPCN (Shi et al. 2016) with resize-convolution: a 5x5 conv, 3x3 convs, then a
+    nearest-neighbour upsampling by the scale factor followed by a 3x3 conv to the image."""
+    if not channels:
+        raise ConfigError("model.channels: ESPCN needs at least one feature conv")
+    size, cin = shape.size, shape.channels
+    specs = []
+    for i, c in enumerate(channels):
+        k = 5 if i == 0 else 3
+        specs.append(MacSpec(f"conv{i}", "conv", cin, c, k, 1, k // 2, size))
+        cin = c
+    return specs + [_out_conv(cin, shape)]
+
+
+def _out_conv(cin: int, shape: Shape) -> MacSpec:
+    f = shape.upscale
+    return MacSpec("out", "conv", cin, shape.channels, 3, 1, 1, shape.size * f, upsample=f)
+
+
+def unet_specs(shape: Shape, channels: list[int]) -> list[MacSpec]:
+    """A small UNet: per level two 3x3 convs (a 2x2 max-pool between levels); on the way up a
+    2x nearest-neighbour upsampling + 3x3 conv, a channel concat with the skip of that level and
+    a 3x3 conv; then the resize-convolution to the image as in ESPCN."""
+    if len(channels) < 2:
+        raise ConfigError(
+            f"model.channels: a UNet needs at least two levels (e.g. [16, 32]), not {channels}"
+        )
+    levels = len(channels)
+    if shape.size % 2 ** (levels - 1):
+        raise ConfigError(
+            f"data.tile: {levels} UNet levels pool the tile {levels - 1} times, so its size "
+            f"{shape.size} must be a multiple of {2 ** (levels - 1)}"
+        )
+    specs, cin = [], shape.channels
+    for lvl, c in enumerate(channels):
+        size = shape.size >> lvl
+        specs += [
+            MacSpec(f"e{lvl}c1", "conv", cin, c, 3, 1, 1, size),
+            MacSpec(f"e{lvl}c2", "conv", c, c, 3, 1, 1, size),
+        ]
+        cin = c
+    for lvl in range(levels - 2, -1, -1):
+        c, size = channels[lvl], shape.size >> lvl
+        specs += [
+            MacSpec(f"u{lvl}", "conv", cin, c, 3, 1, 1, size, upsample=2),
+            MacSpec(f"d{lvl}", "conv", 2 * c, c, 3, 1, 1, size),
+        ]
+        cin = c
+    return specs + [_out_conv(cin, shape)]
+
+
 def arch_specs(
     arch: str, shape: Shape, *, hidden: list[int], channels: list[int], width: float
 ) -> list[MacSpec]:
@@ -142,4 +200,18 @@ def arch_specs(
         return mobilenetv1_specs(shape, width)
     if arch == "resnet18":
         return resnet18_specs(shape, width)
+    if arch not in SUPERRES_ARCHS and shape.upscale > 1:
+        raise ConfigError(
+            f"model.arch: {arch} is a classifier, but the dataset is for super-resolution; "
+            f"use one of {', '.join(SUPERRES_ARCHS)}"
+        )
+    if arch in SUPERRES_ARCHS and shape.upscale < 2:
+        raise ConfigError(
+            f"model.arch: {arch} is a super-resolution network; use a super-resolution "
+            "dataset (data.dataset: samples or bsd300)"
+        )
+    if arch == "espcn":
+        return espcn_specs(shape, channels)
+    if arch == "unet":
+        return unet_specs(shape, channels)
     raise ConfigError(f"model.arch: must be one of {', '.join(ARCHS)}, not {arch!r}")

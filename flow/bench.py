@@ -15,6 +15,7 @@ from pathlib import Path
 import flow
 from flow.config import load_config
 from flow.errors import ConfigError
+from flow.metrics import metric_named
 from flow.pipeline import run_pipeline
 from flow.util import read_json, write_json
 
@@ -30,11 +31,14 @@ def bench_entry(build: Path) -> dict:
     sim = _get(build / "sim" / "sim.json") or {}
     synth = _get(build / "synth" / "synth.json") or {}
     exact = (synth.get("variants", {}).get("exact") or {}).get("top", {})
+    k = metric_named(metrics.get("metric")).key
     return {
         "timings": _get(build / "timings.json"),
-        "float_accuracy": metrics.get("float_accuracy"),
-        "quant_accuracy": metrics.get("quant_accuracy"),
-        "sim_accuracy": sim.get("accuracy"),
+        "metric": k,
+        f"float_{k}": metrics.get(f"float_{k}"),
+        f"quant_{k}": metrics.get(f"quant_{k}"),
+        f"sim_{k}": sim.get(k),
+        **({"bicubic_psnr": metrics["bicubic_psnr"]} if "bicubic_psnr" in metrics else {}),
         "hw_acc_bits": {r["name"]: r["hw_acc_bits"] for r in acc},
         "guaranteed": [r["name"] for r in acc if r["guaranteed"]],
         "bit_exact": sim.get("bit_exact"),

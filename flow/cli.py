@@ -127,7 +127,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
             print(f"{name:28s} skipped: {r['skipped']}")
             continue
         print(
-            f"{name:28s} {r['wall_seconds']:7.1f} s  acc {r['quant_accuracy']}  "
+            f"{name:28s} {r['wall_seconds']:7.1f} s  {r['metric']} {r['quant_' + r['metric']]}  "
             f"LUT {r['lut']}  LUT ratio {r['lut_ratio']}"
         )
     print(f"wrote {args.out}")

@@ -48,6 +48,8 @@ from flow.passes import (
     AbsorbInputReshape,
     AnnotateInputDatatype,
     ExactAccumulatorWidth,
+    MakeOutputChannelsLast,
+    MoveScalarMulPastMaxPoolNHWC,
     ReduceMeanToGlobalAveragePool,
     RemoveIdentityInputThreshold,
     SplitOffHostTail,
@@ -72,6 +74,8 @@ HW_OPS = {
     "GlobalAccPool": "GlobalAveragePool (its 1/N goes into the next thresholds)",
     "DuplicateStreams": "a tensor read by two nodes (residual fork)",
     "ElementwiseAdd": "the add of two integer streams (residual join)",
+    "UpsampleNearestNeighbour": "a nearest-neighbour Resize/Upsample by an integer factor",
+    "StreamingConcat": "a channel Concat of integer streams (UNet skip join)",
 }
 SUPPORTED = (
     "; ".join(f"{v} (-> {k})" for k, v in HW_OPS.items())
@@ -141,9 +145,13 @@ def _streamline_rounds(model: ModelWrapper) -> ModelWrapper:
         r.MoveTransposePastJoinAdd(),
         r.MoveMulPastJoinAdd(),
         r.MoveLinearPastEltwiseAdd(),
+        r.MoveTransposePastJoinConcat(),
+        r.MoveMulPastJoinConcat(),
+        a.AbsorbTransposeIntoResize(),
         a.AbsorbTransposeIntoMultiThreshold(),
         a.AbsorbConsecutiveTransposes(),
         r.MakeMaxPoolNHWC(),
+        MoveScalarMulPastMaxPoolNHWC(),
         a.AbsorbMulIntoMultiThreshold(),
     ]
     for _ in range(_MAX_STREAMLINE_ROUNDS):
@@ -169,11 +177,16 @@ def step_streamline(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     model = model.transform(api.Streamline())
     model = model.transform(LowerConvsToMatMul())
     model = model.transform(api.reorder.MakeMaxPoolNHWC())
+    model = model.transform(InferDataLayouts())
+    model = model.transform(api.reorder.MakeScaleResizeNHWC())
     model = model.transform(api.absorb.AbsorbTransposeIntoMultiThreshold())
     model = _streamline_rounds(model)
     if len(model.graph.input[0].type.tensor_type.shape.dim) == 4:
         model = model.transform(MakeInputChannelsLast())
         model = model.transform(api.absorb.AbsorbConsecutiveTransposes())
+    if len(model.graph.output[0].type.tensor_type.shape.dim) == 4:
+        # An image-producing network streams its output pixels channels-last too.
+        model = model.transform(MakeOutputChannelsLast())
     if ctx.cc.top_k:
         model = model.transform(InsertTopK(k=1))
         model = model.transform(api.absorb.AbsorbScalarMulAddIntoTopK())
@@ -222,6 +235,8 @@ def step_convert_to_hw(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper
         h.InferGlobalAccPoolLayer(),
         h.InferDuplicateStreamsLayer(),
         h.InferElementwiseBinaryOperation(),
+        h.InferUpsample(),
+        h.InferConcatLayer(),
         api.RemoveCNVtoFCFlatten(),
     ):
         model = model.transform(t)
@@ -357,9 +372,15 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
         target = f.target_cycles_per_frame or max(1, int(ctx.cc.clock_mhz * 1e6 / f.fps))
         # mvau_wwidth_max is a limit of FINN's HLS MVAU weight memory ports; our MVAU keeps
         # its weights in LUT ROM, so it does not apply.
-        spec = _specialized(model, ctx).transform(
-            finn_api().SetFolding(target, mvau_wwidth_max=8191)
-        )
+        spec = _specialized(model, ctx)
+        # SetFolding does not fold upsamplers and would take one at SIMD=1 for the
+        # bottleneck, relaxing every other layer's target to it; ours are folded to their
+        # consumers below, so here they count as fully parallel.
+        for node in spec.graph.node:
+            if node.op_type.startswith("UpsampleNearestNeighbour"):
+                inst = getCustomOp(node)
+                inst.set_nodeattr("SIMD", inst.get_nodeattr("NumChannels"))
+        spec = spec.transform(finn_api().SetFolding(target, mvau_wwidth_max=8191))
         by_output = {n.output[0]: n for n in spec.graph.node}
         for node in model.graph.node:
             src, dst = getCustomOp(by_output[node.output[0]]), getCustomOp(node)
@@ -384,32 +405,42 @@ def _elems(node, side: str) -> int:
     inst = getCustomOp(node)
     if node.op_type == "MVAU" and side == "in":
         return inst.get_nodeattr("SIMD")
-    if node.op_type in ("ConvolutionInputGenerator", "FMPadding"):
+    if node.op_type in _PASS_THROUGH:
         return inst.get_nodeattr("SIMD")
     if node.op_type == "LabelSelect" and side == "out":
         return 1
     return inst.get_nodeattr("PE")
 
 
+# Stream nodes folded to their consumer's word: op type -> its channel count (a concat's
+# words must divide both of its inputs' channels).
+_PASS_THROUGH = {
+    "ConvolutionInputGenerator": lambda inst: inst.get_nodeattr("IFMChannels"),
+    "FMPadding": lambda inst: inst.get_nodeattr("NumChannels"),
+    "UpsampleNearestNeighbour": lambda inst: inst.get_nodeattr("NumChannels"),
+    "StreamingConcat": lambda inst: math.gcd(*inst.get_nodeattr("ChannelsPerStream")),
+}
+
+
 def _fold_stream_nodes(model: ModelWrapper, align_simd: bool) -> None:
-    """Fold sliding windows and paddings to their consumers; check every stream's packing.
+    """Fold sliding windows, paddings, upsamplers and concats to their consumers; check every
+    stream's packing.
 
     Our VVAU takes one kernel position per cycle (SIMD=1). A depthwise sliding window emits
     its channels in words of its consumer's PE (VVAU or max-pool), since its output order
     interleaves kernel positions and channel groups; a plain one emits words of the largest
-    common divisor of its channels and its MVAU's SIMD; a padding matches its window.
+    common divisor of its channels and its MVAU's SIMD; a padding, an upsampler or a concat
+    emits words of the common divisor of its channels and its consumer's word.
     """
     for node in model.graph.node:
         if node.op_type == "VVAU":
             getCustomOp(node).set_nodeattr("SIMD", 1)
     for node in reversed(list(model.graph.node)):
-        if node.op_type not in ("ConvolutionInputGenerator", "FMPadding"):
+        if node.op_type not in _PASS_THROUGH:
             continue
         inst = getCustomOp(node)
         consumer = model.find_consumer(node.output[0])
-        channels = inst.get_nodeattr(
-            "IFMChannels" if node.op_type == "ConvolutionInputGenerator" else "NumChannels"
-        )
+        channels = _PASS_THROUGH[node.op_type](inst)
         if consumer is None:
             continue
         if (
@@ -419,7 +450,7 @@ def _fold_stream_nodes(model: ModelWrapper, align_simd: bool) -> None:
         ):
             _align_simd(getCustomOp(consumer), channels)
         want = _elems(consumer, "in")
-        if node.op_type == "FMPadding" or not inst.get_nodeattr("depthwise"):
+        if node.op_type != "ConvolutionInputGenerator" or not inst.get_nodeattr("depthwise"):
             want = math.gcd(want, channels)
         inst.set_nodeattr("SIMD", want)
     for node in model.graph.node:

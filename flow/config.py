@@ -23,11 +23,12 @@ import yaml
 
 from flow import bounds
 from flow.archs import MacSpec, Shape, arch_specs
+from flow.data import SUPERRES_DATASETS
 from flow.errors import ConfigError, DataError
 
 Method = Literal["baseline", "a2q", "a2q_plus"]
 EdgePolicy = Literal["constrained", "unconstrained"]
-DatasetName = Literal["digits", "mnist", "cifar10"]
+DatasetName = Literal["digits", "mnist", "cifar10", "samples", "bsd300"]
 Device = Literal["auto", "cpu", "cuda"]
 
 
@@ -39,21 +40,31 @@ class DataConfig:
     path: str | None = None
     test_fraction: float = 0.2
     limit: int | None = None
+    # Super-resolution datasets (samples, bsd300): the upscaling factor, the low-resolution
+    # tile the accelerator takes (the high-resolution target is upscale * tile), random
+    # training crops (with flips) per training image and grid tiles per test image.
+    upscale: int = 2
+    tile: int = 16
+    patches: int = 32
+    test_tiles: int = 8
 
 
 @dataclass(frozen=True)
 class ModelConfig:
     """The network: an architecture of ``flow.archs`` and its sizes."""
 
-    arch: Literal["tfc", "cnv", "mobilenetv1", "resnet18"] = "tfc"
+    arch: Literal["tfc", "cnv", "mobilenetv1", "resnet18", "espcn", "unet"] = "tfc"
     # Dense layers of tfc, and the dense head of cnv.
     hidden: list[int] = field(default_factory=lambda: [256, 256, 256])
-    # cnv: output channels of the 3x3 convs (a 2x2 max-pool follows every second one).
+    # cnv: output channels of the 3x3 convs (a 2x2 max-pool follows every second one);
+    # espcn: output channels of its feature convs (the first is 5x5); unet: channels per level.
     channels: list[int] = field(default_factory=lambda: [16, 16, 32, 32])
     # mobilenetv1 / resnet18: width multiplier of the papers' channel plans.
     width: float = 1.0
     weight_bits: int = 4
     act_bits: int = 4
+    # Weight bits of the first and the last layer (the papers keep them at 8); null -> weight_bits.
+    edge_weight_bits: int | None = None
     # Bits of the integer pixels the accelerator receives; null -> from the dataset.
     input_bits: int | None = None
 
@@ -191,10 +202,15 @@ _RANGES: dict[str, tuple[float, float]] = {
     "seed": (0, 2**31 - 1),
     "data.test_fraction": (0.01, 0.9),
     "data.limit": (1, 10**9),
+    "data.upscale": (2, 4),
+    "data.tile": (4, 512),
+    "data.patches": (1, 10**6),
+    "data.test_tiles": (1, 10**6),
     "model.hidden[]": (1, 65536),
     "model.channels[]": (1, 65536),
     "model.width": (0.01, 8.0),
     "model.weight_bits": (2, 8),
+    "model.edge_weight_bits": (2, 8),
     "model.act_bits": (1, 8),
     "model.input_bits": (1, 16),
     "quant.acc_bits": (2, 32),
@@ -430,23 +446,31 @@ class LayerPlan:
 
 def dataset_pixel_bits(dataset: str) -> int:
     """Bits of the integer pixels of a dataset (digits: 0..16 -> 5; 8-bit images -> 8)."""
-    return {"digits": 5, "mnist": 8, "cifar10": 8}[dataset]
+    return 5 if dataset == "digits" else 8
 
 
-def dataset_shape(dataset: str) -> Shape:
-    """Channels, image size and classes of a dataset."""
+def is_superres(cfg: BuildConfig) -> bool:
+    """Whether the build maps low- to high-resolution images (PSNR) rather than classifying."""
+    return cfg.data.dataset in SUPERRES_DATASETS
+
+
+def dataset_shape(data: DataConfig) -> Shape:
+    """Channels, image size and classes (or upscaling factor) of a dataset's network input."""
+    if data.dataset in SUPERRES_DATASETS:
+        # Luminance tiles: one channel in, one channel out, upscale x larger.
+        return Shape(1, data.tile, 0, data.upscale)
     return {
         "digits": Shape(1, 8, 10),
         "mnist": Shape(1, 28, 10),
         "cifar10": Shape(3, 32, 10),
-    }[dataset]
+    }[data.dataset]
 
 
 def mac_specs(cfg: BuildConfig) -> list[MacSpec]:
     """The MAC layers of the configured network, in forward order."""
     m = cfg.model
     return arch_specs(
-        m.arch, dataset_shape(cfg.data.dataset), hidden=m.hidden, channels=m.channels, width=m.width
+        m.arch, dataset_shape(cfg.data), hidden=m.hidden, channels=m.channels, width=m.width
     )
 
 
@@ -465,6 +489,7 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
             method = "baseline"
         elif spec.kind == "depthwise" and method != "baseline" and cfg.quant.depthwise != "same":
             method = cfg.quant.depthwise
+        edge_weights = m.edge_weight_bits if i in (0, n - 1) else None
         override = cfg.quant.layers.get(spec.name)
         if override is not None:
             method = override.method or method
@@ -479,7 +504,7 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
                 policy_bits=None if edge == "unconstrained" else acc,
                 input_bits=input_bits if i == 0 else m.act_bits,
                 input_signed=False,  # integer pixels and ReLU outputs are unsigned
-                weight_bits=m.weight_bits,
+                weight_bits=edge_weights or m.weight_bits,
                 spec=spec,
             )
         )
@@ -573,6 +598,11 @@ def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
     if f.layers and set(f.layers) != set(by_name):
         missing = [n for n in by_name if n not in f.layers]
         raise ConfigError(f"compile.folding.layers: missing layers {', '.join(missing)}")
+    if cfg.compile.top_k and is_superres(cfg):
+        raise ConfigError(
+            f"compile.top_k: {cfg.model.arch} outputs an image, not class scores; set "
+            "compile.top_k: false"
+        )
     if cfg.compile.top_k and plans[-1].method != "baseline":
         raise ConfigError(
             f"compile.top_k: the last layer {plans[-1].name} uses {plans[-1].method}, whose "

@@ -54,6 +54,8 @@ TEMPLATES = {
     "GlobalAccPool": "global_acc_pool",
     "ElementwiseAdd": "add_streams",
     "DuplicateStreams": "duplicate_streams",
+    "UpsampleNearestNeighbour": "upsample",
+    "StreamingConcat": "concat",
     "FIFO": "fifo",
     "DWC": "dwc",
 }
@@ -345,6 +347,49 @@ def _duplicate(name: str, e: dict, layer: str | None) -> HwNode:
     return _node(name, "DuplicateStreams", layer, params, [(bits, pe)], [(bits, pe)] * 2)
 
 
+def _upsample(name: str, e: dict, layer: str | None) -> HwNode:
+    bits, _ = _dtype(e["in_dtypes"][0])
+    simd = int(e["SIMD"])
+    hi, wi, ho, wo = (int(e[k]) for k in ("HI", "WI", "HO", "WO"))
+    if ho % hi or wo % wi or ho // hi != wo // wi:
+        raise HardwareError(
+            f"node {name}: upsample.sv scales both axes by one integer factor, not "
+            f"{hi}x{wi} -> {ho}x{wo}"
+        )
+    params = {
+        "IN_H": hi,
+        "IN_W": wi,
+        "SCALE": ho // hi,
+        "CHANNELS": int(e["NumChannels"]),
+        "SIMD": simd,
+        "WIDTH": bits,
+    }
+    return _node(name, "UpsampleNearestNeighbour", layer, params, [(bits, simd)], [(bits, simd)])
+
+
+def _concat(name: str, e: dict, layer: str | None) -> HwNode:
+    ins = [_dtype(d) for d in e["in_dtypes"]]
+    out_bits, out_signed = _dtype(e["out_dtypes"][0])
+    channels = [int(c) for c in e["ChannelsPerStream"]]
+    if len(ins) != 2:
+        raise HardwareError(f"node {name}: concat.sv joins 2 streams, this concat has {len(ins)}")
+    simd = int(e["SIMD"])
+    params = {
+        "PIXELS": int(np.prod(e["out_shapes"][0][1:-1])),
+        "CHANNELS0": channels[0],
+        "CHANNELS1": channels[1],
+        "SIMD": simd,
+        "WIDTH0": ins[0][0],
+        "SIGNED0": int(ins[0][1]),
+        "WIDTH1": ins[1][0],
+        "SIGNED1": int(ins[1][1]),
+        "OUT_WIDTH": out_bits,
+        "OUT_SIGNED": int(out_signed),
+    }
+    elems = [(b, simd) for b, _ in ins]
+    return _node(name, "StreamingConcat", layer, params, elems, [(out_bits, simd)])
+
+
 def plan_nodes(
     summary: dict[str, dict],
     layer_names: list[str] | None,
@@ -395,13 +440,16 @@ _STREAM_MAKERS = {
     "GlobalAccPool": _global_acc_pool,
     "ElementwiseAdd": _add,
     "DuplicateStreams": _duplicate,
+    "UpsampleNearestNeighbour": _upsample,
+    "StreamingConcat": _concat,
 }
+_JOINS = ("ElementwiseAdd", "StreamingConcat")
 
 
 def _branch_length(nodes_by_input: dict[str, HwNode], stream: str) -> int:
-    """Nodes from a fork output to the next join (an add), following the stream."""
+    """Nodes from a fork output to the next join (an add or a concat), following the stream."""
     n = 0
-    while stream in nodes_by_input and nodes_by_input[stream].op_type != "ElementwiseAdd":
+    while stream in nodes_by_input and nodes_by_input[stream].op_type not in _JOINS:
         node = nodes_by_input[stream]
         n += 1
         if len(node.outputs) != 1:
@@ -415,8 +463,8 @@ def _insert_glue(nodes: list[HwNode], summary: dict, fifo_depth: int) -> list[Hw
 
     An MVAU reads its input vector during its first neuron fold only; the FIFO in front of it
     holds one whole input vector, so the producer can run ahead during the other folds and
-    layers overlap (FINN sizes its FIFOs for the same reason). At a residual fork the short
-    branch (the shortcut) gets a FIFO of one whole frame: the add needs its words in step
+    layers overlap (FINN sizes its FIFOs for the same reason). At a residual (or UNet skip)
+    fork the short branch gets a FIFO of one whole frame: the join needs its words in step
     with the long branch's, which first fills its sliding windows, and a shallower FIFO
     would stop the fork and deadlock the block.
     """

@@ -5,8 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from flow.errors import A2QError
+from flow.metrics import metric_named
 from flow.pipeline import STAGE_NAMES, stage_status
 from flow.util import read_json
+
+
+def _metric_text(doc: dict, prefix: str) -> str:
+    """``accuracy 97.50 %`` or ``psnr 31.20 dB`` from a stage file's ``<prefix>_<metric>``."""
+    mt = metric_named(doc.get("metric"))
+    return f"{mt.key} {doc[f'{prefix}_{mt.key}']:.2f} {mt.unit}"
 
 
 def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -40,9 +47,12 @@ def inspect_build(build_dir: Path) -> str:
     metrics = build_dir / "train" / "metrics.json"
     if metrics.exists():
         m = read_json(metrics)
+        mt = metric_named(m.get("metric"))
+        k, u = mt.key, mt.unit
+        bicubic = f", bicubic {m['bicubic_psnr']:.2f} {u}" if "bicubic_psnr" in m else ""
         out.append(
-            f"\naccuracy: float {m['float_accuracy']:.2f} %, quantized {m['quant_accuracy']:.2f} %"
-            f" ({m['test_samples']} test samples, {m['dataset']})"
+            f"\n{mt.label}: float {m[f'float_{k}']:.2f} {u}, quantized {m[f'quant_{k}']:.2f} {u}"
+            f"{bicubic} ({m['test_samples']} test samples, {m['dataset']})"
         )
         for w in m.get("warnings", []):
             out.append(f"warning: {w}")
@@ -206,7 +216,7 @@ def _compile_section(cdir: Path) -> list[str]:
         v = read_json(verify)
         out.append(
             f"HW graph vs QONNX on {v['samples']} test samples: {v['mismatches']} mismatches "
-            f"({v['tolerance']}); HW accuracy {v['hw_accuracy']:.2f} %"
+            f"({v['tolerance']}); HW {_metric_text(v, 'hw')}"
         )
     overflow = cdir / "overflow.json"
     if overflow.exists():
@@ -217,15 +227,16 @@ def _compile_section(cdir: Path) -> list[str]:
             f"overflow at hardware widths: {events} events on the test set; worst-case "
             f"input vectors {'fit' if fits else 'DO NOT FIT'} every accumulator"
         )
+        mk = metric_named(o.get("metric"))
         if o["wrap_study"]:
             out.append("wrap-around study (policy layers forced to P bits):")
             out.append(
                 format_table(
                     [
-                        {"P": r["acc_bits"], "events": r["overflow_events"], "acc": r["accuracy"]}
+                        {"P": r["acc_bits"], "events": r["overflow_events"], "m": r[mk.key]}
                         for r in o["wrap_study"]
                     ],
-                    [("P", "P"), ("events", "overflow events"), ("acc", "accuracy %")],
+                    [("P", "P"), ("events", "overflow events"), ("m", f"{mk.key} {mk.unit}")],
                 )
             )
     return out

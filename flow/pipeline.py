@@ -56,7 +56,9 @@ def _train(ctx: StageContext) -> dict:
     if ctx.force:
         (ctx.stage_dir / CHECKPOINT).unlink(missing_ok=True)
     m = run_train(ctx.cfg, ctx.stage_dir, digest=ctx.digest, show_progress=ctx.show_progress)
-    return {k: m[k] for k in ("float_accuracy", "quant_accuracy", "warnings")}
+    k = m["metric"]
+    return {"metric": k, f"float_{k}": m[f"float_{k}"], f"quant_{k}": m[f"quant_{k}"],
+            "warnings": m["warnings"]}  # fmt: skip
 
 
 def _export(ctx: StageContext) -> dict:
@@ -73,7 +75,7 @@ def _compile(ctx: StageContext) -> dict:
     v = r["verify"]
     return {
         "ok": r["ok"],
-        "hw_accuracy": v["hw_accuracy"],
+        f"hw_{v['metric']}": v[f"hw_{v['metric']}"],
         "mismatches": v["mismatches"],
         "hw_acc_bits": [row["hw_acc_bits"] for row in r["accumulators"]],
         "overflow_events": r["overflow_events_at_hw_widths"],
@@ -92,7 +94,7 @@ def _sim(ctx: StageContext) -> dict:
     r = run_simulation(
         ctx.cfg, ctx.input_dir("compile"), ctx.input_dir("hardware") / "exact", ctx.stage_dir
     )
-    return {k: r[k] for k in ("frames", "bit_exact", "cycles_per_frame", "fps", "accuracy")}
+    return {k: r[k] for k in ("frames", "bit_exact", "cycles_per_frame", "fps", r["metric"])}
 
 
 def _synth(ctx: StageContext) -> dict:

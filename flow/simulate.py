@@ -23,9 +23,10 @@ from flow.errors import HardwareError
 from flow.hw.memfiles import pack_words, unpack_words
 from flow.hw.memfiles_conv import depthwise_order
 from flow.hw.streamsim import simulate_stream
+from flow.metrics import PSNR, metric_for, score
 from flow.passes import hw_layer_summary
 from flow.util import read_json, write_json
-from flow.verify import IntegerGraph, execute_finn, graph_input
+from flow.verify import IntegerGraph, execute_finn, graph_input, image_nchw
 
 log = logging.getLogger(__name__)
 
@@ -150,9 +151,14 @@ def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: P
         for name, out in runs.items()
     }
     vs_int = int((got != ref_int.reshape(frames, -1)).any(axis=1).sum())
-    label_out = plan["nodes"][-1]["op_type"] == "LabelSelect"
-    pred = got.reshape(-1) if label_out else got.argmax(1)
-    vs_qonnx = int((pred != qonnx.argmax(1)).sum())
+    metric = metric_for(y)
+    if metric is PSNR:  # an image, channels-last from the accelerator
+        out = image_nchw(got, hw_model.get_tensor_shape(hw_model.graph.output[0].name))
+        vs_qonnx = int((out.reshape(frames, -1) != qonnx.reshape(frames, -1)).any(axis=1).sum())
+    else:
+        label_out = plan["nodes"][-1]["op_type"] == "LabelSelect"
+        out = got.reshape(-1) if label_out else got.argmax(1)
+        vs_qonnx = int((out != qonnx.argmax(1)).sum())
     cycles_per_frame = (full.cycles - one.cycles) / max(1, frames - 1)
     clock_hz = cfg.compile.clock_mhz * 1e6
     worst = worst_case_rtl(hw_dir, plan, summary, work)
@@ -161,9 +167,11 @@ def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: P
         "mismatches": sum(mismatch.values()),
         "mismatches_by_run": mismatch,
         "mismatches_vs_integer_model": vs_int,
-        "mismatches_vs_qonnx_argmax": vs_qonnx,
+        # Class (argmax) or every pixel, as the metric compares them.
+        "mismatches_vs_qonnx": vs_qonnx,
         "bit_exact": sum(mismatch.values()) == 0 and vs_int == 0,
-        "accuracy": float(100.0 * (pred == y).mean()),
+        "metric": metric.key,
+        metric.key: score(out, y),
         "latency_cycles": one.cycles,
         "cycles_per_frame": cycles_per_frame,
         "clock_mhz": cfg.compile.clock_mhz,

@@ -1,10 +1,11 @@
 """Train stage: float pre-training, then accumulator-aware QAT from the float checkpoint.
 
 Outputs in the stage folder: ``float.pt`` (float weights), ``model.pt`` (quantized model state),
-``metrics.json``. ``checkpoint.pt`` is rewritten atomically after every epoch, so an
-interrupted run resumes where it stopped and ends with the same weights as an uninterrupted
-one (data order and augmentation are derived from (seed, phase, epoch, batch), not from a
-running generator).
+``metrics.json`` and, for super-resolution, ``examples.npz`` (a few test tiles: low-res,
+bicubic, float, quantized, target). ``checkpoint.pt`` is rewritten atomically after every
+epoch, so an interrupted run resumes where it stopped and ends with the same weights as an
+uninterrupted one (data order and augmentation are derived from (seed, phase, epoch, batch),
+not from a running generator).
 
 Before training, a few steps of each phase are timed on throw-away copies of the models and
 extrapolated to the configured epochs (logged, and stored in ``metrics.json``).
@@ -26,7 +27,9 @@ from torch.nn import functional as F
 from flow import bounds
 from flow.config import BuildConfig, LayerPlan, layer_plans
 from flow.data import Dataset, load_dataset
+from flow.data.superres import bicubic_upscale
 from flow.errors import ConfigError
+from flow.metrics import PSNR, as_images, metric_for, score
 from flow.models import build_float_model, build_model, integer_weights, mac_layers
 from flow.util import atomic_save_torch, progress, write_json
 
@@ -54,20 +57,26 @@ def load_data(cfg: BuildConfig) -> Dataset:
         seed=cfg.seed,
         test_fraction=d.test_fraction,
         limit=d.limit,
+        tile=d.tile,
+        upscale=d.upscale,
+        patches=d.patches,
+        test_tiles=d.test_tiles,
     )
 
 
 def to_tensors(ds: Dataset, device: torch.device) -> Tensors:
-    """Pixels stay integers (as float32): the model's input quantizer has scale 1."""
+    """Pixels stay integers (as float32): the model's input quantizer has scale 1. Labels
+    become int64; target images (super-resolution) float32 pixels like the inputs."""
 
     def t(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
         return torch.as_tensor(a, dtype=dtype, device=device)
 
+    ytype = torch.float32 if ds.y_train.ndim == 4 else torch.int64
     return Tensors(
         t(ds.x_train, torch.float32),
-        t(ds.y_train, torch.int64),
+        t(ds.y_train, ytype),
         t(ds.x_test, torch.float32),
-        t(ds.y_test, torch.int64),
+        t(ds.y_test, ytype),
     )
 
 
@@ -81,13 +90,27 @@ def pick_device(choice: str) -> torch.device:
 
 
 @torch.no_grad()
-def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 512) -> float:
-    """Top-1 accuracy in percent."""
+def outputs(model: nn.Module, x: torch.Tensor, batch: int = 256) -> np.ndarray:
+    """The model's outputs on ``x`` (eval mode), as a CPU numpy array."""
     model.eval()
-    correct = 0
-    for i in range(0, len(x), batch):
-        correct += (model(x[i : i + batch]).argmax(1) == y[i : i + batch]).sum().item()
-    return 100.0 * correct / max(1, len(x))
+    return np.concatenate([model(x[i : i + batch]).cpu().numpy() for i in range(0, len(x), batch)])
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The build's metric on ``(x, y)``: top-1 accuracy in %, or PSNR in dB for images."""
+    return score(outputs(model, x), y.cpu().numpy())
+
+
+class _PixelMSE(nn.Module):
+    """Mean squared error of images on the 0..1 scale (pixels are 0..255 integers here)."""
+
+    def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(out / 255.0, target / 255.0)
+
+
+def loss_for(y: torch.Tensor) -> nn.Module:
+    """Cross-entropy for labels, pixel MSE for target images (super-resolution)."""
+    return _PixelMSE() if y.dim() == 4 else nn.CrossEntropyLoss()
 
 
 # Random-crop padding of the papers' CIFAR-10 recipes (crop back to size from a 4-pixel pad).
@@ -158,7 +181,7 @@ def _epoch(model, opt, data: Tensors, batch_size: int, seed: int, augment: bool 
     model.train()
     order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(seed))
     order = order.to(data.x_train.device)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = loss_for(data.y_train)
     total = 0.0
     for b, i in enumerate(range(0, len(order), batch_size)):
         idx = order[i : i + batch_size]
@@ -317,7 +340,7 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
             show_progress,
         )
     float_state = {k: v.detach().clone() for k, v in fmodel.state_dict().items()}
-    float_acc = accuracy(fmodel, data.x_test, data.y_test)
+    float_out = outputs(fmodel, data.x_test)
 
     # Phase 2: QAT from the float checkpoint.
     model = build_model(cfg).to(device)
@@ -341,7 +364,8 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         show_progress,
     )
 
-    quant_acc = accuracy(model, data.x_test, data.y_test)
+    quant_out = outputs(model, data.x_test)
+    metric = metric_for(ds.y_test)
     layers = layer_metrics(model, sample, plans)
     warnings = _zero_layer_warnings(layers, init_metrics, ep_layers)
     for w in warnings:
@@ -355,8 +379,9 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         "test_samples": len(data.x_test),
         "device": str(device),
         "augment": augment,
-        "float_accuracy": float_acc,
-        "quant_accuracy": quant_acc,
+        "metric": metric.key,
+        f"float_{metric.key}": score(float_out, ds.y_test),
+        f"quant_{metric.key}": score(quant_out, ds.y_test),
         "ep_init_layers": ep_layers,
         "layers": layers,
         "warnings": warnings,
@@ -364,8 +389,32 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         "step_seconds": estimate["step_seconds"],
         "seconds": round(time.perf_counter() - t0, 2),
     }
+    if metric is PSNR:
+        metrics["bicubic_psnr"] = score(bicubic_upscale(ds.x_test, ds.upscale), ds.y_test)
+        _save_examples(out_dir / EXAMPLES, ds, float_out, quant_out)
     write_json(out_dir / "metrics.json", metrics)
     return metrics
+
+
+# Test tiles kept as example images for the report (super-resolution).
+EXAMPLES = "examples.npz"
+_EXAMPLE_TILES = 4
+
+
+def _save_examples(path: Path, ds: Dataset, float_out: np.ndarray, quant_out: np.ndarray) -> None:
+    """Low-res input, bicubic, float and quantized outputs and the target of a few tiles."""
+    n = min(_EXAMPLE_TILES, len(ds.x_test))
+    y = ds.y_test[:n]
+    arrays = {
+        "low_res": ds.x_test[:n],
+        "bicubic": bicubic_upscale(ds.x_test[:n], ds.upscale),
+        "float": as_images(float_out[:n], y),
+        "quantized": as_images(quant_out[:n], y),
+        "target": y,
+    }
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    tmp.replace(path)
 
 
 # Timing of the estimate: a warm-up step, then up to this many timed steps per phase, cut short
@@ -387,7 +436,7 @@ def _time_steps(
     n = min(batch_size, len(data.x_train))
     x, y = data.x_train[:n], data.y_train[:n]
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=cfg.train.weight_decay)
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = loss_for(y)
     model.train()
 
     def step(k: int) -> None:

@@ -26,6 +26,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from flow import bounds
 from flow.config import BuildConfig, LayerPlan
 from flow.errors import CompileError
+from flow.metrics import PSNR, metric_for, score
 from flow.passes import apply_host_tail, hw_layer_summary
 from flow.util import read_json, write_json
 
@@ -209,7 +210,13 @@ class _Windows:
 
 
 # Nodes that only move values: their output range is bounded by their input's.
-_MOVERS = ("FMPadding", "ConvolutionInputGenerator", "DuplicateStreams")
+_MOVERS = (
+    "FMPadding",
+    "ConvolutionInputGenerator",
+    "DuplicateStreams",
+    "UpsampleNearestNeighbour",
+    "StreamingConcat",
+)
 
 
 class IntegerGraph:
@@ -233,6 +240,8 @@ class IntegerGraph:
         "GlobalAccPool",
         "DuplicateStreams",
         "ElementwiseAdd",
+        "UpsampleNearestNeighbour",
+        "StreamingConcat",
     )
     _POOL_FUNCTIONS = ("MaxPool", "AccPool")
 
@@ -264,6 +273,7 @@ class IntegerGraph:
         self.input_name: str = first["inputs"][0]
         self.input_shape: list[int] = first["in_shapes"][0]
         self.output_name: str = last["outputs"][0]
+        self.output_shape: list[int] = last["out_shapes"][0]
         self._producers = producers
         self._weights = {
             n: np.asarray(e["weights"], dtype=np.int64)
@@ -442,6 +452,12 @@ class IntegerGraph:
             return y, ((min(lo, 0), max(hi, 0)) if y.size > h.size else (lo, hi))
         if op == "DuplicateStreams":
             return h, (lo, hi)
+        if op == "UpsampleNearestNeighbour":
+            fh, fw = int(e["HO"]) // int(e["HI"]), int(e["WO"]) // int(e["WI"])
+            return h.repeat(fh, axis=1).repeat(fw, axis=2), (lo, hi)
+        if op == "StreamingConcat":
+            y = np.concatenate([v[0].astype(np.int64, copy=False) for v in ins], axis=-1)
+            return y, (min(v[1] for v in ins), max(v[2] for v in ins))
         if op == "Pool":
             kk = int(np.prod(e["KernelSize"]))
             win = h.reshape(*h.shape[:-1], kk, int(e["Channels"]))
@@ -540,29 +556,47 @@ def fidelity(
         "hw_vs_integer_model_mismatches": int((hw != ours).any(axis=1).sum()),
     }
     label_out = graph.nodes[-1][1]["op_type"] == "LabelSelect"
-    if label_out:
-        hw_labels = hw.reshape(-1).astype(np.int64)
-        ref_labels = ref.argmax(1)
+    metric = metric_for(y)
+    if metric is PSNR:
+        # Pixels come out of the accelerator channels-last, integer, with scale 1.
+        hw_out = image_nchw(apply_host_tail(host_tail, hw), graph.output_shape)
+        ref_out = ref.reshape(hw_out.shape)
+        err = np.abs(hw_out - ref_out).reshape(len(x), -1).max(axis=1)
+        res.update(
+            output="image",
+            mismatches=int((err > 0).sum()),
+            max_abs_error=float(err.max(initial=0)),
+            tolerance="exact: every output pixel of the HW graph equals QONNX's",
+        )
+    elif label_out:
+        hw_out = hw.reshape(-1).astype(np.int64)
+        ref_out = ref
         res.update(
             output="label",
-            mismatches=int((hw_labels != ref_labels).sum()),
+            mismatches=int((hw_out != ref.argmax(1)).sum()),
             tolerance="exact: class index from the HW graph vs argmax of the QONNX logits",
         )
     else:
-        scaled = apply_host_tail(host_tail, hw)
-        err = np.abs(scaled - ref).max(axis=1)
+        hw_out = apply_host_tail(host_tail, hw)
+        ref_out = ref
+        err = np.abs(hw_out - ref).max(axis=1)
         tol = 1e-5 * max(1.0, float(np.abs(ref).max()))
-        hw_labels = scaled.argmax(1)
         res.update(
             output="logits",
             mismatches=int((err > tol).sum()),
             max_abs_error=float(err.max()),
             tolerance=f"|HW x host scale - QONNX| <= {tol:.3g} (float32 scaling at the output)",
         )
-    res["hw_accuracy"] = float(100.0 * (hw_labels == y).mean())
-    res["qonnx_accuracy"] = float(100.0 * (ref.argmax(1) == y).mean())
+    res["metric"] = metric.key
+    res[f"hw_{metric.key}"] = score(hw_out, y)
+    res[f"qonnx_{metric.key}"] = score(ref_out, y)
     res["ok"] = res["mismatches"] == 0 and res["hw_vs_integer_model_mismatches"] == 0
     return res
+
+
+def image_nchw(rows: np.ndarray, shape: list[int]) -> np.ndarray:
+    """Flat output rows of a channels-last image stream as (N, C, H, W)."""
+    return rows.reshape(len(rows), *shape[1:]).transpose(0, 3, 1, 2)
 
 
 def wrap_study(
@@ -573,17 +607,18 @@ def wrap_study(
     y: np.ndarray,
     widths: list[int],
 ) -> list[dict]:
-    """Force the policy layers' accumulators to each width P; count overflows, accuracy.
+    """Force the policy layers' accumulators to each width P; count overflows, score the
+    outputs (accuracy, or PSNR for images; the key is the metric's).
 
     The MAC nodes (MVAU and VVAU, graph order) are the config's layer plans, in order.
     """
     macs = graph.mac_nodes
     forced = {node: p for node, p in zip(macs, plans, strict=True) if p.policy_bits is not None}
-    label_out = graph.nodes[-1][1]["op_type"] == "LabelSelect"
+    metric = metric_for(y)
     rows = []
     for bits in widths:
         res = graph.run(x, {node: bits for node in forced})
-        pred = res.outputs.reshape(-1) if label_out else res.outputs.argmax(1)
+        out = image_nchw(res.outputs, graph.output_shape) if metric is PSNR else res.outputs
         rows.append(
             {
                 "acc_bits": bits,
@@ -596,7 +631,7 @@ def wrap_study(
                     for n in forced
                 },
                 "overflow_events": sum(res.overflow_events.values()),
-                "accuracy": float(100.0 * (pred == y).mean()),
+                metric.key: score(out, y),
             }
         )
     return rows
@@ -673,6 +708,7 @@ def run_verification(
         },
         "sums": sums,
         "wrap_study": study,
+        "metric": metric_for(y).key,
         "samples": int(len(x)),
     }
     write_json(out_dir / "overflow.json", overflow)

@@ -65,3 +65,38 @@ def write_cifar10(folder: Path, per_batch: int = 24, test: int = 16, seed: int =
         with (root / name).open("wb") as f:
             pickle.dump(batch, f)
     return folder
+
+
+def write_bsd300(
+    folder: Path,
+    n_train: int = 3,
+    n_test: int = 2,
+    size: tuple[int, int] = (48, 40),
+    seed: int = 0,
+) -> Path:
+    """A small BSDS300 in its standard layout: real JPEG files and the two iids files.
+
+    Writes ``folder/BSDS300/images/{train,test}/<iid>.jpg`` (RGB, ``size`` = (W, H), smooth
+    random content) and ``folder/BSDS300/iids_{train,test}.txt``, and returns ``folder`` (what
+    ``data.path`` takes; the ``BSDS300`` folder itself works too). Ids are 6-digit numbers.
+    """
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    root = folder / "BSDS300"
+    ids = [str(i) for i in rng.choice(np.arange(100000, 1000000), n_train + n_test, replace=False)]
+    width, height = size
+    for part, part_ids in (("train", ids[:n_train]), ("test", ids[n_train:])):
+        images = root / "images" / part
+        images.mkdir(parents=True, exist_ok=True)
+        for iid in part_ids:
+            # Coarse random colours, bicubic-enlarged, plus a little noise: photo-like content.
+            coarse = rng.integers(0, 256, size=(max(height // 8, 2), max(width // 8, 2), 3))
+            smooth = Image.fromarray(coarse.astype(np.uint8)).resize(
+                (width, height), Image.Resampling.BICUBIC
+            )
+            noise = rng.integers(-12, 13, size=(height, width, 3))
+            pixels = np.clip(np.asarray(smooth, dtype=np.int64) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(images / f"{iid}.jpg", quality=90)
+        (root / f"iids_{part}.txt").write_text("".join(f"{iid}\n" for iid in part_ids))
+    return folder

@@ -271,8 +271,11 @@ def test_cifar10_bad_batches(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_lists_allowed_names() -> None:
-    assert DATASETS == ("digits", "mnist", "cifar10")
-    message = r"^unknown dataset 'cifar100'; allowed: 'digits', 'mnist', 'cifar10'$"
+    assert DATASETS == ("digits", "mnist", "cifar10", "samples", "bsd300")
+    message = (
+        r"^unknown dataset 'cifar100'; allowed: 'digits', 'mnist', 'cifar10', 'samples', "
+        r"'bsd300'$"
+    )
     with pytest.raises(DataError, match=message):
         load_dataset("cifar100")
     with pytest.raises(DataError, match=message):

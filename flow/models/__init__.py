@@ -10,12 +10,19 @@ from torch import nn
 from flow.config import BuildConfig, layer_plans
 from flow.errors import ConfigError
 from flow.models.cnn import CNV, MobileNetV1, ResNet18
+from flow.models.sr import ESPCN, UNet
 from flow.models.tfc import TFC, FloatTFC
 
 __all__ = ["build_model", "build_float_model", "integer_weights", "mac_layers"]
 
 
-_CNNS = {"cnv": CNV, "mobilenetv1": MobileNetV1, "resnet18": ResNet18}
+_CNNS = {
+    "cnv": CNV,
+    "mobilenetv1": MobileNetV1,
+    "resnet18": ResNet18,
+    "espcn": ESPCN,
+    "unet": UNet,
+}
 
 
 def build_model(cfg: BuildConfig) -> nn.Module:

@@ -12,6 +12,8 @@ from flow.passes.exact_accumulator_width import (
     exact_accumulator_range,
 )
 from flow.passes.layer_summary import hw_layer_summary
+from flow.passes.mul_past_maxpool_nhwc import MoveScalarMulPastMaxPoolNHWC
+from flow.passes.output_channels_last import MakeOutputChannelsLast
 from flow.passes.reduce_mean_to_gap import ReduceMeanToGlobalAveragePool
 from flow.passes.remove_identity_input_quant import RemoveIdentityInputThreshold
 from flow.passes.split_host_tail import HOST_TAIL_KEY, SplitOffHostTail, apply_host_tail
@@ -21,6 +23,8 @@ __all__ = [
     "AbsorbInputReshape",
     "AnnotateInputDatatype",
     "ExactAccumulatorWidth",
+    "MakeOutputChannelsLast",
+    "MoveScalarMulPastMaxPoolNHWC",
     "ReduceMeanToGlobalAveragePool",
     "RemoveIdentityInputThreshold",
     "SplitOffHostTail",

@@ -38,6 +38,8 @@ _SHAPE_ATTRS = {
     "MVAU": ("MW", "MH", "numInputVectors"),
     "Thresholding": ("NumChannels", "numSteps", "ActVal"),
     "LabelSelect": ("Labels", "K"),
+    "UpsampleNearestNeighbour": ("HI", "WI", "HO", "WO", "NumChannels"),
+    "StreamingConcat": ("ChannelsPerStream",),
 }
 
 

@@ -1,0 +1,103 @@
+"""Super-resolution benchmarks (ESPCN and a small UNet) with accumulator-aware quantizers.
+
+Both work on luminance tiles: the input is the raw 8-bit integer pixel (scale 1, as in the
+classifiers) and the output is the image itself, an 8-bit integer pixel with scale 1
+(``PixelQuant`` on the last layer), so the accelerator maps integer pixels to integer pixels
+with no float pre- or post-processing. Every MAC layer is ``conv -> BatchNorm -> ReLU``; the
+last layer's BatchNorm learns the 0..255 output range and FINN folds it into the 255
+thresholds of the output quantizer.
+
+Upsampling is nearest-neighbour resize followed by a 3x3 conv (resize-convolution, as in the
+A2Q papers): FINN lowers the resize to ``UpsampleNearestNeighbour``. The UNet's skip concat
+joins two tensors that come out of one shared quantizer, so both halves carry the same scale
+and the concat is an integer concat in hardware.
+"""
+
+from __future__ import annotations
+
+import torch
+from brevitas.nn import QuantReLU
+from torch import nn
+
+from flow.config import LayerPlan
+from flow.models.cnn import _MacStack, _value
+from flow.models.tfc import PixelQuant
+
+# Output pixel range of the float twin (the quantized one clips by its 8-bit quantizer).
+PIXEL_MAX = 255.0
+# Initial affine of the last BatchNorm: roughly the mean and spread of natural-image pixels,
+# so training starts from a grey image of the right contrast rather than from zero.
+_OUT_INIT = (60.0, 110.0)
+
+
+class _SuperRes(_MacStack):
+    """Shared parts: the output layer's norm and pixel quantizer, and the upsamplers."""
+
+    def __init__(self, plans: list[LayerPlan], act_bits: int, quant: bool) -> None:
+        super().__init__(plans, act_bits, quant)
+        out = plans[-1]
+        self.norms[out.name] = nn.BatchNorm2d(out.out_features)
+        nn.init.constant_(self.norms[out.name].weight, _OUT_INIT[0])
+        nn.init.constant_(self.norms[out.name].bias, _OUT_INIT[1])
+        self.acts[out.name] = (
+            QuantReLU(act_quant=PixelQuant, bit_width=8, scaling_init=PIXEL_MAX)
+            if quant
+            else nn.Hardtanh(0.0, PIXEL_MAX)
+        )
+        factors = sorted({p.spec.upsample for p in plans if p.spec.upsample > 1})
+        # nn.Upsample calls F.interpolate, which Brevitas passes a QuantTensor through
+        # (nearest keeps the scale and bits); in export mode it is a plain ONNX Resize.
+        self.ups = nn.ModuleDict({str(f): nn.Upsample(scale_factor=f) for f in factors})
+
+    def conv(self, name: str, x):
+        """One layer, with its nearest-neighbour upsampling first if it has one."""
+        f = self.plans_by_name[name].spec.upsample
+        if f > 1:
+            x = self.ups[str(f)](x)
+        return self.block(name, x)
+
+    @property
+    def plans_by_name(self) -> dict[str, LayerPlan]:
+        return {p.name: p for p in self.plans}
+
+
+class ESPCN(_SuperRes):
+    """ESPCN: feature convs at low resolution, then the resize-convolution to the image."""
+
+    def __init__(self, plans: list[LayerPlan], act_bits: int, quant: bool = True) -> None:
+        super().__init__(plans, act_bits, quant)
+        del self.builder
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_quant(x)
+        for p in self.plans:
+            x = self.conv(p.name, x)
+        return _value(x)
+
+
+class UNet(_SuperRes):
+    """A small UNet (two convs per level, max-pool down, resize-conv up, concat skips)."""
+
+    def __init__(self, plans: list[LayerPlan], act_bits: int, quant: bool = True) -> None:
+        super().__init__(plans, act_bits, quant)
+        names = [p.name for p in plans]
+        self.levels = sum(1 for n in names if n.startswith("e") and n.endswith("c1"))
+        self.pool = self.builder.max_pool()
+        del self.builder
+        # The upsampling conv of a level and the skip it is concatenated with share one
+        # quantizer, so the concat joins two tensors of the same scale.
+        for lvl in range(self.levels - 1):
+            self.acts[f"u{lvl}"] = self.acts[f"e{lvl}c2"]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.input_quant(x)
+        skips = []
+        for lvl in range(self.levels):
+            if lvl:
+                x = self.pool(x)
+            x = self.conv(f"e{lvl}c2", self.conv(f"e{lvl}c1", x))
+            skips.append(x)
+        for lvl in range(self.levels - 2, -1, -1):
+            x = self.conv(f"u{lvl}", x)
+            x = self.conv(f"d{lvl}", torch.cat([skips[lvl], x], dim=1))
+        return _value(self.conv("out", x))
