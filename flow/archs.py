@@ -192,14 +192,6 @@ def arch_specs(
     arch: str, shape: Shape, *, hidden: list[int], channels: list[int], width: float
 ) -> list[MacSpec]:
     """The MAC layers of an architecture, in forward order."""
-    if arch == "tfc":
-        return tfc_specs(shape, hidden)
-    if arch == "cnv":
-        return cnv_specs(shape, channels, hidden)
-    if arch == "mobilenetv1":
-        return mobilenetv1_specs(shape, width)
-    if arch == "resnet18":
-        return resnet18_specs(shape, width)
     if arch not in SUPERRES_ARCHS and shape.upscale > 1:
         raise ConfigError(
             f"model.arch: {arch} is a classifier, but the dataset is for super-resolution; "
@@ -210,6 +202,14 @@ def arch_specs(
             f"model.arch: {arch} is a super-resolution network; use a super-resolution "
             "dataset (data.dataset: samples or bsd300)"
         )
+    if arch == "tfc":
+        return tfc_specs(shape, hidden)
+    if arch == "cnv":
+        return cnv_specs(shape, channels, hidden)
+    if arch == "mobilenetv1":
+        return mobilenetv1_specs(shape, width)
+    if arch == "resnet18":
+        return resnet18_specs(shape, width)
     if arch == "espcn":
         return espcn_specs(shape, channels)
     if arch == "unet":

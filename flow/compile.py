@@ -184,6 +184,11 @@ def step_streamline(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     if len(model.graph.input[0].type.tensor_type.shape.dim) == 4:
         model = model.transform(MakeInputChannelsLast())
         model = model.transform(api.absorb.AbsorbConsecutiveTransposes())
+        # A resize of the input itself (a super-resolution net's global residual) only sees
+        # its NHWC layout now: make it NHWC and move the new transposes out again.
+        model = model.transform(InferDataLayouts())
+        model = model.transform(api.reorder.MakeScaleResizeNHWC())
+        model = _streamline_rounds(model)
     if len(model.graph.output[0].type.tensor_type.shape.dim) == 4:
         # An image-producing network streams its output pixels channels-last too.
         model = model.transform(MakeOutputChannelsLast())
@@ -235,6 +240,7 @@ def step_convert_to_hw(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper
         h.InferGlobalAccPoolLayer(),
         h.InferDuplicateStreamsLayer(),
         h.InferElementwiseBinaryOperation(),
+        InferDataLayouts(),  # the streams a DuplicateStreams made, which an upsample may read
         h.InferUpsample(),
         h.InferConcatLayer(),
         api.RemoveCNVtoFCFlatten(),

@@ -65,6 +65,9 @@ class ModelConfig:
     act_bits: int = 4
     # Weight bits of the first and the last layer (the papers keep them at 8); null -> weight_bits.
     edge_weight_bits: int | None = None
+    # Super-resolution: add the nearest-neighbour upsampled input to the output, so the
+    # network learns only the detail (a global residual; an 8-bit signed residual in HW).
+    residual: bool = False
     # Bits of the integer pixels the accelerator receives; null -> from the dataset.
     input_bits: int | None = None
 
@@ -519,6 +522,11 @@ def validate(cfg: BuildConfig) -> None:
         raise ConfigError(f"name: must be a file-name-safe identifier, not {cfg.name!r}")
     if cfg.model.arch == "tfc" and not cfg.model.hidden:
         raise ConfigError("model.hidden: must list at least one hidden layer size")
+    if cfg.model.residual and not is_superres(cfg):
+        raise ConfigError(
+            "model.residual: only super-resolution networks (espcn, unet) add their input "
+            "to the output; set it to false"
+        )
     if cfg.model.arch == "cnv" and not cfg.model.channels:
         raise ConfigError("model.channels: must list at least one conv layer size")
     plans = layer_plans(cfg)

@@ -8,30 +8,39 @@ figure has a table with the same numbers next to it, and the HTML page embeds th
 
 Any input may be missing (a stage not run yet): the report still renders, and says which file
 of which stage is missing and what it would show. Inputs are read with ``.get`` throughout, so
-a key a later version adds or drops only blanks a cell. What is read, per file:
+a key a later version adds or drops only blanks a cell.
+
+The quality figure is the build's metric (:mod:`flow.metrics`): top-1 accuracy (%) for a
+classifier, PSNR (dB) for super-resolution. The stages write it under ``<prefix>_<k>`` with
+``k`` = ``accuracy`` or ``psnr`` and name it in a ``metric`` field; files without one (written
+before PSNR existed) are accuracy. Below, ``<k>`` is that key. What is read, per file:
 
 - ``config.yaml``: ``name``, ``data.dataset``, ``quant.method``, ``quant.acc_bits``,
   ``compile.clock_mhz``, ``compile.fpga_part``.
 - ``timings.json``: ``{stage: {"seconds", "last_status"}}``; ``<stage>/.stage.json``:
   ``digest`` (the digest of the last stage covers the whole chain before it).
 - ``train/metrics.json``: ``dataset``, ``train_samples``, ``test_samples``, ``device``,
-  ``float_accuracy``, ``quant_accuracy``, ``ep_init_layers``, ``warnings`` and per layer
-  ``name``, ``method``, ``target_bits``, ``K``, ``max_l1``, ``l1_budget``, ``sparsity``,
-  ``zero_channels``, ``all_zero``.
+  ``metric``, ``float_<k>``, ``quant_<k>``, ``bicubic_psnr`` (super-resolution: the bicubic
+  reference), ``ep_init_layers``, ``warnings`` and per layer ``name``, ``method``,
+  ``target_bits``, ``K``, ``max_l1``, ``l1_budget``, ``sparsity``, ``zero_channels``,
+  ``all_zero``.
+- ``train/examples.npz`` (super-resolution only): uint8 arrays ``low_res``, ``bicubic``,
+  ``float``, ``quantized``, ``target`` of shape (N, C, H, W), a few test tiles.
 - ``export/export_check.json``: ``ok``, per layer ``name``, ``ok``, ``problems`` (and the
   width fields, used when ``compile/accumulators.json`` is missing), ``fidelity``:
-  ``samples``, ``brevitas_accuracy``, ``qonnx_accuracy``, ``ok``, ``summary``.
+  ``metric``, ``samples``, ``brevitas_<k>``, ``qonnx_<k>``, ``ok``, ``summary``.
 - ``compile/accumulators.json``: per layer ``name``, ``node``, ``K``, ``input_bits``,
   ``weight_bits``, ``datatype_bound_bits``, ``target_bits``, ``exact_bits``, ``hw_acc_bits``,
   ``finn_acc_bits``, ``threshold_bits``, ``guaranteed``.
-- ``compile/verify.json``: ``samples``, ``mismatches``, ``hw_accuracy``, ``tolerance``, ``ok``.
-- ``compile/overflow.json``: ``worst_case[].fits``, ``test_set_at_hw_widths[layer]
-  .overflow_events``, ``wrap_study[]``: ``acc_bits``, ``accuracy``, ``overflow_events``,
-  ``layers[layer].overflow_events``.
+- ``compile/verify.json``: ``metric``, ``samples``, ``mismatches``, ``hw_<k>``,
+  ``tolerance``, ``ok``.
+- ``compile/overflow.json``: ``metric``, ``worst_case[].fits``,
+  ``test_set_at_hw_widths[layer].overflow_events``, ``wrap_study[]``: ``acc_bits``, ``<k>``,
+  ``overflow_events``, ``layers[layer].overflow_events``.
 - ``compile/report/estimate_layer_resources.json`` (FINN: node -> ``LUT``, ``BRAM_18K``,
   ``DSP``; ``total``) and ``estimate_network_performance.json`` (``max_cycles``,
   ``max_cycles_node_name``, ``critical_path_cycles``, ``estimated_throughput_fps``).
-- ``sim/sim.json``: ``frames``, ``mismatches``, ``bit_exact``, ``accuracy``,
+- ``sim/sim.json``: ``metric``, ``frames``, ``mismatches``, ``bit_exact``, ``<k>``,
   ``latency_cycles``, ``cycles_per_frame``, ``clock_mhz``, ``fps``, ``worst_case_ok``,
   ``peak_memory_mb``.
 - ``synth/synth.json``: ``flow``, ``tool``, ``version``, ``part``, ``peak_memory_mb``,
@@ -59,6 +68,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -66,6 +76,7 @@ from matplotlib.ticker import MaxNLocator
 
 import flow
 from flow.errors import A2QError
+from flow.metrics import ACCURACY, METRICS, PSNR, Metric, metric_named
 from flow.pipeline import MARKER, STAGE_NAMES
 from flow.util import atomic_write_bytes, atomic_write_text, file_digest, read_json
 
@@ -75,9 +86,51 @@ SYNTH_FLOW_NOTE = (
     "place-and-route: treat them as relative, logic-level figures."
 )
 METHOD_LABELS = {"baseline": "baseline", "a2q": "A2Q", "a2q_plus": "A2Q+"}
-NEAR_FLOAT_POINTS = 1.0
+# How close to its own float figure a point must be to count as "near float", per metric:
+# accuracy in percentage points, PSNR in dB.
+NEAR_FLOAT = {"accuracy": 1.0, "psnr": 0.5}
+NEAR_FLOAT_POINTS = NEAR_FLOAT["accuracy"]
+
 _COLORS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860", "#da8bc3")
 _DPI = 100
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How the reports name a metric in running text, headings, table columns and plot axes."""
+
+    noun: str  # running text: "the simulated accuracy"
+    plural: str  # "accuracies of successful points"
+    title: str  # plot titles and sweep headings: "Accuracy vs P"
+    heading: str  # the build report's section of the metric
+    column: str  # table column: "accuracy %"
+    axis: str  # plot axis: "accuracy (%)"
+    near: str  # unit of the near-float threshold: "within 1 point of float accuracy"
+
+
+WORDING = {
+    "accuracy": Wording(
+        "accuracy", "accuracies", "Accuracy", "Accuracy", "accuracy %", "accuracy (%)", "point"
+    ),
+    "psnr": Wording(
+        "PSNR", "PSNR figures", "PSNR", "PSNR (luminance, dB)", "PSNR dB", "PSNR (dB)", "dB"
+    ),
+}
+
+
+def wording(metric: Metric) -> Wording:
+    return WORDING[metric.key]
+
+
+def _described(metric: Metric) -> str:
+    """``top-1 accuracy (%)``, ``PSNR (luminance, dB)``: the label, with the unit once."""
+    return metric.label if metric.unit in metric.label else f"{metric.label} ({metric.unit})"
+
+
+def _with_unit(value: float, metric: Metric) -> str:
+    """``96.94 %`` or ``21.66 dB``."""
+    return f"{value:.2f} {metric.unit}"
+
 
 # ------------------------------------------------------------------------ document model
 
@@ -318,7 +371,10 @@ def grouped_bars(
 
 @dataclass(frozen=True)
 class _Input:
-    """One input file of a build report: where it is, which stage writes it, what it shows."""
+    """One input file of a build report: where it is, which stage writes it, what it shows.
+
+    ``{metric}`` in ``shows`` stands for the build's metric ("accuracy", "PSNR").
+    """
 
     path: str
     stage: str
@@ -331,7 +387,7 @@ INPUTS: dict[str, _Input] = {
     "metrics": _Input(
         "train/metrics.json",
         "train",
-        "the float and quantized accuracy and each layer's method, L1 norm and sparsity",
+        "the float and quantized {metric} and each layer's method, L1 norm and sparsity",
     ),
     "export": _Input(
         "export/export_check.json",
@@ -344,12 +400,12 @@ INPUTS: dict[str, _Input] = {
         "each layer's data-type bound, target, exact, hardware and FINN accumulator widths",
     ),
     "verify": _Input(
-        "compile/verify.json", "compile", "the HW graph's accuracy and mismatches against QONNX"
+        "compile/verify.json", "compile", "the HW graph's {metric} and mismatches against QONNX"
     ),
     "overflow": _Input(
         "compile/overflow.json",
         "compile",
-        "the worst-case overflow check and the wrap-around study (accuracy vs forced P)",
+        "the worst-case overflow check and the wrap-around study ({metric} vs forced P)",
     ),
     "finn_res": _Input(
         "compile/report/estimate_layer_resources.json",
@@ -364,7 +420,7 @@ INPUTS: dict[str, _Input] = {
     "sim": _Input(
         "sim/sim.json",
         "sim",
-        "the simulated accuracy, bit-exactness, cycles per frame and frames per second",
+        "the simulated {metric}, bit-exactness, cycles per frame and frames per second",
     ),
     "synth": _Input(
         "synth/synth.json",
@@ -387,6 +443,17 @@ class _Build:
             self._cache[key] = _load(path) if path.is_file() else None
         return self._cache[key]
 
+    @property
+    def metric(self) -> Metric:
+        """The build's metric, as the first stage file that names one says (else accuracy)."""
+        named = [_dict(self.get(k)).get("metric") for k in ("metrics", "verify", "overflow", "sim")]
+        named.append(_dict(_dict(self.get("export")).get("fidelity")).get("metric"))
+        return metric_named(next((str(n) for n in named if n), None))
+
+    def shows(self, key: str) -> str:
+        """What input ``key`` would show, in the words of the build's metric."""
+        return INPUTS[key].shows.format(metric=wording(self.metric).noun)
+
     def note(self, doc: _Doc, *keys: str, here: bool = True) -> bool:
         """Note in ``doc`` every input of ``keys`` that is missing; True if all are present.
 
@@ -397,7 +464,7 @@ class _Build:
             if self.get(key) is None:
                 inp = INPUTS[key]
                 stage = "the pipeline run" if inp.stage == "run" else f"stage `{inp.stage}`"
-                args = (inp.path, f"`{inp.path}` ({stage} has not written it)", inp.shows)
+                args = (inp.path, f"`{inp.path}` ({stage} has not written it)", self.shows(key))
                 (doc.note_missing if here else doc.register_missing)(*args)
                 ok = False
         return ok
@@ -504,21 +571,45 @@ def _header(b: _Build, doc: _Doc) -> None:
         doc.bullets(warnings)
 
 
-def _accuracy(b: _Build, doc: _Doc) -> None:
-    doc.heading("Accuracy")
-    m, ex, ver, sim = (_dict(b.get(k)) for k in ("metrics", "export", "verify", "sim"))
+def _summary_line(b: _Build, doc: _Doc) -> None:
+    """The line at the top: the build's metric and its headline figures."""
+    metric = b.metric
+    m, sim = _dict(b.get("metrics")), _dict(b.get("sim"))
+    k = metric.key
+    figures = [
+        ("float", m.get(f"float_{k}")),
+        ("quantized", m.get(f"quant_{k}")),
+        ("HW graph", _dict(b.get("verify")).get(f"hw_{k}")),
+        ("simulated RTL", sim.get(k)),
+    ]
+    if metric is PSNR:
+        figures.append(("bicubic interpolation (reference)", m.get("bicubic_psnr")))
+    known = [f"{name} {_with_unit(v, metric)}" for name, x in figures if (v := _num(x)) is not None]
+    doc.para(f"Metric: {_described(metric)}" + (f": {', '.join(known)}." if known else "."))
+
+
+def _quality(b: _Build, doc: _Doc) -> None:
+    """The table of the build's metric at every stage, and the checks."""
+    metric = b.metric
+    k = metric.key
+    doc.heading(wording(metric).heading)
+    m, ex, ver, sim = (_dict(b.get(key)) for key in ("metrics", "export", "verify", "sim"))
     fid = _dict(ex.get("fidelity"))
     spec = [
-        ("float (PyTorch)", m, "float_accuracy", m.get("test_samples"), "metrics"),
-        ("quantized (Brevitas)", m, "quant_accuracy", m.get("test_samples"), "metrics"),
-        ("quantized (Brevitas), export-check samples", fid, "brevitas_accuracy",
+        ("float (PyTorch)", m, f"float_{k}", m.get("test_samples"), "metrics"),
+        ("quantized (Brevitas)", m, f"quant_{k}", m.get("test_samples"), "metrics"),
+        ("quantized (Brevitas), export-check samples", fid, f"brevitas_{k}",
          fid.get("samples"), "export"),
-        ("exported QONNX", fid, "qonnx_accuracy", fid.get("samples"), "export"),
-        ("FINN HW graph", ver, "hw_accuracy", ver.get("samples"), "verify"),
-        ("simulated RTL (Verilator)", sim, "accuracy", sim.get("frames"), "sim"),
+        ("exported QONNX", fid, f"qonnx_{k}", fid.get("samples"), "export"),
+        ("FINN HW graph", ver, f"hw_{k}", ver.get("samples"), "verify"),
+        ("simulated RTL (Verilator)", sim, k, sim.get("frames"), "sim"),
     ]  # fmt: skip
+    if metric is PSNR:
+        # The bar a learned upscaler has to clear: plain bicubic interpolation of the input.
+        spec.insert(0, ("bicubic interpolation (reference)", m, "bicubic_psnr",
+                        m.get("test_samples"), "metrics"))  # fmt: skip
     rows = [[label, d.get(key), n, INPUTS[src].path] for label, d, key, n, src in spec]
-    doc.table(["model", "accuracy %", "samples", "from"], rows, digits={1: 2})
+    doc.table(["model", wording(metric).column, "samples", "from"], rows, digits={1: 2})
     b.note(doc, "metrics", "export", "verify", "sim")
     wc = _list(_dict(b.get("overflow")).get("worst_case"))
     at_hw = _dict(_dict(b.get("overflow")).get("test_set_at_hw_widths"))
@@ -562,6 +653,135 @@ def _accuracy(b: _Build, doc: _Doc) -> None:
             ["RTL worst-case vectors", sim.get("worst_case_ok"), None],
         ],
     )
+
+
+EXAMPLES_PATH = "train/examples.npz"
+# Columns of the example figure: array in examples.npz, title. The target is what every other
+# column's PSNR is measured against; the low-res input is smaller, so it has none.
+EXAMPLE_COLUMNS = (
+    ("low_res", "low-res input"),
+    ("bicubic", "bicubic"),
+    ("float", "float"),
+    ("quantized", "quantized"),
+    ("target", "target"),
+)
+EXAMPLE_MAX_TILES = 8
+EXAMPLE_CELL_INCHES = (1.75, 2.0)  # width, height of one tile (175 x 200 pixels)
+_EXAMPLES_SHOW = (
+    "a few test tiles side by side (low-res input, bicubic, float and quantized outputs, "
+    "target) with each output's PSNR against the target"
+)
+
+
+def _load_examples(path: Path) -> dict[str, np.ndarray]:
+    """The arrays of ``examples.npz``; a malformed file is an error naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: np.asarray(z[k]) for k in z.files}
+    except (OSError, ValueError, EOFError) as e:
+        raise A2QError(f"{path}: cannot be read as NPZ: {e}") from e
+
+
+def _pixels(a: np.ndarray) -> np.ndarray:
+    """Images as whole 8-bit pixels (they are stored so; float arrays are rounded)."""
+    if np.issubdtype(a.dtype, np.integer):
+        return a
+    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
+
+
+def example_psnrs(arrays: dict[str, np.ndarray]) -> list[dict[str, float | None]]:
+    """Per example tile: each output's PSNR (dB) against that tile's target.
+
+    One dict per tile, keyed by the output arrays (``bicubic``, ``float``, ``quantized``); None
+    where the array is absent or not shaped like the target.
+    """
+    from flow.data.superres import psnr
+
+    target = arrays.get("target")
+    if target is None or target.ndim != 4:
+        return []
+    target = _pixels(target)
+    out = []
+    for i in range(min(len(target), EXAMPLE_MAX_TILES)):
+        row: dict[str, float | None] = {}
+        for key, _ in EXAMPLE_COLUMNS:
+            if key in ("low_res", "target"):
+                continue
+            a = arrays.get(key)
+            ok = a is not None and a.shape[1:] == target.shape[1:] and len(a) > i
+            row[key] = psnr(_pixels(a[i : i + 1]), target[i : i + 1]) if ok else None
+        out.append(row)
+    return out
+
+
+def _tile(a: np.ndarray) -> np.ndarray:
+    """One (C, H, W) tile as an image ``imshow`` draws: (H, W) gray or (H, W, 3) colour."""
+    a = _pixels(a)
+    return a[0] if a.shape[0] == 1 else np.moveaxis(a[:3], 0, -1)
+
+
+def _examples(b: _Build, doc: _Doc) -> None:
+    """Super-resolution: example tiles, every method's output next to the target."""
+    if b.metric is not PSNR:
+        return
+    doc.heading("Example outputs")
+    path = b.dir / EXAMPLES_PATH
+    if not path.is_file():
+        what = f"`{EXAMPLES_PATH}` (stage `train` has not written it)"
+        doc.note_missing(EXAMPLES_PATH, what, _EXAMPLES_SHOW)
+        return
+    arrays = {k: a for k, a in _load_examples(path).items() if a.ndim == 4 and len(a)}
+    absent = [k for k, _ in EXAMPLE_COLUMNS if k not in arrays]
+    if absent:
+        doc.note_missing(
+            f"{EXAMPLES_PATH}: {', '.join(absent)}",
+            f"the arrays {', '.join(f'`{k}`' for k in absent)} in `{EXAMPLES_PATH}`",
+            "those columns of the example tiles",
+        )
+    columns = [(k, title) for k, title in EXAMPLE_COLUMNS if k in arrays]
+    if not columns:
+        return
+    n = min(EXAMPLE_MAX_TILES, *(len(arrays[k]) for k, _ in columns))
+    scores = example_psnrs(arrays)
+    doc.para(
+        f"The first {n} test tiles, drawn pixel for pixel (nearest neighbour, no smoothing): "
+        "each output is titled with its PSNR against the tile's target. The PSNR in the table "
+        "above is the mean over the whole test set; a single tile's varies around it."
+    )
+    cw, ch = EXAMPLE_CELL_INCHES
+    fig = Figure(figsize=(cw * len(columns), ch * n), layout="constrained")
+    axes = fig.subplots(n, len(columns), squeeze=False)
+    for i in range(n):
+        for j, (key, title) in enumerate(columns):
+            ax = axes[i][j]
+            img = _tile(arrays[key][i])
+            ax.imshow(
+                img,
+                cmap="gray" if img.ndim == 2 else None,
+                vmin=0,
+                vmax=255,
+                interpolation="nearest",
+                resample=False,
+            )
+            h, w = img.shape[:2]
+            db = scores[i].get(key) if i < len(scores) else None
+            label = f"{title} {w}x{h}" if key in ("low_res", "target") or db is None else title
+            ax.set_title(label + (f"\n{db:.2f} dB" if db is not None else ""), fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(f"tile {i}", fontsize=8)
+    doc.figure(
+        "fig_examples.png",
+        fig,
+        "example test tiles: low-res input, bicubic, float, quantized and target "
+        "(PSNR against the target)",
+    )
+    outs = [(k, title) for k, title in columns if k not in ("low_res", "target")]
+    rows = [[f"tile {i}"] + [scores[i].get(k) if i < len(scores) else None for k, _ in outs]
+            for i in range(n)]  # fmt: skip
+    doc.table(["tile"] + [f"{title} PSNR dB" for _, title in outs], rows,
+              digits={j + 1: 2 for j in range(len(outs))})  # fmt: skip
 
 
 WIDTH_COLUMNS = [
@@ -638,20 +858,28 @@ def _wrap(b: _Build, doc: _Doc) -> None:
         doc.para("The wrap-around study was not run (`compile.wrap_bits` is empty).")
         return
     study.sort(key=lambda r: _num(r.get("acc_bits")) or 0)
+    metric = b.metric
+    k, w = metric.key, wording(metric)
     doc.para(
         "The constrained layers' accumulators forced to P bits with two's-complement "
-        "wrap-around: test accuracy and overflow events (dot products that left the P-bit range)."
+        f"wrap-around: test {w.noun} and overflow events (dot products that left the P-bit "
+        "range)."
     )
     ps = [_num(r.get("acc_bits")) for r in study]
-    accs = [_num(r.get("accuracy")) for r in study]
+    quality = [_num(r.get(k)) for r in study]
     events = [_num(r.get("overflow_events")) for r in study]
     fig, (ax1, ax2) = _new_figure(ncols=2, width=5.0)
-    ax1.plot(*_pairs(ps, accs), marker="o", color=_COLORS[0])
-    qa = _num(_dict(b.get("metrics")).get("quant_accuracy"))
-    if qa is not None:
-        ax1.axhline(qa, ls="--", color="gray", label="quantized, no wrap-around")
+    ax1.plot(*_pairs(ps, quality), marker="o", color=_COLORS[0])
+    m = _dict(b.get("metrics"))
+    refs = [(m.get(f"quant_{k}"), "--", "gray", "quantized, no wrap-around")]
+    if metric is PSNR:
+        refs.append((m.get("bicubic_psnr"), ":", "black", "bicubic interpolation"))
+    for value, ls, color, label in refs:
+        if (v := _num(value)) is not None:
+            ax1.axhline(v, ls=ls, color=color, label=label)
+    if ax1.get_legend_handles_labels()[0]:
         ax1.legend(fontsize=8)
-    ax1.set(xlabel="forced accumulator bits P", ylabel="accuracy (%)", title="Accuracy vs P")
+    ax1.set(xlabel="forced accumulator bits P", ylabel=w.axis, title=f"{w.title} vs P")
     ax2.plot(*_pairs(ps, events), marker="o", color=_COLORS[3])
     ax2.set_yscale("symlog", linthresh=1)
     ax2.set(
@@ -661,13 +889,13 @@ def _wrap(b: _Build, doc: _Doc) -> None:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     doc.figure(
-        "fig_wrap.png", fig, "accuracy and overflow events with accumulators forced to P bits"
+        "fig_wrap.png", fig, f"{w.noun} and overflow events with accumulators forced to P bits"
     )
-    layer_names = sorted({k for r in study for k in _dict(r.get("layers"))})
+    layer_names = sorted({name for r in study for name in _dict(r.get("layers"))})
     doc.table(
-        ["P", "accuracy %", "overflow events"] + [f"{n} events" for n in layer_names],
+        ["P", w.column, "overflow events"] + [f"{n} events" for n in layer_names],
         [
-            [r.get("acc_bits"), r.get("accuracy"), r.get("overflow_events")]
+            [r.get("acc_bits"), r.get(k), r.get("overflow_events")]
             + [_dict(_dict(r.get("layers")).get(n)).get("overflow_events") for n in layer_names]
             for r in study
         ],
@@ -908,8 +1136,10 @@ def render_build_report(build_dir: Path) -> dict:
     name = _dict(b.get("config")).get("name", build_dir.name)
     doc = _Doc(f"a2q-flow build report: {name}")
     digests = b.stage_digests()
+    _summary_line(b, doc)
     _header(b, doc)
-    _accuracy(b, doc)
+    _quality(b, doc)
+    _examples(b, doc)
     _widths(b, doc)
     _sparsity(b, doc)
     _wrap(b, doc)
@@ -950,13 +1180,54 @@ def _ok(points: Iterable[dict]) -> list[dict]:
     return [p for p in points if isinstance(p, dict) and p.get("status", "ok") == "ok"]
 
 
-def pareto_front(points: list[dict], x: str = "lut", y: str = "quant_accuracy") -> list[dict]:
+_QUALITY_PREFIXES = ("float", "quant", "hw", "wrap")
+
+
+def sweep_metric(points: Iterable[dict], declared: Any = None) -> Metric:
+    """The one metric of a sweep's points (and of its summary's ``metric``, if ``declared``).
+
+    A point names its metric in ``metric``; a point without one (a sweep run before PSNR
+    existed) is accuracy if it has an accuracy figure and takes no part otherwise. No point
+    at all: accuracy. Raises :class:`A2QError` naming the points when they mix metrics, or
+    when a metric is unknown: a sweep compares one figure across its points.
+    """
+    votes: dict[str, list[str]] = {}
+    if declared is not None:
+        votes.setdefault(str(declared), []).append("summary.json `metric`")
+    for p in points:
+        if not isinstance(p, dict):
+            continue
+        if p.get("metric") is not None:
+            key = str(p["metric"])
+        elif any(_num(p.get(f"{pre}_accuracy")) is not None for pre in _QUALITY_PREFIXES):
+            key = ACCURACY.key
+        else:
+            continue
+        votes.setdefault(key, []).append(f"`{p.get('point')}`")
+    unknown = sorted(set(votes) - set(METRICS))
+    if unknown:
+        raise A2QError(
+            f"sweep points name an unknown metric {', '.join(unknown)} "
+            f"(known: {', '.join(METRICS)}): {', '.join(votes[unknown[0]][:3])}"
+        )
+    if len(votes) > 1:
+        mix = "; ".join(
+            f"{k} ({len(v)}: {', '.join(v[:3])}{', ...' if len(v) > 3 else ''})"
+            for k, v in sorted(votes.items())
+        )
+        raise A2QError(f"sweep points mix metrics, a sweep compares one: {mix}")
+    return metric_named(next(iter(votes), None))
+
+
+def pareto_front(points: list[dict], x: str = "lut", y: str | None = None) -> list[dict]:
     """The points no other point beats in both ``x`` (lower is better) and ``y`` (higher).
 
-    A point is beaten when another has ``x`` <= and ``y`` >= with at least one strict; equal
-    points are all kept. Failed points and points without a number for ``x`` or ``y`` take no
-    part. Returned in increasing ``x`` (then decreasing ``y``).
+    ``y`` defaults to ``quant_<k>`` of the points' metric (:func:`sweep_metric`). A point is
+    beaten when another has ``x`` <= and ``y`` >= with at least one strict; equal points are
+    all kept. Failed points and points without a number for ``x`` or ``y`` take no part.
+    Returned in increasing ``x`` (then decreasing ``y``).
     """
+    y = y or f"quant_{sweep_metric(points).key}"
     cands = [p for p in _ok(points) if _num(p.get(x)) is not None and _num(p.get(y)) is not None]
 
     def beats(q: dict, p: dict) -> bool:
@@ -989,31 +1260,38 @@ def group_stats(points: list[dict], key: str) -> dict[tuple[str, int], GroupStat
     }
 
 
-def sweep_findings(summary: dict, accuracy: str = "quant_accuracy") -> dict:
-    """The two computed statements of a sweep report, as data.
+def sweep_findings(summary: dict, accuracy: str | None = None) -> dict:
+    """The two computed statements of a sweep report, as data, in the sweep's metric.
 
-    - ``a2q_plus_vs_a2q``: A2Q+'s mean accuracy against A2Q's at every width both have:
+    The metric is the points' (:func:`sweep_metric`; ``k`` = ``accuracy`` or ``psnr``);
+    ``accuracy`` names the compared point field, ``quant_<k>`` by default.
+
+    - ``a2q_plus_vs_a2q``: A2Q+'s mean figure against A2Q's at every width both have:
       ``holds`` (True when A2Q+ is at or above A2Q at every compared width, None when no
       width has both), ``compared``, ``below`` (``[{"acc_bits", "a2q", "a2q_plus"}]``),
-      ``unpaired`` (widths with only one of the two), ``statement``.
-    - ``max_lut_ratio_near_float``: among successful points whose accuracy is within
-      ``NEAR_FLOAT_POINTS`` of their own float accuracy, the one with the largest
-      ``lut_ratio``: ``point``, ``lut_ratio``, ``accuracy``, ``float_accuracy``,
+      ``unpaired`` (widths with only one of the two), ``metric``, ``statement``.
+    - ``max_lut_ratio_near_float``: among successful points whose figure is within
+      ``NEAR_FLOAT[k]`` (1 accuracy point, 0.5 dB) of their own ``float_<k>``, the one with the
+      largest ``lut_ratio``: ``point``, ``lut_ratio``, ``<k>``, ``float_<k>``, ``metric``,
       ``candidates`` (how many qualified), ``statement``; ``point`` is None if none did.
     """
-    points = _list(_dict(summary).get("points"))
-    stats = group_stats(points, accuracy)
+    summary = _dict(summary)
+    points = _list(summary.get("points"))
+    metric = sweep_metric(points, summary.get("metric"))
+    k, w, near_limit = metric.key, wording(metric), NEAR_FLOAT[metric.key]
+    key = accuracy or f"quant_{k}"
+    stats = group_stats(points, key)
     widths = sorted({bits for (m, bits) in stats if m in ("a2q", "a2q_plus")})
     compared, below, unpaired = [], [], []
-    for w in widths:
-        a, p = stats.get(("a2q", w)), stats.get(("a2q_plus", w))
+    for width in widths:
+        a, p = stats.get(("a2q", width)), stats.get(("a2q_plus", width))
         if a is None or p is None:
-            unpaired.append(w)
+            unpaired.append(width)
             continue
-        compared.append(w)
-        # Means of equal-sized integer-count accuracies: a 1e-9 slack only absorbs rounding.
+        compared.append(width)
+        # Means of figures of equal-sized test sets: a 1e-9 slack only absorbs rounding.
         if p.mean < a.mean - 1e-9:
-            below.append({"acc_bits": w, "a2q": a.mean, "a2q_plus": p.mean})
+            below.append({"acc_bits": width, "a2q": a.mean, "a2q_plus": p.mean})
     holds = (not below) if compared else None
     if holds is None:
         text = "A2Q+ and A2Q cannot be compared: no width has successful points of both."
@@ -1023,7 +1301,9 @@ def sweep_findings(summary: dict, accuracy: str = "quant_accuracy") -> dict:
         text = (
             "A2Q+ is below A2Q at "
             + "; ".join(
-                f"{r['acc_bits']} bits ({r['a2q_plus']:.2f} % vs {r['a2q']:.2f} %)" for r in below
+                f"{r['acc_bits']} bits ({_with_unit(r['a2q_plus'], metric)} vs "
+                f"{_with_unit(r['a2q'], metric)})"
+                for r in below
             )
             + f" (compared: {_bits(compared)})."
         )
@@ -1032,33 +1312,35 @@ def sweep_findings(summary: dict, accuracy: str = "quant_accuracy") -> dict:
 
     near = []
     for p in _ok(points):
-        acc, flt, ratio = (_num(p.get(k)) for k in (accuracy, "float_accuracy", "lut_ratio"))
+        acc, flt, ratio = (_num(p.get(f)) for f in (key, f"float_{k}", "lut_ratio"))
         known = acc is not None and flt is not None and ratio is not None
-        if known and flt - acc <= NEAR_FLOAT_POINTS + 1e-9:
+        if known and flt - acc <= near_limit + 1e-9:
             near.append((ratio, p, acc, flt))
     best = max(near, key=lambda t: t[0], default=None)
+    within = f"within {near_limit:g} {w.near} of"
     if best is None:
         near_out: dict[str, Any] = {
             "point": None,
             "lut_ratio": None,
-            "accuracy": None,
-            "float_accuracy": None,
+            k: None,
+            f"float_{k}": None,
+            "metric": k,
             "candidates": 0,
-            "statement": "No successful point with a LUT ratio is within "
-            f"{NEAR_FLOAT_POINTS:g} point of its float accuracy.",
+            "statement": f"No successful point with a LUT ratio is {within} its float {w.noun}.",
         }
     else:
         ratio, p, acc, flt = best
         near_out = {
             "point": p.get("point"),
             "lut_ratio": ratio,
-            "accuracy": acc,
-            "float_accuracy": flt,
+            k: acc,
+            f"float_{k}": flt,
+            "metric": k,
             "candidates": len(near),
             "statement": (
                 f"Largest LUT ratio (32-bit / exact accumulators) among the {len(near)} points "
-                f"within {NEAR_FLOAT_POINTS:g} point of float accuracy: {ratio:.2f} at "
-                f"`{p.get('point')}` ({acc:.2f} % vs float {flt:.2f} %)."
+                f"{within} float {w.noun}: {ratio:.2f} at `{p.get('point')}` "
+                f"({_with_unit(acc, metric)} vs float {_with_unit(flt, metric)})."
             ),
         }
     return {
@@ -1067,23 +1349,40 @@ def sweep_findings(summary: dict, accuracy: str = "quant_accuracy") -> dict:
             "compared": compared,
             "below": below,
             "unpaired": unpaired,
+            "metric": k,
             "statement": text,
         },
         "max_lut_ratio_near_float": near_out,
     }
 
 
-POINT_COLUMNS = [
+# Columns of the table of every point; ``{k}`` is the metric's key, ``{u}`` its unit.
+_POINT_COLUMNS = [
     ("point", "point"), ("status", "status"), ("method", "method"), ("acc_bits", "P"),
-    ("seed", "seed"), ("float_accuracy", "float %"), ("quant_accuracy", "quant %"),
-    ("hw_accuracy", "HW %"), ("wrap_accuracy", "wrap %"), ("max_exact_bits", "max exact bits"),
-    ("lut", "LUT"), ("lut_acc32", "LUT acc32"), ("lut_ratio", "LUT ratio"), ("ff", "FF"),
-    ("bram36", "BRAM36"), ("dsp", "DSP"), ("build_seconds", "build s"), ("error", "error"),
+    ("seed", "seed"), ("float_{k}", "float {u}"), ("bicubic_{k}", "bicubic {u}"),
+    ("quant_{k}", "quant {u}"), ("hw_{k}", "HW {u}"), ("wrap_{k}", "wrap {u}"),
+    ("max_exact_bits", "max exact bits"), ("lut", "LUT"), ("lut_acc32", "LUT acc32"),
+    ("lut_ratio", "LUT ratio"), ("ff", "FF"), ("bram36", "BRAM36"), ("dsp", "DSP"),
+    ("build_seconds", "build s"), ("error", "error"),
 ]  # fmt: skip
-POINT_DIGITS = {
-    "float_accuracy": 2, "quant_accuracy": 2, "hw_accuracy": 2, "wrap_accuracy": 2,
-    "lut_ratio": 2, "build_seconds": 1,
-}  # fmt: skip
+
+
+def point_columns(metric: Metric) -> list[tuple[str, str]]:
+    """(key, header) of the every-point table; super-resolution adds the bicubic reference."""
+    return [
+        (key.format(k=metric.key), head.format(u=metric.unit))
+        for key, head in _POINT_COLUMNS
+        if metric is PSNR or not key.startswith("bicubic_")
+    ]
+
+
+def point_digits(metric: Metric) -> dict[str, int]:
+    quality = [key for key, _ in point_columns(metric) if key.endswith(f"_{metric.key}")]
+    return {**dict.fromkeys(quality, 2), "lut_ratio": 2, "build_seconds": 1}
+
+
+POINT_COLUMNS = point_columns(ACCURACY)
+POINT_DIGITS = point_digits(ACCURACY)
 
 
 def _bits(widths: list[int]) -> str:
@@ -1133,39 +1432,46 @@ def _p_axis(ax: Any, ylabel: str, title: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def _sweep_accuracy(doc: _Doc, points: list[dict], methods: list[str]) -> None:
-    doc.heading("Accuracy vs target accumulator width P")
-    acc = group_stats(points, "quant_accuracy")
-    if not acc:
+def _sweep_quality(doc: _Doc, points: list[dict], methods: list[str], metric: Metric) -> None:
+    k, w = metric.key, wording(metric)
+    doc.heading(f"{w.title} vs target accumulator width P")
+    quality = group_stats(points, f"quant_{k}")
+    if not quality:
         doc.note_missing(
-            "points[].quant_accuracy", "accuracies of successful points", "accuracy vs P per method"
+            f"points[].quant_{k}", f"{w.plural} of successful points", f"{w.noun} vs P per method"
         )
         return
-    wrap = {k: v for k, v in group_stats(points, "wrap_accuracy").items() if k[0] == "baseline"}
+    wrap = {g: v for g, v in group_stats(points, f"wrap_{k}").items() if g[0] == "baseline"}
     fig, (ax,) = _new_figure(height=4.2)
-    rows = _by_method_plot(ax, methods, acc, errorbars=True)
+    rows = _by_method_plot(ax, methods, quality, errorbars=True)
     if wrap:
         label = "baseline forced to P bits (wrap-around)"
         style = {"ls": "--", "color": "gray", "label": label}
         wrap_rows = _by_method_plot(ax, ["baseline"], wrap, errorbars=True, **style)
         rows += [[label, *r[1:]] for r in wrap_rows]
-    flt = [v for p in _ok(points) if (v := _num(p.get("float_accuracy"))) is not None]
-    if flt:
-        ax.axhline(statistics.fmean(flt), ls=":", color="black", label="float (mean)")
-    _p_axis(ax, "test accuracy (%)", "Accuracy vs P (mean ± std over seeds)")
-    doc.figure("fig_accuracy_vs_p.png", fig, "accuracy vs target P per method")
-    doc.table(["method", "P", "seeds", "accuracy mean %", "std"], rows, digits={3: 2, 4: 2})
+    refs = [(f"float_{k}", ":", "black", "float (mean)")]
+    if metric is PSNR:
+        refs.append(("bicubic_psnr", "-.", "gray", "bicubic interpolation (mean)"))
+    for key, ls, color, label in refs:
+        vals = [v for p in _ok(points) if (v := _num(p.get(key))) is not None]
+        if vals:
+            ax.axhline(statistics.fmean(vals), ls=ls, color=color, label=label)
+    _p_axis(ax, f"test {w.axis}", f"{w.title} vs P (mean ± std over seeds)")
+    doc.figure(f"fig_{k}_vs_p.png", fig, f"{w.noun} vs target P per method")
+    head = f"{w.noun} mean {metric.unit}"
+    doc.table(["method", "P", "seeds", head, "std"], rows, digits={3: 2, 4: 2})
 
 
-def _sweep_luts(doc: _Doc, points: list[dict], methods: list[str]) -> None:
-    doc.heading("Accuracy vs LUTs")
-    x, y = "lut", "quant_accuracy"
+def _sweep_luts(doc: _Doc, points: list[dict], methods: list[str], metric: Metric) -> None:
+    w = wording(metric)
+    doc.heading(f"{w.title} vs LUTs")
+    x, y = "lut", f"quant_{metric.key}"
     have = [p for p in _ok(points) if _num(p.get(x)) is not None and _num(p.get(y)) is not None]
     if not have:
         doc.note_missing(
             "points[].lut",
             "LUT figures of the points (stage `synth` not run for any point)",
-            "accuracy vs LUTs with the Pareto frontier",
+            f"{w.noun} vs LUTs with the Pareto frontier",
         )
         return
     front = pareto_front(points, x, y)
@@ -1178,16 +1484,18 @@ def _sweep_luts(doc: _Doc, points: list[dict], methods: list[str]) -> None:
     fx, fy = [p[x] for p in front], [p[y] for p in front]
     ax.step(fx, fy, where="post", color="black", lw=1)
     ax.scatter(fx, fy, s=120, facecolors="none", edgecolors="black", label="Pareto frontier")
-    ax.set(xlabel="LUTs (Yosys, exact accumulators)", ylabel="test accuracy (%)",
-           title="Accuracy vs LUTs")  # fmt: skip
+    ax.set(xlabel="LUTs (Yosys, exact accumulators)", ylabel=f"test {w.axis}",
+           title=f"{w.title} vs LUTs")  # fmt: skip
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    doc.figure("fig_accuracy_vs_lut.png", fig, "accuracy vs LUTs; circled: the Pareto frontier")
+    doc.figure(
+        f"fig_{metric.key}_vs_lut.png", fig, f"{w.noun} vs LUTs; circled: the Pareto frontier"
+    )
     on_front = {id(p) for p in front}
     rows = [{**p, "label": _label(str(p.get("method"))), "pareto": id(p) in on_front}
             for p in sorted(have, key=lambda p: (p[x], -p[y]))]  # fmt: skip
     columns = [("point", "point"), ("label", "method"), ("acc_bits", "P"), (x, "LUT"),
-               (y, "accuracy %"), ("pareto", "Pareto")]  # fmt: skip
+               (y, w.column), ("pareto", "Pareto")]  # fmt: skip
     doc.records(rows, columns, {y: 2})
     doc.para(SYNTH_FLOW_NOTE)
 
@@ -1216,7 +1524,9 @@ def render_sweep_report(sweep_dir: Path) -> dict:
     Group statistics (mean and sample standard deviation over seeds) are computed from the
     points; the summary's ``groups`` are not read. Returns ``{"md", "html", "figures",
     "missing"}``; ``missing`` names the point fields no point has (``"points[].lut"``).
-    Raises :class:`A2QError` if ``summary.json`` is absent or malformed.
+    Figures and tables are in the points' metric (:func:`sweep_metric`): accuracy for
+    classifiers, PSNR for super-resolution. Raises :class:`A2QError` if ``summary.json`` is
+    absent or malformed, or its points mix metrics.
     """
     sweep_dir = Path(sweep_dir)
     path = sweep_dir / "summary.json"
@@ -1226,9 +1536,11 @@ def render_sweep_report(sweep_dir: Path) -> dict:
     points = [_dict(p) for p in _list(summary.get("points"))]
     failed = [p for p in points if p.get("status", "ok") != "ok"]
     methods = _methods(summary, points)
+    metric = sweep_metric(points, summary.get("metric"))
     name = summary.get("name", sweep_dir.name)
     doc = _Doc(f"a2q-flow sweep report: {name}")
 
+    doc.para(f"Metric: {_described(metric)}.")
     doc.heading("Sweep")
     axes = [[f"axis `{k}`", v] for k, v in _dict(summary.get("axes")).items()]
     counts = f"{len(points)} ({len(points) - len(failed)} ok, {len(failed)} failed)"
@@ -1239,11 +1551,11 @@ def render_sweep_report(sweep_dir: Path) -> dict:
     findings = sweep_findings(summary)
     doc.heading("Findings")
     doc.bullets(f["statement"] for f in findings.values())
-    _sweep_accuracy(doc, points, methods)
-    _sweep_luts(doc, points, methods)
+    _sweep_quality(doc, points, methods, metric)
+    _sweep_luts(doc, points, methods, metric)
     _sweep_ratio(doc, points, methods)
     doc.heading("Every point")
-    doc.records(points, POINT_COLUMNS, POINT_DIGITS)
+    doc.records(points, point_columns(metric), point_digits(metric))
     if failed:
         doc.heading("Failed points", 3)
         doc.bullets(f"`{p.get('point')}`: {fmt(p.get('error'))}" for p in failed)

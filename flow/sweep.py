@@ -14,8 +14,14 @@ A sweep YAML names a base config and axes::
 Each point is a normal build under ``build/sweeps/<name>/builds/`` (cached and resumable);
 a failed point is recorded with its error and the others go on. A baseline is trained the
 same way at every P, so it is built once per remaining combination and evaluated at each P
-with wrap-around (the compile stage's overflow study): its rows carry ``wrap_accuracy``.
+with wrap-around (the compile stage's overflow study): its rows carry ``wrap_<k>``.
 Writes ``summary.json`` and ``summary.csv`` (one row per point, plus per-group means).
+
+Every point of a sweep is scored by one metric (:mod:`flow.metrics`), ``k`` = ``accuracy``
+for classifiers or ``psnr`` for super-resolution: rows carry ``metric`` and ``float_<k>``,
+``quant_<k>``, ``hw_<k>``, ``wrap_<k>`` (and ``bicubic_psnr`` for super-resolution); group
+rows ``<k>_mean``, ``<k>_std``, ``wrap_<k>_mean``. A sweep whose points would mix the two is
+refused when it is loaded.
 """
 
 from __future__ import annotations
@@ -35,8 +41,9 @@ from typing import Any
 
 import yaml
 
-from flow.config import load_config
+from flow.config import is_superres, load_config
 from flow.errors import A2QError, ConfigError
+from flow.metrics import ACCURACY, PSNR, metric_named
 from flow.util import atomic_write_text, read_json, write_json
 
 log = logging.getLogger(__name__)
@@ -65,6 +72,7 @@ class Sweep:
     overrides: list[str]
     until: str | None
     points: list[Point]
+    metric: str = ACCURACY.key
 
 
 def _key(axis: str) -> str:
@@ -104,12 +112,21 @@ def load_sweep(path: str | Path) -> Sweep:
         except A2QError as e:
             raise ConfigError(f"{path}: {e}") from None
     points = plan_points(axes, overrides)
+    metrics: dict[str, list[str]] = {}
     for p in points:  # every point's config is checked now, not an hour into the sweep
         try:
-            load_config(base, p.overrides)
+            cfg = load_config(base, p.overrides)
         except ConfigError as e:
             raise ConfigError(f"{path}: point {p.id}: {e}") from None
-    return Sweep(name, base, axes, overrides, until, points)
+        metrics.setdefault((PSNR if is_superres(cfg) else ACCURACY).key, []).append(p.id)
+    if len(metrics) > 1:
+        mix = "; ".join(f"{k}: {', '.join(ids)}" for k, ids in sorted(metrics.items()))
+        raise ConfigError(
+            f"{path}: points mix metrics ({mix}); a sweep compares one figure, so its points "
+            "must be all classifiers (accuracy) or all super-resolution (PSNR)"
+        )
+    metric = next(iter(metrics), ACCURACY.key)
+    return Sweep(name, base, axes, overrides, until, points, metric)
 
 
 def _fmt(values: dict[str, Any]) -> str:
@@ -197,10 +214,11 @@ def run_sweep(
                 )
     rows = []
     for p in sweep.points:
-        rows += point_rows(p, builds / _build_name(sweep.name, p), results[p.id])
+        rows += point_rows(p, builds / _build_name(sweep.name, p), results[p.id], sweep.metric)
     summary = {
         "name": sweep.name,
         "base_config": str(sweep.base),
+        "metric": sweep.metric,
         "axes": sweep.axes,
         "points": rows,
         "groups": group_rows(rows),
@@ -214,8 +232,12 @@ def _get(path: Path) -> Any:
     return read_json(path) if path.exists() else None
 
 
-def point_rows(point: Point, build: Path, result: dict) -> list[dict]:
-    """Summary rows of one build (a baseline build gives one row per width it covers)."""
+def point_rows(point: Point, build: Path, result: dict, metric: str | None = None) -> list[dict]:
+    """Summary rows of one build (a baseline build gives one row per width it covers).
+
+    The figures are in the metric the build's files name; ``metric`` (the sweep's) stands in
+    for a build that failed before writing any, so its row still has the sweep's keys.
+    """
     metrics = _get(build / "train" / "metrics.json") or {}
     acc = _get(build / "compile" / "accumulators.json") or []
     verify = _get(build / "compile" / "verify.json") or {}
@@ -223,14 +245,20 @@ def point_rows(point: Point, build: Path, result: dict) -> list[dict]:
     synth = _get(build / "synth" / "synth.json") or {}
     top = (synth.get("variants", {}).get("exact", {}) or {}).get("top", {})
     wide = (synth.get("variants", {}).get("acc32", {}) or {}).get("top", {})
-    wrap = {r["acc_bits"]: r["accuracy"] for r in overflow.get("wrap_study", [])}
+    named = next((d["metric"] for d in (metrics, verify, overflow) if d.get("metric")), None)
+    if named is None and not metrics:
+        named = metric  # nothing written: the sweep's metric (old builds name none: accuracy)
+    k = metric_named(named).key
+    wrap = {r["acc_bits"]: r.get(k) for r in overflow.get("wrap_study", [])}
     base = {
         "status": result["status"],
         "error": result["error"],
         "build_dir": str(build),
-        "float_accuracy": metrics.get("float_accuracy"),
-        "quant_accuracy": metrics.get("quant_accuracy"),
-        "hw_accuracy": verify.get("hw_accuracy"),
+        "metric": k,
+        f"float_{k}": metrics.get(f"float_{k}"),
+        **({"bicubic_psnr": metrics.get("bicubic_psnr")} if k == PSNR.key else {}),
+        f"quant_{k}": metrics.get(f"quant_{k}"),
+        f"hw_{k}": verify.get(f"hw_{k}"),
         "max_exact_bits": max((r["exact_bits"] for r in acc), default=None),
         "exact_bits": {r["name"]: r["exact_bits"] for r in acc},
         "lut": top.get("lut"),
@@ -245,31 +273,49 @@ def point_rows(point: Point, build: Path, result: dict) -> list[dict]:
     rows = []
     for bits in point.covers_bits:
         values = {**point.values, "acc_bits": bits} if bits is not None else dict(point.values)
-        wrap_acc = wrap.get(bits) if point.values.get("method") == "baseline" else None
-        rows.append({"point": _fmt(values), **values, **base, "wrap_accuracy": wrap_acc})
+        wrap_value = wrap.get(bits) if point.values.get("method") == "baseline" else None
+        rows.append({"point": _fmt(values), **values, **base, f"wrap_{k}": wrap_value})
     return rows
 
 
+def rows_metric(rows: list[dict]) -> str:
+    """The one metric key of summary rows (rows without ``metric`` are accuracy).
+
+    Raises :class:`A2QError` naming the rows when they mix metrics.
+    """
+    keys: dict[str, list[str]] = {}
+    for r in rows:
+        keys.setdefault(str(r.get("metric") or ACCURACY.key), []).append(str(r.get("point")))
+    if len(keys) > 1:
+        mix = "; ".join(f"{k}: {', '.join(ids[:3])}" for k, ids in sorted(keys.items()))
+        raise A2QError(f"sweep rows mix metrics ({mix}); a sweep compares one figure")
+    return next(iter(keys), ACCURACY.key)
+
+
 def group_rows(rows: list[dict]) -> list[dict]:
-    """Mean/std over seeds per (method, acc_bits), from the points that succeeded."""
+    """Mean/std over seeds per (method, acc_bits), from the points that succeeded.
+
+    Keys ``<k>_mean``, ``<k>_std`` and ``wrap_<k>_mean`` for the rows' metric ``k``.
+    """
+    k = rows_metric(rows)
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        if r["status"] == "ok" and r.get("quant_accuracy") is not None:
+        if r["status"] == "ok" and r.get(f"quant_{k}") is not None:
             groups.setdefault((r.get("method"), r.get("acc_bits")), []).append(r)
     out = []
     for (method, bits), rs in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        accs = [r["quant_accuracy"] for r in rs]
+        values = [r[f"quant_{k}"] for r in rs]
         luts = [r["lut"] for r in rs if r.get("lut") is not None]
         ratios = [r["lut_ratio"] for r in rs if r.get("lut_ratio") is not None]
-        wraps = [r["wrap_accuracy"] for r in rs if r.get("wrap_accuracy") is not None]
+        wraps = [r[f"wrap_{k}"] for r in rs if r.get(f"wrap_{k}") is not None]
         out.append(
             {
                 "method": method,
                 "acc_bits": bits,
                 "seeds": len(rs),
-                "accuracy_mean": statistics.fmean(accs),
-                "accuracy_std": statistics.stdev(accs) if len(accs) > 1 else 0.0,
-                "wrap_accuracy_mean": statistics.fmean(wraps) if wraps else None,
+                f"{k}_mean": statistics.fmean(values),
+                f"{k}_std": statistics.stdev(values) if len(values) > 1 else 0.0,
+                f"wrap_{k}_mean": statistics.fmean(wraps) if wraps else None,
                 "lut_mean": statistics.fmean(luts) if luts else None,
                 "lut_ratio_mean": statistics.fmean(ratios) if ratios else None,
                 "max_exact_bits": max((r["max_exact_bits"] or 0) for r in rs) or None,
@@ -300,11 +346,20 @@ CSV_COLUMNS = [
 ]
 
 
+def csv_columns(metric: str) -> list[str]:
+    """The CSV columns for metric key ``metric``: ``<prefix>_<k>``, plus the bicubic PSNR."""
+    cols = [c.replace("_accuracy", f"_{metric}") for c in CSV_COLUMNS]
+    if metric == PSNR.key:
+        cols.insert(cols.index("float_psnr") + 1, "bicubic_psnr")
+    return cols
+
+
 def to_csv(rows: list[dict]) -> str:
     """The summary rows as CSV (per-layer dicts are left to summary.json)."""
+    columns = csv_columns(rows_metric(rows))
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: r.get(k) for k in CSV_COLUMNS})
+        w.writerow({k: r.get(k) for k in columns})
     return buf.getvalue()

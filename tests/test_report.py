@@ -8,6 +8,7 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import flow
@@ -456,3 +457,283 @@ def test_report_of_a_real_build(tiny_build):
     assert "train/metrics.json" not in out["missing"]
     assert "compile/accumulators.json" not in out["missing"]
     assert_self_contained(out["html"].read_text())
+
+
+# ----------------------------------------------------------------- super-resolution builds
+
+# The stage outputs of an ESPCN x2 build (PSNR in dB), as the stages write them.
+SR_METRICS = {
+    "dataset": "samples", "train_samples": 1024, "test_samples": 80, "device": "cpu",
+    "metric": "psnr", "float_psnr": 27.506345029639867, "quant_psnr": 27.15615640508317,
+    "bicubic_psnr": 26.19957118957028, "ep_init_layers": ["conv1"],
+    "layers": [
+        {"name": "conv0", "method": "baseline", "target_bits": None, "K": 25, "max_l1": 1837,
+         "l1_budget": None, "sparsity": 0.0, "zero_channels": 0, "all_zero": False},
+        {"name": "conv1", "method": "a2q_plus", "target_bits": 13, "K": 288, "max_l1": 434,
+         "l1_budget": 546.0, "sparsity": 0.35, "zero_channels": 0, "all_zero": False},
+    ],
+    "warnings": [],
+}  # fmt: skip
+SR_EXPORT = {
+    "ok": True,
+    "layers": [{**r, "name": n} for r, n in zip(EXPORT["layers"], ("conv0", "conv1"), strict=True)],
+    "fidelity": {"samples": 80, "max_abs_error": 4.0, "atol": 0.5, "metric": "psnr",
+                 "brevitas_psnr": 27.15615640508317, "qonnx_psnr": 27.15598528095523,
+                 "pixels": 81920, "mismatched_pixels": 71, "ok": True,
+                 "summary": "81849/81920 output pixels within |error| 0.5"},
+}  # fmt: skip
+SR_VERIFY = {"samples": 80, "mismatches": 0, "output": "image", "metric": "psnr",
+             "hw_psnr": 27.15598528095523, "qonnx_psnr": 27.15598528095523,
+             "tolerance": "exact: every output pixel of the HW graph equals QONNX's",
+             "ok": True}  # fmt: skip
+SR_OVERFLOW = {
+    "metric": "psnr",
+    "worst_case": [{"node": "MVAU_0", "hw_acc_bits": 20, "fits": True}],
+    "test_set_at_hw_widths": {"conv1": {"overflow_events": 0, "dot_products": 655360}},
+    "wrap_study": [
+        {"acc_bits": 10, "overflow_events": 2, "psnr": 27.153651216106613,
+         "layers": {"conv1": {"overflow_events": 2, "dot_products": 655360}}},
+        {"acc_bits": 9, "overflow_events": 59197, "psnr": 16.504538454200095,
+         "layers": {"conv1": {"overflow_events": 59197, "dot_products": 655360}}},
+    ],
+}  # fmt: skip
+SR_SIM = {"frames": 4, "mismatches": 0, "mismatches_vs_qonnx": 0, "bit_exact": True,
+          "metric": "psnr", "psnr": 28.370536331439844, "latency_cycles": 11016,
+          "cycles_per_frame": 9245.0, "clock_mhz": 100.0, "fps": 10816.657652785289,
+          "worst_case_ok": True, "peak_memory_mb": 547.0}  # fmt: skip
+SR_FILES = {
+    "train/metrics.json": SR_METRICS,
+    "export/export_check.json": SR_EXPORT,
+    "compile/accumulators.json": ACCUMULATORS,
+    "compile/verify.json": SR_VERIFY,
+    "compile/overflow.json": SR_OVERFLOW,
+    "sim/sim.json": SR_SIM,
+}
+SR_TILES = 3
+
+
+def sr_examples(n: int = SR_TILES) -> dict[str, np.ndarray]:
+    """Example tiles as ``train`` saves them: uint8 (N, 1, h, w) low-res, (N, 1, H, W) others."""
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 256, size=(n, 1, 8, 8), dtype=np.uint8)
+
+    def noisy(scale: int) -> np.ndarray:
+        noise = rng.integers(-scale, scale + 1, size=target.shape)
+        return np.clip(target.astype(np.int64) + noise, 0, 255).astype(np.uint8)
+
+    return {"low_res": target[:, :, ::2, ::2].copy(), "bicubic": noisy(30),
+            "float": noisy(8), "quantized": noisy(12), "target": target}  # fmt: skip
+
+
+def make_sr_build(root: Path, examples: bool = True) -> Path:
+    """A super-resolution build folder with every stage up to ``sim`` (no synthesis)."""
+    build = root / "espcn_test"
+    build.mkdir()
+    (build / "config.yaml").write_text(
+        "name: espcn_test\ndata:\n  dataset: samples\nquant:\n  method: a2q_plus\n"
+        "  acc_bits: 13\ncompile:\n  clock_mhz: 100.0\n"
+    )
+    for rel, data in SR_FILES.items():
+        write_json(build / rel, data)
+    if examples:
+        np.savez_compressed(build / "train" / "examples.npz", **sr_examples())
+    return build
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a PNG, from its IHDR chunk."""
+    data = path.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def _tile_psnr(pred: np.ndarray, target: np.ndarray) -> float:
+    mse = np.mean((pred.astype(np.float64) - target.astype(np.float64)) ** 2)
+    return float(10 * np.log10(255.0**2 / mse))
+
+
+def test_super_resolution_build_report(tmp_path):
+    build = make_sr_build(tmp_path)
+    out = rp.render_build_report(build)
+    md, page = out["md"].read_text(), out["html"].read_text()
+    assert out["missing"] == ["timings.json", "compile/report/estimate_layer_resources.json",
+                              "compile/report/estimate_network_performance.json",
+                              "synth/synth.json"]  # fmt: skip
+    # the metric is named at the top, with the headline figures and the bicubic reference
+    assert (
+        "Metric: PSNR (luminance, dB): float 27.51 dB, quantized 27.16 dB, HW graph 27.16 dB, "
+        "simulated RTL 28.37 dB, bicubic interpolation (reference) 26.20 dB." in md
+    )
+    # the PSNR table: the bicubic reference first, then every stage, in dB
+    assert "## PSNR (luminance, dB)" in md and "## Accuracy" not in md
+    assert "| model | PSNR dB | samples | from |" in md
+    for row in ("| bicubic interpolation (reference) | 26.20 | 80 | train/metrics.json |",
+                "| float (PyTorch) | 27.51 | 80 | train/metrics.json |",
+                "| quantized (Brevitas) | 27.16 | 80 | train/metrics.json |",
+                "| quantized (Brevitas), export-check samples | 27.16 | 80 |",
+                "| exported QONNX | 27.16 | 80 | export/export_check.json |",
+                "| FINN HW graph | 27.16 | 80 | compile/verify.json |",
+                "| simulated RTL (Verilator) | 28.37 | 4 | sim/sim.json |"):  # fmt: skip
+        assert row in md
+    assert md.index("| bicubic interpolation") < md.index("| float (PyTorch)")
+    assert "accuracy" not in md.lower()
+    # the wrap-around study reads each row's `psnr` (sorted by P)
+    assert "| P | PSNR dB | overflow events | conv1 events |" in md
+    assert "| 9 | 16.50 | 59197 | 59197 |" in md and "| 10 | 27.15 | 2 | 2 |" in md
+    assert md.index("| 9 | 16.50") < md.index("| 10 | 27.15")
+    assert "test PSNR and overflow events" in md
+    # example outputs: one figure, a row of 5 tiles (175 x 200 px each) per example tile
+    names = [f.name for f in out["figures"]]
+    assert names == ["fig_examples.png", "fig_widths.png", "fig_sparsity.png", "fig_wrap.png"]
+    assert "## Example outputs" in md and "](fig_examples.png)" in md
+    fig = build / "report" / "fig_examples.png"
+    cw, ch = rp.EXAMPLE_CELL_INCHES
+    assert _png_size(fig) == (round(5 * cw * 100), round(SR_TILES * ch * 100))
+    # its table: each output's PSNR against the tile's target, one row per tile
+    ex = sr_examples()
+    assert "| tile | bicubic PSNR dB | float PSNR dB | quantized PSNR dB |" in md
+    for i in range(SR_TILES):
+        dbs = [_tile_psnr(ex[k][i], ex["target"][i]) for k in ("bicubic", "float", "quantized")]
+        assert f"| tile {i} | " + " | ".join(f"{d:.2f}" for d in dbs) + " |" in md
+        assert dbs[0] < dbs[2] < dbs[1]  # more noise, lower PSNR
+    assert f"| tile {SR_TILES} |" not in md
+    first = rp.example_psnrs(ex)[0]
+    assert first["float"] == pytest.approx(_tile_psnr(ex["float"][0], ex["target"][0]))
+    # the HTML embeds every figure, the example tiles included
+    assert_self_contained(page)
+    assert page.count("data:image/png;base64,") == len(out["figures"]) == 4
+    assert "<h2>Example outputs</h2>" in page
+
+
+def test_super_resolution_missing_inputs_speak_psnr(tmp_path):
+    build = make_sr_build(tmp_path, examples=False)
+    shutil.rmtree(build / "sim")
+    out = rp.render_build_report(build)
+    md = out["md"].read_text()
+    assert "train/examples.npz" in out["missing"] and "sim/sim.json" in out["missing"]
+    assert "Missing: `train/examples.npz` (stage `train` has not written it)" in md
+    assert (
+        "- `sim/sim.json` (stage `sim` has not written it): it would show the simulated PSNR" in md
+    )
+    assert "fig_examples.png" not in md and not (build / "report" / "fig_examples.png").exists()
+    # the metric still comes from the other stages' files
+    assert "| simulated RTL (Verilator) | - | - | sim/sim.json |" in md
+    # an examples file lacking an array: the other columns are drawn, the gap is named
+    ex = sr_examples()
+    del ex["float"]
+    np.savez_compressed(build / "train" / "examples.npz", **ex)
+    out = rp.render_build_report(build)
+    md = out["md"].read_text()
+    assert "train/examples.npz: float" in out["missing"]
+    assert "| tile | bicubic PSNR dB | quantized PSNR dB |" in md
+    cw, ch = rp.EXAMPLE_CELL_INCHES
+    assert _png_size(build / "report" / "fig_examples.png") == (
+        round(4 * cw * 100), round(SR_TILES * ch * 100))  # fmt: skip
+    (build / "train" / "examples.npz").write_bytes(b"not a zip")
+    with pytest.raises(A2QError, match=r"examples\.npz: cannot be read as NPZ"):
+        rp.render_build_report(build)
+
+
+def test_classification_report_names_its_metric_and_has_no_examples(tmp_path):
+    out = rp.render_build_report(make_build(tmp_path))
+    md = out["md"].read_text()
+    assert (
+        "Metric: top-1 accuracy (%): float 97.50 %, quantized 96.94 %, HW graph 96.67 %, "
+        "simulated RTL 99.00 %." in md
+    )
+    assert "## Accuracy" in md and "| model | accuracy % | samples | from |" in md
+    assert "Example outputs" not in md and "bicubic" not in md
+    assert "examples.npz" not in " ".join(out["missing"])
+
+
+# ----------------------------------------------------------- super-resolution sweeps
+
+
+def PS(method, bits, db, lut, seed=0, status="ok", **kw):
+    """One point of a super-resolution sweep (PSNR in dB; float 30 dB, bicubic 28 dB)."""
+    return {"point": f"method={method},acc_bits={bits},seed={seed}", "method": method,
+            "acc_bits": bits, "seed": seed, "status": status, "error": None, "metric": "psnr",
+            "float_psnr": 30.0, "bicubic_psnr": 28.0, "quant_psnr": db, "hw_psnr": db,
+            "lut": lut, "lut_ratio": None if lut is None else round(20000 / lut, 2),
+            **kw}  # fmt: skip
+
+
+SR_SWEEP_POINTS = [
+    PS("baseline", 10, 29.9, 16000, wrap_psnr=12.5),
+    PS("baseline", 12, 29.9, 16000, wrap_psnr=29.25),
+    PS("a2q", 10, 29.0, 9000, seed=0), PS("a2q", 10, 29.4, 9100, seed=1),
+    PS("a2q", 12, 29.5, 8000),  # exactly 0.5 dB below float: near float
+    PS("a2q_plus", 10, 29.1, 9050), PS("a2q_plus", 12, 29.45, 7000),  # 0.55 dB: not near
+    PS("a2q_plus", 12, None, None, seed=1, status="failed", error="boom"),
+]  # fmt: skip
+
+
+def test_sweep_findings_on_psnr_points():
+    f = rp.sweep_findings({"points": SR_SWEEP_POINTS})
+    cmp_ = f["a2q_plus_vs_a2q"]
+    # A2Q at 10 bits: mean 29.2 dB over two seeds; A2Q+ 29.1 dB; at 12 bits 29.45 < 29.5
+    assert cmp_["holds"] is False and cmp_["metric"] == "psnr"
+    assert cmp_["compared"] == [10, 12] and cmp_["unpaired"] == []
+    assert [r["acc_bits"] for r in cmp_["below"]] == [10, 12]
+    assert cmp_["below"][0]["a2q"] == pytest.approx(29.2)
+    assert "10 bits (29.10 dB vs 29.20 dB); 12 bits (29.45 dB vs 29.50 dB)" in cmp_["statement"]
+    assert "%" not in cmp_["statement"]
+    near = f["max_lut_ratio_near_float"]
+    # within 0.5 dB of float (30 dB): both baselines (ratio 1.25) and a2q@12 (29.5, ratio 2.5)
+    assert near["candidates"] == 3 and near["metric"] == "psnr"
+    assert near["point"] == "method=a2q,acc_bits=12,seed=0" and near["lut_ratio"] == 2.5
+    assert near["psnr"] == 29.5 and near["float_psnr"] == 30.0 and "accuracy" not in near
+    assert "within 0.5 dB of float PSNR: 2.50 at" in near["statement"]
+    assert "(29.50 dB vs float 30.00 dB)" in near["statement"]
+    # a2q_plus@12 (0.55 dB below) qualifies only under a wider threshold
+    assert rp.NEAR_FLOAT["psnr"] == 0.5 and rp.NEAR_FLOAT["accuracy"] == rp.NEAR_FLOAT_POINTS
+    holds = rp.sweep_findings({"points": [PS("a2q", 10, 25.0, 500), PS("a2q_plus", 10, 25.5, 600)]})
+    assert holds["a2q_plus_vs_a2q"]["holds"] is True
+    assert "within 0.5 dB of its float PSNR" in holds["max_lut_ratio_near_float"]["statement"]
+    # the Pareto frontier of PSNR points is over quant_psnr by default
+    front = rp.pareto_front(SR_SWEEP_POINTS)
+    assert [p["point"] for p in front] == ["method=a2q_plus,acc_bits=12,seed=0",
+                                           "method=a2q,acc_bits=12,seed=0",
+                                           "method=baseline,acc_bits=10,seed=0",
+                                           "method=baseline,acc_bits=12,seed=0"]  # fmt: skip
+
+
+def test_sweep_metric_is_one_per_sweep():
+    assert rp.sweep_metric(SR_SWEEP_POINTS).key == "psnr"
+    assert rp.sweep_metric(SWEEP_POINTS).key == "accuracy"  # old points name no metric
+    assert rp.sweep_metric([]).key == "accuracy"
+    # a failed point without figures takes no part
+    assert rp.sweep_metric([*SR_SWEEP_POINTS, {"point": "x", "status": "failed"}]).key == "psnr"
+    with pytest.raises(A2QError, match=r"sweep points mix metrics.*accuracy \(1: `method=a2q"):
+        rp.sweep_metric([*SR_SWEEP_POINTS, P("a2q", 10, 90.0, 1000)])
+    with pytest.raises(A2QError, match="mix metrics"):
+        rp.sweep_findings({"points": SR_SWEEP_POINTS, "metric": "accuracy"})
+    with pytest.raises(A2QError, match="unknown metric ssim"):
+        rp.sweep_metric([{**SR_SWEEP_POINTS[0], "metric": "ssim"}])
+
+
+def test_super_resolution_sweep_report(tmp_path):
+    out = rp.render_sweep_report(make_sweep(tmp_path, SR_SWEEP_POINTS))
+    assert out["missing"] == []
+    md = out["md"].read_text()
+    assert {p.name for p in out["figures"]} == {
+        "fig_psnr_vs_p.png", "fig_psnr_vs_lut.png", "fig_lut_ratio.png"
+    }  # fmt: skip
+    assert "Metric: PSNR (luminance, dB)." in md
+    assert "## PSNR vs target accumulator width P" in md and "## PSNR vs LUTs" in md
+    assert "| method | P | seeds | PSNR mean dB | std |" in md
+    assert "| A2Q | 10 | 2 | 29.20 | 0.28 |" in md
+    assert "| baseline forced to P bits (wrap-around) | 10 | 1 | 12.50 | 0.00 |" in md
+    assert "| method=a2q,acc_bits=12,seed=0 | A2Q | 12 | 8000 | 29.50 | yes |" in md
+    # every point: the metric's columns with the bicubic reference
+    assert ("| point | status | method | P | seed | float dB | bicubic dB | quant dB | HW dB | "
+            "wrap dB |") in md  # fmt: skip
+    assert "| method=baseline,acc_bits=10,seed=0 | ok | baseline | 10 | 0 | 30.00 | 28.00 | " \
+           "29.90 | 29.90 | 12.50 |" in md  # fmt: skip
+    assert "A2Q+ is below A2Q at 10 bits (29.10 dB vs 29.20 dB)" in md
+    assert "accuracy" not in md.lower() and " % " not in md
+    assert_self_contained(out["html"].read_text())
+    # mixed points are refused, naming the metrics
+    make_sweep(tmp_path, [*SR_SWEEP_POINTS, P("a2q", 10, 90.0, 1000)])
+    with pytest.raises(A2QError, match="sweep points mix metrics"):
+        rp.render_sweep_report(tmp_path)

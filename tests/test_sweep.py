@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import copy
 import csv
+import io
 import json
+from pathlib import Path
 
 import pytest
 import yaml
 
-from flow.errors import ConfigError
-from flow.sweep import load_sweep, plan_points, run_sweep
+from flow import sweep as sw
+from flow.errors import A2QError, ConfigError
+from flow.sweep import Point, group_rows, load_sweep, plan_points, point_rows, run_sweep, to_csv
+from flow.util import write_json
 from tests.conftest import TINY, write_config
+
+ESPCN = Path(__file__).resolve().parents[1] / "configs" / "espcn_samples.yaml"
 
 
 def _sweep(tmp_path, axes, until="compile", extra=None):
@@ -69,3 +75,138 @@ def test_tiny_sweep_end_to_end_and_failed_point(tmp_path):
         assert len(list(csv.DictReader(f))) == 8
     groups = {(g["method"], g["acc_bits"]): g for g in summary["groups"]}
     assert groups[("a2q_plus", 12)]["seeds"] == 1
+    # a classification sweep: accuracy keys, as before, and the metric named
+    assert summary["metric"] == "accuracy" and all(r["metric"] == "accuracy" for r in rows.values())
+    assert "accuracy_mean" in groups[("a2q_plus", 12)]
+    assert not any(k.endswith("_psnr") for r in rows.values() for k in r)
+
+
+# --------------------------------------------------------------- super-resolution sweeps
+
+
+def _sr_build(root: Path, name: str = "b") -> Path:
+    """The stage files a super-resolution build writes that a sweep row reads."""
+    build = root / name
+    write_json(build / "train" / "metrics.json", {
+        "metric": "psnr", "float_psnr": 27.5, "quant_psnr": 27.25, "bicubic_psnr": 26.0,
+        "layers": [{"name": "conv1", "sparsity": 0.25}]})  # fmt: skip
+    write_json(build / "compile" / "accumulators.json", [{"name": "conv1", "exact_bits": 13}])
+    write_json(build / "compile" / "verify.json", {"metric": "psnr", "hw_psnr": 27.2})
+    write_json(build / "compile" / "overflow.json", {"metric": "psnr", "wrap_study": [
+        {"acc_bits": 9, "psnr": 16.5, "overflow_events": 59197},
+        {"acc_bits": 10, "psnr": 27.1, "overflow_events": 2}]})  # fmt: skip
+    return build
+
+
+OK = {"status": "ok", "error": None, "seconds": 12.0}
+
+
+def test_super_resolution_rows_carry_the_psnr_keys(tmp_path):
+    base = Point("method=baseline,acc_bits=10", {"method": "baseline", "acc_bits": 10}, [],
+                 [9, 10])  # fmt: skip
+    rows = point_rows(base, _sr_build(tmp_path), OK, "psnr")
+    assert [r["acc_bits"] for r in rows] == [9, 10]
+    for r in rows:
+        assert r["metric"] == "psnr"
+        assert (r["float_psnr"], r["quant_psnr"], r["hw_psnr"], r["bicubic_psnr"]) == (
+            27.5, 27.25, 27.2, 26.0)  # fmt: skip
+        assert not any("accuracy" in k for k in r)
+    assert [r["wrap_psnr"] for r in rows] == [16.5, 27.1]
+    a2q = Point("method=a2q,acc_bits=10", {"method": "a2q", "acc_bits": 10}, [], [10])
+    (row,) = point_rows(a2q, _sr_build(tmp_path, "a"), OK, "psnr")
+    assert row["wrap_psnr"] is None and row["max_exact_bits"] == 13
+    # a build that failed before writing anything still has the sweep's keys
+    failed = {"status": "failed", "error": "boom", "seconds": 1.0}
+    (bad,) = point_rows(a2q, tmp_path / "nothing", failed, "psnr")
+    assert bad["metric"] == "psnr" and bad["quant_psnr"] is None and "quant_accuracy" not in bad
+    # group means and the CSV are in the metric's keys
+    groups = {(g["method"], g["acc_bits"]): g for g in group_rows([*rows, row, bad])}
+    assert set(groups) == {("baseline", 9), ("baseline", 10), ("a2q", 10)}  # failed: no group
+    assert groups[("baseline", 9)]["psnr_mean"] == 27.25
+    assert groups[("baseline", 9)]["psnr_std"] == 0.0
+    assert groups[("baseline", 9)]["wrap_psnr_mean"] == 16.5
+    assert groups[("a2q", 10)]["wrap_psnr_mean"] is None
+    assert not any("accuracy" in k for g in groups.values() for k in g)
+    table = list(csv.DictReader(io.StringIO(to_csv([*rows, row, bad]))))
+    assert list(table[0])[5:11] == ["float_psnr", "bicubic_psnr", "quant_psnr", "hw_psnr",
+                                    "wrap_psnr", "max_exact_bits"]  # fmt: skip
+    assert table[0]["wrap_psnr"] == "16.5" and table[0]["bicubic_psnr"] == "26.0"
+    assert table[3]["status"] == "failed" and table[3]["quant_psnr"] == ""
+
+
+def test_old_builds_without_a_metric_are_accuracy(tmp_path):
+    build = tmp_path / "old"
+    write_json(build / "train" / "metrics.json", {"float_accuracy": 98.0, "quant_accuracy": 97.0})
+    write_json(build / "compile" / "overflow.json",
+               {"wrap_study": [{"acc_bits": 10, "accuracy": 91.0}]})  # fmt: skip
+    point = Point("p", {"method": "baseline", "acc_bits": 10}, [], [10])
+    (row,) = point_rows(point, build, OK)
+    assert row["metric"] == "accuracy" and row["quant_accuracy"] == 97.0
+    assert row["wrap_accuracy"] == 91.0 and "bicubic_psnr" not in row
+    assert to_csv([row]).splitlines()[0] == ",".join(sw.CSV_COLUMNS)
+
+
+def test_rows_of_two_metrics_are_refused():
+    rows = [{"point": "a", "metric": "psnr", "status": "ok", "quant_psnr": 20.0},
+            {"point": "b", "status": "ok", "quant_accuracy": 90.0}]  # fmt: skip
+    with pytest.raises(A2QError, match=r"sweep rows mix metrics \(accuracy: b; psnr: a\)"):
+        group_rows(rows)
+    with pytest.raises(A2QError, match="mix metrics"):
+        to_csv(rows)
+
+
+def test_super_resolution_sweep_is_loaded_with_its_metric(tmp_path, monkeypatch):
+    data = {"name": "sr", "base": str(ESPCN),
+            "axes": {"method": ["baseline", "a2q_plus"], "acc_bits": [12, 13]}}  # fmt: skip
+    path = tmp_path / "sr.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert load_sweep(path).metric == "psnr"
+    assert load_sweep(_sweep(tmp_path, {"method": ["a2q"], "acc_bits": [12]})).metric == "accuracy"
+    # points that would be scored by different metrics are refused before anything runs
+    monkeypatch.setattr(sw, "is_superres", lambda cfg: cfg.quant.acc_bits == 13)
+    with pytest.raises(
+        ConfigError, match=r"points mix metrics \(accuracy: .*; psnr: .*acc_bits=13"
+    ):
+        load_sweep(path)
+
+
+SR_TINY = {
+    "name": "sr_tiny",
+    "seed": 0,
+    "data": {"dataset": "samples", "upscale": 2, "tile": 8, "patches": 8, "test_tiles": 4},
+    "model": {"arch": "espcn", "channels": [4, 4, 4], "weight_bits": 4, "act_bits": 4,
+              "edge_weight_bits": 8},
+    "quant": {"method": "a2q_plus", "acc_bits": 13, "first_layer": "unconstrained",
+              "last_layer": "unconstrained"},
+    "train": {"float_epochs": 1, "qat_epochs": 1, "batch_size": 16, "threads": 1},
+    "export": {"atol": 0.5},
+    "compile": {"top_k": False},
+}  # fmt: skip
+
+
+@pytest.mark.slow
+def test_tiny_super_resolution_sweep_end_to_end(tmp_path):
+    from flow.report import render_build_report, render_sweep_report
+
+    write_config(tmp_path, copy.deepcopy(SR_TINY), "base.yaml")
+    data = {"name": "sr", "base": "base.yaml", "until": "compile",
+            "axes": {"method": ["baseline", "a2q_plus"], "acc_bits": [11, 13]}}  # fmt: skip
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    summary = run_sweep(path, tmp_path / "build", jobs=3, quiet=True)
+    assert summary["metric"] == "psnr"
+    rows = {(r["method"], r["acc_bits"]): r for r in summary["points"]}
+    assert len(rows) == 4 and all(r["status"] == "ok" for r in rows.values())
+    for r in rows.values():
+        assert r["metric"] == "psnr" and r["quant_psnr"] > 0 and r["bicubic_psnr"] > 0
+        assert not any("accuracy" in k for k in r)
+    assert rows[("baseline", 11)]["wrap_psnr"] is not None
+    assert rows[("a2q_plus", 11)]["wrap_psnr"] is None
+    assert {"psnr_mean", "wrap_psnr_mean"} <= set(summary["groups"][0])
+    out = tmp_path / "build" / "sweeps" / "sr"
+    report = render_sweep_report(out)
+    assert [f.name for f in report["figures"]] == ["fig_psnr_vs_p.png"]
+    assert "PSNR mean dB" in report["md"].read_text()
+    build = render_build_report(Path(rows[("a2q_plus", 13)]["build_dir"]))
+    assert "fig_examples.png" in [f.name for f in build["figures"]]
+    assert "| bicubic interpolation (reference) |" in build["md"].read_text()

@@ -16,19 +16,18 @@ from flow.models.tfc import TFC, FloatTFC
 __all__ = ["build_model", "build_float_model", "integer_weights", "mac_layers"]
 
 
-_CNNS = {
-    "cnv": CNV,
-    "mobilenetv1": MobileNetV1,
-    "resnet18": ResNet18,
-    "espcn": ESPCN,
-    "unet": UNet,
-}
+_CNNS = {"cnv": CNV, "mobilenetv1": MobileNetV1, "resnet18": ResNet18}
+_SUPERRES = {"espcn": ESPCN, "unet": UNet}
 
 
 def build_model(cfg: BuildConfig) -> nn.Module:
     """The quantized network a config describes."""
     if cfg.model.arch == "tfc":
         return TFC(layer_plans(cfg), act_bits=cfg.model.act_bits)
+    if cfg.model.arch in _SUPERRES:
+        return _SUPERRES[cfg.model.arch](
+            layer_plans(cfg), cfg.model.act_bits, quant=True, residual=cfg.model.residual
+        )
     if cfg.model.arch in _CNNS:
         return _CNNS[cfg.model.arch](layer_plans(cfg), cfg.model.act_bits, quant=True)
     raise ConfigError(f"model.arch: no such architecture {cfg.model.arch!r}")
@@ -38,6 +37,10 @@ def build_float_model(cfg: BuildConfig) -> nn.Module:
     """The float twin of ``build_model(cfg)``: same parameter names, no quantizers."""
     if cfg.model.arch == "tfc":
         return FloatTFC(layer_plans(cfg))
+    if cfg.model.arch in _SUPERRES:
+        return _SUPERRES[cfg.model.arch](
+            layer_plans(cfg), cfg.model.act_bits, quant=False, residual=cfg.model.residual
+        )
     return _CNNS[cfg.model.arch](layer_plans(cfg), cfg.model.act_bits, quant=False)
 
 

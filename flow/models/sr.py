@@ -16,7 +16,10 @@ and the concat is an integer concat in hardware.
 from __future__ import annotations
 
 import torch
-from brevitas.nn import QuantReLU
+from brevitas.core.restrict_val import RestrictValueType
+from brevitas.core.scaling import ScalingImplType
+from brevitas.nn import QuantIdentity, QuantReLU
+from brevitas.quant import Int8ActPerTensorFloat
 from torch import nn
 
 from flow.config import LayerPlan
@@ -26,19 +29,46 @@ from flow.models.tfc import PixelQuant
 # Output pixel range of the float twin (the quantized one clips by its 8-bit quantizer).
 PIXEL_MAX = 255.0
 # Initial affine of the last BatchNorm: roughly the mean and spread of natural-image pixels,
-# so training starts from a grey image of the right contrast rather than from zero.
+# so training starts from a grey image of the right contrast rather than from zero; with a
+# residual, a small detail around the upsampled input.
 _OUT_INIT = (60.0, 110.0)
+_RESIDUAL_INIT = (4.0, 0.0)
+RESIDUAL_BITS = 8
+
+
+class ResidualQuant(Int8ActPerTensorFloat):
+    """Signed integer pixel offsets with a constant scale of 1 (scaling_init / 2^(N-1))."""
+
+    scaling_impl_type = ScalingImplType.CONST
+    restrict_scaling_type = RestrictValueType.FP
 
 
 class _SuperRes(_MacStack):
-    """Shared parts: the output layer's norm and pixel quantizer, and the upsamplers."""
+    """Shared parts: the output layer's norm and pixel quantizer, the upsamplers and the
+    optional global residual (the upsampled input added to the output)."""
 
-    def __init__(self, plans: list[LayerPlan], act_bits: int, quant: bool) -> None:
+    def __init__(
+        self, plans: list[LayerPlan], act_bits: int, quant: bool, residual: bool = False
+    ) -> None:
         super().__init__(plans, act_bits, quant)
         out = plans[-1]
+        self.residual = residual
         self.norms[out.name] = nn.BatchNorm2d(out.out_features)
-        nn.init.constant_(self.norms[out.name].weight, _OUT_INIT[0])
-        nn.init.constant_(self.norms[out.name].bias, _OUT_INIT[1])
+        init = _RESIDUAL_INIT if residual else _OUT_INIT
+        nn.init.constant_(self.norms[out.name].weight, init[0])
+        nn.init.constant_(self.norms[out.name].bias, init[1])
+        if residual:
+            # The last conv's output is the detail to add, an integer pixel offset.
+            self.res_quant = (
+                QuantIdentity(
+                    act_quant=ResidualQuant,
+                    bit_width=RESIDUAL_BITS,
+                    scaling_init=float(2 ** (RESIDUAL_BITS - 1)),
+                    return_quant_tensor=True,
+                )
+                if quant
+                else nn.Identity()
+            )
         self.acts[out.name] = (
             QuantReLU(act_quant=PixelQuant, bit_width=8, scaling_init=PIXEL_MAX)
             if quant
@@ -48,6 +78,15 @@ class _SuperRes(_MacStack):
         # nn.Upsample calls F.interpolate, which Brevitas passes a QuantTensor through
         # (nearest keeps the scale and bits); in export mode it is a plain ONNX Resize.
         self.ups = nn.ModuleDict({str(f): nn.Upsample(scale_factor=f) for f in factors})
+
+    def output(self, x, pixels):
+        """The last layer; with a residual, its output is added to the upsampled input pixels."""
+        if not self.residual:
+            return _value(self.conv(self.plans[-1].name, x))
+        name = self.plans[-1].name
+        f = self.plans_by_name[name].spec.upsample
+        detail = self.res_quant(self.norms[name](self.layers[name](self.ups[str(f)](x))))
+        return _value(self.acts[name](_value(self.ups[str(f)](pixels)) + _value(detail)))
 
     def conv(self, name: str, x):
         """One layer, with its nearest-neighbour upsampling first if it has one."""
@@ -64,22 +103,26 @@ class _SuperRes(_MacStack):
 class ESPCN(_SuperRes):
     """ESPCN: feature convs at low resolution, then the resize-convolution to the image."""
 
-    def __init__(self, plans: list[LayerPlan], act_bits: int, quant: bool = True) -> None:
-        super().__init__(plans, act_bits, quant)
+    def __init__(
+        self, plans: list[LayerPlan], act_bits: int, quant: bool = True, residual: bool = False
+    ) -> None:
+        super().__init__(plans, act_bits, quant, residual)
         del self.builder
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.input_quant(x)
-        for p in self.plans:
+        x = pixels = self.input_quant(x)
+        for p in self.plans[:-1]:
             x = self.conv(p.name, x)
-        return _value(x)
+        return self.output(x, pixels)
 
 
 class UNet(_SuperRes):
     """A small UNet (two convs per level, max-pool down, resize-conv up, concat skips)."""
 
-    def __init__(self, plans: list[LayerPlan], act_bits: int, quant: bool = True) -> None:
-        super().__init__(plans, act_bits, quant)
+    def __init__(
+        self, plans: list[LayerPlan], act_bits: int, quant: bool = True, residual: bool = False
+    ) -> None:
+        super().__init__(plans, act_bits, quant, residual)
         names = [p.name for p in plans]
         self.levels = sum(1 for n in names if n.startswith("e") and n.endswith("c1"))
         self.pool = self.builder.max_pool()
@@ -90,7 +133,7 @@ class UNet(_SuperRes):
             self.acts[f"u{lvl}"] = self.acts[f"e{lvl}c2"]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.input_quant(x)
+        x = pixels = self.input_quant(x)
         skips = []
         for lvl in range(self.levels):
             if lvl:
@@ -100,4 +143,4 @@ class UNet(_SuperRes):
         for lvl in range(self.levels - 2, -1, -1):
             x = self.conv(f"u{lvl}", x)
             x = self.conv(f"d{lvl}", torch.cat([skips[lvl], x], dim=1))
-        return _value(self.conv("out", x))
+        return self.output(x, pixels)
