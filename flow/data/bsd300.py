@@ -126,20 +126,11 @@ def load(
         image = read_y(file)
         sr.check_size(image, crop, f"BSDS300 image {str(file)!r}")
         train.append(image)
-    rng = np.random.default_rng(seed)
-    x_train, y_train = sr.random_pairs(train, tile, factor, patches * len(train), rng)
     tests = []
     for file in test_files:
         image = read_y(file)
         sr.check_size(image, crop, f"BSDS300 image {str(file)!r}")
         tests.append(sr.grid_tiles(image, tile, factor, test_tiles))
-    x_test, y_test = sr.interleave(tests)
-    return Dataset(
-        name="bsd300",
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        num_classes=0,
-        pixel_max=255,
+    return sr.make_dataset(
+        "bsd300", train, tests, tile=tile, factor=factor, patches=patches, seed=seed
     )

@@ -73,15 +73,6 @@ def load(
         )
         tops.append(top)
         tests.append(sr.grid_tiles(bottom, tile, factor, test_tiles))
-    rng = np.random.default_rng(seed)
-    x_train, y_train = sr.random_pairs(tops, tile, factor, patches * len(tops), rng)
-    x_test, y_test = sr.interleave(tests)
-    return Dataset(
-        name="samples",
-        x_train=x_train,
-        y_train=y_train,
-        x_test=x_test,
-        y_test=y_test,
-        num_classes=0,
-        pixel_max=255,
+    return sr.make_dataset(
+        "samples", tops, tests, tile=tile, factor=factor, patches=patches, seed=seed
     )

@@ -252,3 +252,31 @@ def interleave(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, 
     x = np.stack([parts[i][0][k] for i, k in order])
     y = np.stack([parts[i][1][k] for i, k in order])
     return x, y
+
+
+def make_dataset(
+    name: str,
+    train_images: list[np.ndarray],
+    test_parts: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    tile: int,
+    factor: int,
+    patches: int,
+    seed: int,
+):
+    """A super-resolution :class:`~flow.data.Dataset`: ``patches`` random crops per training
+    image (drawn from ``seed``) and the test tiles of every image, interleaved."""
+    from flow.data import Dataset
+
+    rng = np.random.default_rng(seed)
+    x_train, y_train = random_pairs(train_images, tile, factor, patches * len(train_images), rng)
+    x_test, y_test = interleave(test_parts)
+    return Dataset(
+        name=name,
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        num_classes=0,
+        pixel_max=255,
+    )
