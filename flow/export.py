@@ -154,7 +154,8 @@ def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
     model = build_model(cfg)
     model.load_state_dict(torch.load(train_dir / "model.pt", map_location="cpu"))
     model.eval()
-    data = to_tensors(load_data(cfg), torch.device("cpu"))
+    ds = load_data(cfg)
+    data = to_tensors(ds, torch.device("cpu"))
     sample = data.x_train[: min(256, len(data.x_train))]
     brevitas_ints = integer_weights(model, sample)
 
@@ -189,6 +190,7 @@ def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
             cfg.export.check_samples,
             cfg.export.atol,
             cfg.export.max_mismatch_fraction,
+            ds.test_groups,
         )
         ok = all(r["ok"] for r in layers) and fidelity["ok"]
         report = {
@@ -225,6 +227,7 @@ def check_fidelity(
     n: int,
     atol: float,
     max_fraction: float = 0.0,
+    groups: np.ndarray | None = None,
 ) -> dict:
     """Run the QONNX model and Brevitas on ``n`` test samples and compare their outputs.
 
@@ -257,8 +260,8 @@ def check_fidelity(
         "mismatched_samples": off,
         "max_mismatch_fraction": max_fraction,
         "metric": metric.key,
-        f"brevitas_{metric.key}": score(ref, yn),
-        f"qonnx_{metric.key}": score(got, yn),
+        f"brevitas_{metric.key}": score(ref, yn, groups),
+        f"qonnx_{metric.key}": score(got, yn, groups),
     }
     if metric is ACCURACY:
         res["ok"] = off <= max_fraction * n

@@ -22,7 +22,7 @@ class Metric:
 
 
 ACCURACY = Metric("accuracy", "%", "top-1 accuracy")
-PSNR = Metric("psnr", "dB", "PSNR (luminance, dB)")
+PSNR = Metric("psnr", "dB", "PSNR (luminance, per test image, dB)")
 METRICS = {m.key: m for m in (ACCURACY, PSNR)}
 
 
@@ -61,12 +61,18 @@ def predictions(out: np.ndarray, y: np.ndarray) -> np.ndarray:
     return out.reshape(-1).astype(np.int64)
 
 
-def score(out: np.ndarray, y: np.ndarray) -> float:
-    """Accuracy in percent, or mean per-image PSNR in dB, of outputs ``out`` on targets ``y``."""
+def score(out: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> float:
+    """Accuracy in percent, or mean per-image PSNR in dB, of outputs ``out`` on targets ``y``.
+
+    ``groups`` (super-resolution): the source image of each tile, so PSNR is per image over all
+    its tiles (:attr:`flow.data.Dataset.test_groups`, cut to the samples scored).
+    """
     pred = predictions(out, y)
     if metric_for(y) is PSNR:
         from flow.data.superres import psnr
 
+        if groups is not None:
+            groups = np.asarray(groups)[: len(pred)]
         # Targets may come as float tensors of whole pixels (the training data).
-        return float(psnr(pred, np.rint(np.asarray(y)).astype(np.uint8)))
+        return float(psnr(pred, np.rint(np.asarray(y)).astype(np.uint8), groups=groups))
     return float(100.0 * (pred == np.asarray(y)).mean())

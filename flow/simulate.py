@@ -171,7 +171,7 @@ def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: P
         "mismatches_vs_qonnx": vs_qonnx,
         "bit_exact": sum(mismatch.values()) == 0 and vs_int == 0,
         "metric": metric.key,
-        metric.key: score(out, y),
+        metric.key: score(out, y, ds.test_groups),
         "latency_cycles": one.cycles,
         "cycles_per_frame": cycles_per_frame,
         "clock_mhz": cfg.compile.clock_mhz,

@@ -96,11 +96,6 @@ def outputs(model: nn.Module, x: torch.Tensor, batch: int = 256) -> np.ndarray:
     return np.concatenate([model(x[i : i + batch]).cpu().numpy() for i in range(0, len(x), batch)])
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    """The build's metric on ``(x, y)``: top-1 accuracy in %, or PSNR in dB for images."""
-    return score(outputs(model, x), y.cpu().numpy())
-
-
 class _PixelMSE(nn.Module):
     """Mean squared error of images on the 0..1 scale (pixels are 0..255 integers here)."""
 
@@ -380,8 +375,8 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         "device": str(device),
         "augment": augment,
         "metric": metric.key,
-        f"float_{metric.key}": score(float_out, ds.y_test),
-        f"quant_{metric.key}": score(quant_out, ds.y_test),
+        f"float_{metric.key}": score(float_out, ds.y_test, ds.test_groups),
+        f"quant_{metric.key}": score(quant_out, ds.y_test, ds.test_groups),
         "ep_init_layers": ep_layers,
         "layers": layers,
         "warnings": warnings,
@@ -390,7 +385,8 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         "seconds": round(time.perf_counter() - t0, 2),
     }
     if metric is PSNR:
-        metrics["bicubic_psnr"] = score(bicubic_upscale(ds.x_test, ds.upscale), ds.y_test)
+        bicubic = bicubic_upscale(ds.x_test, ds.upscale)
+        metrics["bicubic_psnr"] = score(bicubic, ds.y_test, ds.test_groups)
         _save_examples(out_dir / EXAMPLES, ds, float_out, quant_out)
     write_json(out_dir / "metrics.json", metrics)
     return metrics

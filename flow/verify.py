@@ -546,8 +546,10 @@ def fidelity(
     host_tail: list[dict],
     x: np.ndarray,
     y: np.ndarray,
+    groups: np.ndarray | None = None,
 ) -> dict:
-    """Compare FINN's execution of the HW graph, our executor and the QONNX model."""
+    """Compare FINN's execution of the HW graph, our executor and the QONNX model (``groups``:
+    the source image of each super-resolution tile, for per-image PSNR)."""
     hw = execute_finn(hw_model, x)
     ours = graph.run(x).outputs
     ref = execute_finn(qonnx_model, x)
@@ -588,8 +590,8 @@ def fidelity(
             tolerance=f"|HW x host scale - QONNX| <= {tol:.3g} (float32 scaling at the output)",
         )
     res["metric"] = metric.key
-    res[f"hw_{metric.key}"] = score(hw_out, y)
-    res[f"qonnx_{metric.key}"] = score(ref_out, y)
+    res[f"hw_{metric.key}"] = score(hw_out, y, groups)
+    res[f"qonnx_{metric.key}"] = score(ref_out, y, groups)
     res["ok"] = res["mismatches"] == 0 and res["hw_vs_integer_model_mismatches"] == 0
     return res
 
@@ -606,6 +608,7 @@ def wrap_study(
     x: np.ndarray,
     y: np.ndarray,
     widths: list[int],
+    groups: np.ndarray | None = None,
 ) -> list[dict]:
     """Force the policy layers' accumulators to each width P; count overflows, score the
     outputs (accuracy, or PSNR for images; the key is the metric's).
@@ -631,7 +634,7 @@ def wrap_study(
                     for n in forced
                 },
                 "overflow_events": sum(res.overflow_events.values()),
-                metric.key: score(out, y),
+                metric.key: score(out, y, groups),
             }
         )
     return rows
@@ -675,7 +678,13 @@ def run_verification(
     x, y = ds.x_test[:n], ds.y_test[:n]
 
     fid = fidelity(
-        hw_model, ModelWrapper(str(qonnx_path)), graph, read_json(out_dir / "host_tail.json"), x, y
+        hw_model,
+        ModelWrapper(str(qonnx_path)),
+        graph,
+        read_json(out_dir / "host_tail.json"),
+        x,
+        y,
+        ds.test_groups,
     )
     write_json(out_dir / "verify.json", fid)
 
@@ -693,7 +702,7 @@ def run_verification(
     widths = list(cfg.compile.wrap_bits) or (
         list(range(max(2, min(targets) - 4), max(targets) + 1)) if targets else []
     )
-    study = wrap_study(graph, summary, plans, x, y, widths)
+    study = wrap_study(graph, summary, plans, x, y, widths, ds.test_groups)
     overflow = {
         "worst_case": worst,
         "test_set_at_hw_widths": {

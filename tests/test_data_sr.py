@@ -445,3 +445,22 @@ def test_dataset_checks_superres_arrays() -> None:
         _sr(x, y, x[:, :, :2, :2], y[:, :, :4, :4])
     with pytest.raises(DataError, match=r"^t: num_classes must be an integer >= 0"):
         Dataset("t", x, y, x, y, -1, 255)
+
+
+def test_psnr_per_image_pools_the_tiles_of_an_image():
+    target = np.zeros((3, 1, 2, 2), dtype=np.uint8)
+    pred = target.copy()
+    pred[0] += 2  # image 0: tiles 0 and 1 (MSE 4 and 0 -> 2), image 1: tile 2 (MSE 0)
+    per_image = sr.psnr(pred, target, groups=np.array([0, 0, 1]))
+    assert per_image == pytest.approx((10 * math.log10(255**2 / 2) + sr.PSNR_CAP_DB) / 2)
+    per_tile = sr.psnr(pred, target)
+    assert per_tile == pytest.approx((10 * math.log10(255**2 / 4) + 2 * sr.PSNR_CAP_DB) / 3)
+    with pytest.raises(ValueError, match="groups of shape"):
+        sr.psnr(pred, target, groups=np.array([0, 1]))
+
+
+def test_sr_loaders_group_test_tiles_by_image():
+    from flow.data import samples
+
+    ds = samples.load(None, tile=8, factor=2, patches=2, test_tiles=3, seed=0)
+    assert ds.test_groups.tolist() == [0, 1, 0, 1, 0, 1]  # interleaved rank by rank

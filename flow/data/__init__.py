@@ -37,9 +37,16 @@ class Dataset:
     y_test: np.ndarray
     num_classes: int  # 0 for super-resolution
     pixel_max: int  # largest pixel value the format allows (16 for digits, 255 otherwise)
+    # Super-resolution: the source image of each test tile (PSNR is per image), or None.
+    test_groups: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         # Every loader goes through here, so a format bug shows up at load time, not mid-training.
+        if self.test_groups is not None and np.shape(self.test_groups) != (len(self.x_test),):
+            raise DataError(
+                f"{self.name}: test_groups must have one image index per test sample "
+                f"({len(self.x_test)}), not shape {np.shape(self.test_groups)}"
+            )
         if (
             isinstance(self.num_classes, bool)
             or not isinstance(self.num_classes, int | np.integer)
@@ -231,4 +238,5 @@ def load_dataset(
         y_test=dataset.y_test[:limit],
         num_classes=dataset.num_classes,
         pixel_max=dataset.pixel_max,
+        test_groups=None if dataset.test_groups is None else dataset.test_groups[:limit],
     )

@@ -111,11 +111,16 @@ def bicubic_upscale(lr: np.ndarray, factor: int) -> np.ndarray:
     return _resize(lr, h * factor, w * factor)
 
 
-def psnr(pred: np.ndarray, target: np.ndarray, peak: int = 255) -> float:
+def psnr(
+    pred: np.ndarray, target: np.ndarray, peak: int = 255, groups: np.ndarray | None = None
+) -> float:
     """Mean over images of each image's PSNR in dB, ``10 log10(peak^2 / MSE)``.
 
     ``pred`` and ``target`` are integer arrays (N, C, H, W) of the same shape; the MSE of an
-    image is over its C*H*W pixels, computed in float64. Each image's PSNR is capped at
+    image is over its C*H*W pixels, computed in float64. With ``groups`` (N,), tiles with the
+    same group are the parts of one image: its MSE is over all their pixels (the usual
+    per-image PSNR of super-resolution papers, rather than a mean over tiles, which smooth
+    tiles would dominate). Each image's PSNR is capped at
     :data:`PSNR_CAP_DB` (100 dB), which is also what an exact reconstruction (MSE 0) counts as.
     Round and clip a float prediction to 0..peak before calling this. Raises ValueError on a
     shape mismatch, non-integer arrays or no images.
@@ -134,6 +139,12 @@ def psnr(pred: np.ndarray, target: np.ndarray, peak: int = 255) -> float:
             )
     diff = pred.astype(np.float64) - target.astype(np.float64)
     mse = np.mean(diff * diff, axis=(1, 2, 3))
+    if groups is not None:
+        groups = np.asarray(groups)
+        if groups.shape != (len(mse),):
+            raise ValueError(f"psnr: groups of shape {groups.shape} for {len(mse)} images")
+        # Tiles are the same size, so an image's MSE is the mean of its tiles'.
+        mse = np.array([mse[groups == g].mean() for g in np.unique(groups)])
     with np.errstate(divide="ignore"):
         db = 10.0 * np.log10(float(peak) ** 2 / mse)
     return float(np.mean(np.minimum(db, PSNR_CAP_DB)))
@@ -242,16 +253,19 @@ def grid_tiles(
     return downscale(y, factor), np.ascontiguousarray(y)
 
 
-def interleave(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+def interleave(
+    parts: list[tuple[np.ndarray, np.ndarray]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Join per-image (x, y) test tiles rank by rank: every image's first tile, then seconds...
 
-    So the first k test pairs (``limit``) still come from as many images as possible.
+    So the first k test pairs (``limit``) still come from as many images as possible. Returns
+    ``x``, ``y`` and the index of each tile's image (``groups``, int64).
     """
     longest = max(len(x) for x, _ in parts)
     order = [(i, k) for k in range(longest) for i, (x, _) in enumerate(parts) if k < len(x)]
     x = np.stack([parts[i][0][k] for i, k in order])
     y = np.stack([parts[i][1][k] for i, k in order])
-    return x, y
+    return x, y, np.array([i for i, _ in order], dtype=np.int64)
 
 
 def make_dataset(
@@ -270,7 +284,7 @@ def make_dataset(
 
     rng = np.random.default_rng(seed)
     x_train, y_train = random_pairs(train_images, tile, factor, patches * len(train_images), rng)
-    x_test, y_test = interleave(test_parts)
+    x_test, y_test, groups = interleave(test_parts)
     return Dataset(
         name=name,
         x_train=x_train,
@@ -279,4 +293,5 @@ def make_dataset(
         y_test=y_test,
         num_classes=0,
         pixel_max=255,
+        test_groups=groups,
     )
