@@ -8,7 +8,7 @@ import pytest
 
 from flow.config import layer_plans, load_config
 from flow.errors import ConfigError
-from tests.conftest import write_cifar10, write_config
+from tests.conftest import write_bsd300, write_cifar10, write_config
 
 
 def _load(tmp_path, data, overrides=None):
@@ -20,13 +20,17 @@ def test_shipped_configs_load(tmp_path):
 
     configs = sorted(Path("configs").glob("*.yaml"))
     assert len(configs) >= 6
-    cifar = write_cifar10(tmp_path / "data")
+    fixtures = {
+        "cifar10": write_cifar10(tmp_path / "data"),
+        "bsd300": write_bsd300(tmp_path / "bsd"),
+    }
     for path in configs:
         try:
             cfg = load_config(path)
-        except ConfigError as e:  # the CIFAR-10 configs name no dataset path
-            assert "data.path: dataset 'cifar10' needs a path" in str(e)
-            cfg = load_config(path, [f"data.path={cifar}"])
+        except ConfigError as e:  # the CIFAR-10 and BSD300 configs name no dataset path
+            name = "bsd300" if "bsd300" in path.stem else "cifar10"
+            assert f"data.path: dataset '{name}' needs a path" in str(e)
+            cfg = load_config(path, [f"data.path={fixtures[name]}"])
         assert cfg.name == path.stem
         assert layer_plans(cfg)
 

@@ -561,8 +561,8 @@ def test_super_resolution_build_report(tmp_path):
                               "synth/synth.json"]  # fmt: skip
     # the metric is named at the top, with the headline figures and the bicubic reference
     assert (
-        "Metric: PSNR (luminance, dB): float 27.51 dB, quantized 27.16 dB, HW graph 27.16 dB, "
-        "simulated RTL 28.37 dB, bicubic interpolation (reference) 26.20 dB." in md
+        "Metric: PSNR (luminance, per test image, dB): float 27.51 dB, quantized 27.16 dB, "
+        "HW graph 27.16 dB, simulated RTL 28.37 dB, bicubic interpolation (reference) 26.20 dB." in md
     )
     # the PSNR table: the bicubic reference first, then every stage, in dB
     assert "## PSNR (luminance, dB)" in md and "## Accuracy" not in md
@@ -719,7 +719,7 @@ def test_super_resolution_sweep_report(tmp_path):
     assert {p.name for p in out["figures"]} == {
         "fig_psnr_vs_p.png", "fig_psnr_vs_lut.png", "fig_lut_ratio.png"
     }  # fmt: skip
-    assert "Metric: PSNR (luminance, dB)." in md
+    assert "Metric: PSNR (luminance, per test image, dB)." in md
     assert "## PSNR vs target accumulator width P" in md and "## PSNR vs LUTs" in md
     assert "| method | P | seeds | PSNR mean dB | std |" in md
     assert "| A2Q | 10 | 2 | 29.20 | 0.28 |" in md
