@@ -562,7 +562,8 @@ def test_super_resolution_build_report(tmp_path):
     # the metric is named at the top, with the headline figures and the bicubic reference
     assert (
         "Metric: PSNR (luminance, per test image, dB): float 27.51 dB, quantized 27.16 dB, "
-        "HW graph 27.16 dB, simulated RTL 28.37 dB, bicubic interpolation (reference) 26.20 dB." in md
+        "HW graph 27.16 dB, simulated RTL 28.37 dB, "
+        "bicubic interpolation (reference) 26.20 dB." in md
     )
     # the PSNR table: the bicubic reference first, then every stage, in dB
     assert "## PSNR (luminance, dB)" in md and "## Accuracy" not in md
