@@ -547,9 +547,18 @@ def fidelity(
     x: np.ndarray,
     y: np.ndarray,
     groups: np.ndarray | None = None,
+    max_pixel_fraction: float = 0.0,
 ) -> dict:
     """Compare FINN's execution of the HW graph, our executor and the QONNX model (``groups``:
-    the source image of each super-resolution tile, for per-image PSNR)."""
+    the source image of each super-resolution tile, for per-image PSNR).
+
+    The HW graph must equal our integer executor exactly, and QONNX's class (or logits)
+    exactly. An image may differ from QONNX's in up to ``max_pixel_fraction`` of its pixels:
+    for an activation exactly halfway between two levels, QONNX's float32 rounding and FINN's
+    integer threshold (derived from float scales) can decide differently, and one such tie
+    changes a small patch of output pixels (found: one tie at 3.5 levels in a UNet tile, 139
+    pixels off by up to 4).
+    """
     hw = execute_finn(hw_model, x)
     ours = graph.run(x).outputs
     ref = execute_finn(qonnx_model, x)
@@ -563,12 +572,18 @@ def fidelity(
         # Pixels come out of the accelerator channels-last, integer, with scale 1.
         hw_out = image_nchw(apply_host_tail(host_tail, hw), graph.output_shape)
         ref_out = ref.reshape(hw_out.shape)
-        err = np.abs(hw_out - ref_out).reshape(len(x), -1).max(axis=1)
+        diff = np.abs(hw_out - ref_out).reshape(len(x), -1)
         res.update(
             output="image",
-            mismatches=int((err > 0).sum()),
-            max_abs_error=float(err.max(initial=0)),
-            tolerance="exact: every output pixel of the HW graph equals QONNX's",
+            mismatches=int((diff.max(axis=1, initial=0) > 0).sum()),
+            max_abs_error=float(diff.max(initial=0)),
+            pixels=int(diff.size),
+            mismatched_pixels=int((diff > 0).sum()),
+            tolerance=(
+                f"pixels equal to QONNX's, except at most {max_pixel_fraction:.2%} of them "
+                "(an activation at a rounding tie may land one level apart in QONNX's float32 "
+                "and FINN's integer thresholds)"
+            ),
         )
     elif label_out:
         hw_out = hw.reshape(-1).astype(np.int64)
@@ -592,7 +607,11 @@ def fidelity(
     res["metric"] = metric.key
     res[f"hw_{metric.key}"] = score(hw_out, y, groups)
     res[f"qonnx_{metric.key}"] = score(ref_out, y, groups)
-    res["ok"] = res["mismatches"] == 0 and res["hw_vs_integer_model_mismatches"] == 0
+    if metric is PSNR:
+        close = res["mismatched_pixels"] <= max_pixel_fraction * res["pixels"]
+    else:
+        close = res["mismatches"] == 0
+    res["ok"] = close and res["hw_vs_integer_model_mismatches"] == 0
     return res
 
 
@@ -685,6 +704,7 @@ def run_verification(
         x,
         y,
         ds.test_groups,
+        cfg.export.max_mismatch_fraction,
     )
     write_json(out_dir / "verify.json", fid)
 
