@@ -37,15 +37,11 @@ def metric_named(key: str | None) -> Metric:
 
 
 def as_images(out: np.ndarray, like: np.ndarray) -> np.ndarray:
-    """Network outputs as pixel images shaped like the targets ``like`` (N, C, H, W).
+    """Network outputs (N, C, H, W) as pixel images, rounded and clipped to 0..255.
 
-    Accepts NCHW (PyTorch, QONNX) or NHWC (the accelerator's stream order); values are
-    rounded and clipped to 0..255.
+    The accelerator's channels-last stream is turned NCHW first (``verify.image_nchw``).
     """
     out = np.asarray(out)
-    n, c, h, w = like.shape
-    if out.shape == (n, h, w, c) and out.shape != like.shape:
-        out = out.transpose(0, 3, 1, 2)
     if out.shape != like.shape:
         raise ValueError(f"outputs of shape {out.shape} do not match targets {like.shape}")
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -387,7 +387,7 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     if metric is PSNR:
         bicubic = bicubic_upscale(ds.x_test, ds.upscale)
         metrics["bicubic_psnr"] = score(bicubic, ds.y_test, ds.test_groups)
-        _save_examples(out_dir / EXAMPLES, ds, float_out, quant_out)
+        _save_examples(out_dir / EXAMPLES, ds, bicubic, float_out, quant_out)
     write_json(out_dir / "metrics.json", metrics)
     return metrics
 
@@ -397,13 +397,15 @@ EXAMPLES = "examples.npz"
 _EXAMPLE_TILES = 4
 
 
-def _save_examples(path: Path, ds: Dataset, float_out: np.ndarray, quant_out: np.ndarray) -> None:
+def _save_examples(
+    path: Path, ds: Dataset, bicubic: np.ndarray, float_out: np.ndarray, quant_out: np.ndarray
+) -> None:
     """Low-res input, bicubic, float and quantized outputs and the target of a few tiles."""
     n = min(_EXAMPLE_TILES, len(ds.x_test))
     y = ds.y_test[:n]
     arrays = {
         "low_res": ds.x_test[:n],
-        "bicubic": bicubic_upscale(ds.x_test[:n], ds.upscale),
+        "bicubic": bicubic[:n],
         "float": as_images(float_out[:n], y),
         "quantized": as_images(quant_out[:n], y),
         "target": y,

@@ -61,7 +61,7 @@ class _SuperRes(_MacStack):
             self.norms[out.name] = nn.BatchNorm2d(out.out_features)
             nn.init.constant_(self.norms[out.name].weight, _OUT_INIT[0])
             nn.init.constant_(self.norms[out.name].bias, _OUT_INIT[1])
-        if residual:
+        else:
             # The last conv's output is the detail to add, an integer pixel offset.
             self.res_quant = (
                 QuantIdentity(
@@ -78,7 +78,8 @@ class _SuperRes(_MacStack):
             if quant
             else nn.Hardtanh(0.0, PIXEL_MAX)
         )
-        factors = sorted({p.spec.upsample for p in plans if p.spec.upsample > 1})
+        self.upsample = {p.name: p.spec.upsample for p in plans}
+        factors = sorted({f for f in self.upsample.values() if f > 1})
         # nn.Upsample calls F.interpolate, which Brevitas passes a QuantTensor through
         # (nearest keeps the scale and bits); in export mode it is a plain ONNX Resize.
         self.ups = nn.ModuleDict({str(f): nn.Upsample(scale_factor=f) for f in factors})
@@ -88,20 +89,16 @@ class _SuperRes(_MacStack):
         if not self.residual:
             return _value(self.conv(self.plans[-1].name, x))
         name = self.plans[-1].name
-        f = self.plans_by_name[name].spec.upsample
+        f = self.upsample[name]
         detail = self.res_quant(self.layers[name](self.ups[str(f)](x)))
         return _value(self.acts[name](_value(self.ups[str(f)](pixels)) + _value(detail)))
 
     def conv(self, name: str, x):
         """One layer, with its nearest-neighbour upsampling first if it has one."""
-        f = self.plans_by_name[name].spec.upsample
+        f = self.upsample[name]
         if f > 1:
             x = self.ups[str(f)](x)
         return self.block(name, x)
-
-    @property
-    def plans_by_name(self) -> dict[str, LayerPlan]:
-        return {p.name: p for p in self.plans}
 
 
 class ESPCN(_SuperRes):
