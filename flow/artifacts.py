@@ -1,28 +1,61 @@
 """Every file of a build folder, in one place: stages and readers talk through these names.
 
-A build folder ``build/<name>/`` holds one sub-folder per stage (``train``, ``export``,
-``compile``, ``verify``, ``hardware``, ``sim``, ``synth``, ``report``) and a few run-level
-files. Each :class:`Artifact` names one file: the stage that writes it, its path inside the
-build folder, what it holds, and how it is read (``kind``). Writers call
-:meth:`Artifact.write` (atomic: a temporary name, then a rename), readers
-:meth:`Artifact.read` / :meth:`Artifact.load`; nobody else spells a file name.
+A build folder ``build/<name>/`` holds one sub-folder per stage (:data:`STAGES`: ``train``,
+``export``, ``compile``, ``verify``, ``hardware``, ``sim``, ``synth``, ``report``) and a few
+run-level files. Each :class:`Artifact` names one file: the stage that writes it, its path
+inside the build folder, what it holds, how it is read (``kind``) and, for JSON and YAML, its
+schema. Writers call :meth:`Artifact.write` (checked against the schema, then atomic: a
+temporary name, then a rename), readers :meth:`Artifact.read` / :meth:`Artifact.load` or a
+:class:`Build` view; nobody else spells a file name.
+
+Schemas (:mod:`flow.schemas`) pin the keys every reader relies on and the types of the keys
+they declare, so a file that drifts from its writer is an :class:`ArtifactError` naming the
+file and the key, not a ``KeyError`` deep in a report. Readers get the data as parsed (plain
+dicts and lists) and read the keys a schema makes optional with ``.get``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flow.errors import A2QError
-from flow.util import atomic_write_text, read_json, write_json
+from pydantic import ValidationError
 
+from flow.errors import A2QError
+from flow.metrics import Metric, metric_named
+from flow.schemas import (
+    AccumulatorRow,
+    Config,
+    ExportCheck,
+    FinnPerformance,
+    HostOp,
+    Marker,
+    Number,
+    Overflow,
+    Sim,
+    SumRow,
+    SweepSummary,
+    Synth,
+    Timing,
+    TrainMetrics,
+    Verify,
+    adapter,
+    explain,
+)
+from flow.util import atomic_write_text, read_json
+
+# The stages in the order the pipeline runs them (each reads only what earlier ones wrote).
+STAGES = ("train", "export", "compile", "verify", "hardware", "sim", "synth", "report")
 STAGE_MARKER = ".stage.json"
 
 
 class ArtifactError(A2QError):
     """A build file that is missing or does not hold what its artifact declares."""
+
+
+# ----------------------------------------------------------------------------- artifacts
 
 
 @dataclass(frozen=True)
@@ -31,15 +64,16 @@ class Artifact:
 
     ``path`` is relative to the build folder (``compile/accumulators.json``); ``stage`` is
     the stage that writes it (``run`` for the pipeline itself); ``kind`` is ``json``,
-    ``yaml``, ``onnx``, ``torch``, ``npz``, ``text`` or ``dir``; ``check`` validates what
-    :meth:`read` returns (raises ``ValueError``/``TypeError``/``KeyError`` naming the problem).
+    ``yaml``, ``onnx``, ``torch``, ``npz``, ``text`` or ``dir``; ``shows`` says what it holds
+    (``{metric}`` stands for the build's metric); ``schema`` is the type its content must
+    validate as (a :class:`Schema` model, ``list[...]`` or ``dict[...]`` of one), or None.
     """
 
     path: str
     stage: str
     kind: str
     shows: str
-    check: Callable[[Any], None] | None = None
+    schema: Any = None
 
     def at(self, build_dir: Path) -> Path:
         """This file inside ``build_dir``."""
@@ -49,40 +83,62 @@ class Artifact:
         return self.at(build_dir).exists()
 
     def read(self, build_dir: Path) -> Any:
-        """The parsed content (JSON/YAML/text); a missing or malformed file is an error."""
+        """The parsed, checked content (JSON/YAML/text, or the arrays of an NPZ file).
+
+        A missing, unparsable or schema-breaking file is an :class:`ArtifactError` naming it.
+        """
         path = self.at(build_dir)
-        if not path.exists():
+        if not path.is_file():
             raise ArtifactError(f"{path}: missing (written by the {self.stage} stage)")
+        data = self._parse(path)
+        self.check(data, path)
+        return data
+
+    def _parse(self, path: Path) -> Any:
+        import yaml
+
         try:
             if self.kind == "json":
-                data = read_json(path)
-            elif self.kind == "yaml":
-                import yaml
+                return read_json(path)
+            if self.kind == "yaml":
+                return yaml.safe_load(path.read_text())
+            if self.kind == "text":
+                return path.read_text()
+            if self.kind == "npz":
+                import numpy as np
 
-                data = yaml.safe_load(path.read_text())
-            elif self.kind == "text":
-                data = path.read_text()
-            else:
-                raise ArtifactError(f"{self.path}: a {self.kind} artifact is not read as data")
-            if self.check is not None:
-                self.check(data)
-        except ArtifactError:
-            raise
-        except (ValueError, TypeError, KeyError) as e:
-            raise ArtifactError(f"{path}: not a valid {self.path} ({e})") from None
-        return data
+                with np.load(path, allow_pickle=False) as z:
+                    return {k: np.asarray(z[k]) for k in z.files}
+        except (OSError, ValueError, EOFError, yaml.YAMLError) as e:
+            raise ArtifactError(f"{path}: cannot be read as {self.kind.upper()}: {e}") from None
+        raise ArtifactError(f"{self.path}: a {self.kind} artifact is not read as data")
+
+    def check(self, data: Any, path: Path | None = None) -> None:
+        """Raise :class:`ArtifactError` naming the file and key if ``data`` breaks the schema."""
+        if self.schema is None:
+            return
+        try:
+            adapter(self.schema).validate_python(data)
+        except ValidationError as e:
+            raise ArtifactError(
+                f"{path or self.path}: not a valid {self.path}: {explain(e)}"
+            ) from None
 
     def load(self, build_dir: Path, default: Any = None) -> Any:
         """:meth:`read`, or ``default`` when the file does not exist (stage not run)."""
         return self.read(build_dir) if self.exists(build_dir) else default
 
     def write(self, build_dir: Path, data: Any) -> Path:
-        """Write JSON/text content atomically; returns the path."""
+        """Write JSON/text content atomically, after checking it; returns the path.
+
+        JSON is checked as it will be read back (tuples become lists), so a writer that
+        breaks its schema fails here, naming the key, rather than a reader later.
+        """
         path = self.at(build_dir)
-        if self.check is not None:
-            self.check(data)
         if self.kind == "json":
-            write_json(path, data)
+            text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+            self.check(json.loads(text), path)
+            atomic_write_text(path, text)
         elif self.kind == "text":
             atomic_write_text(path, data)
         else:
@@ -90,13 +146,18 @@ class Artifact:
         return path
 
 
-def _run(path: str, kind: str, shows: str) -> Artifact:
-    return Artifact(path, "run", kind, shows)
+def _run(path: str, kind: str, shows: str, schema: Any = None) -> Artifact:
+    return Artifact(path, "run", kind, shows, schema)
 
 
 # Run level.
-CONFIG = _run("config.yaml", "yaml", "the resolved config (name, dataset, method, P)")
-TIMINGS = _run("timings.json", "json", "the seconds and ran/cached status of each stage")
+CONFIG = _run("config.yaml", "yaml", "the resolved config (name, dataset, method, P)", Config)
+TIMINGS = _run(
+    "timings.json",
+    "json",
+    "the seconds and ran/cached status of each stage",
+    dict[str, Timing],
+)
 LOG = _run("log.txt", "text", "the build's log")
 
 # train
@@ -105,6 +166,7 @@ TRAIN_METRICS = Artifact(
     "train",
     "json",
     "the float and quantized {metric} and each layer's method, L1 norm and sparsity",
+    TrainMetrics,
 )
 MODEL = Artifact("train/model.pt", "train", "torch", "the trained QAT state dict")
 FLOAT_MODEL = Artifact("train/float.pt", "train", "torch", "the float pre-training state dict")
@@ -120,6 +182,7 @@ EXPORT_CHECK = Artifact(
     "export",
     "json",
     "whether the exported integers meet every layer's bound and the QONNX fidelity",
+    ExportCheck,
 )
 
 # compile
@@ -129,15 +192,24 @@ ACCUMULATORS = Artifact(
     "compile",
     "json",
     "each layer's data-type bound, target, exact, hardware and FINN accumulator widths",
+    list[AccumulatorRow],
 )
 SUMS = Artifact(
-    "compile/sums.json", "compile", "json", "residual adds and global pools: exact sum widths"
+    "compile/sums.json",
+    "compile",
+    "json",
+    "residual adds and global pools: exact sum widths",
+    list[SumRow],
 )
 HOST_TAIL = Artifact(
-    "compile/host_tail.json", "compile", "json", "the float ops left to the host after the HW"
+    "compile/host_tail.json",
+    "compile",
+    "json",
+    "the float ops left to the host after the HW",
+    list[HostOp],
 )
 TIME_PER_STEP = Artifact(
-    "compile/time_per_step.json", "compile", "json", "seconds per compile step"
+    "compile/time_per_step.json", "compile", "json", "seconds per compile step", dict[str, Number]
 )
 COMPILE_STEPS = Artifact("compile/steps", "compile", "dir", "the model after each step")
 FINN_RESOURCES = Artifact(
@@ -145,18 +217,21 @@ FINN_RESOURCES = Artifact(
     "compile",
     "json",
     "FINN's per-layer LUT/BRAM estimates",
+    dict[str, dict],
 )
 FINN_CYCLES = Artifact(
     "compile/report/estimate_layer_cycles.json",
     "compile",
     "json",
     "FINN's estimated cycles per layer",
+    dict[str, Number],
 )
 FINN_PERFORMANCE = Artifact(
     "compile/report/estimate_network_performance.json",
     "compile",
     "json",
     "FINN's estimated cycles per frame and throughput",
+    FinnPerformance,
 )
 
 # verify
@@ -165,12 +240,14 @@ VERIFY = Artifact(
     "verify",
     "json",
     "the HW graph's {metric} and mismatches against QONNX",
+    Verify,
 )
 OVERFLOW = Artifact(
     "verify/overflow.json",
     "verify",
     "json",
     "the worst-case overflow check and the wrap-around study ({metric} vs forced P)",
+    Overflow,
 )
 
 # hardware (one folder per variant)
@@ -197,12 +274,14 @@ SIM = Artifact(
     "sim",
     "json",
     "the simulated {metric}, bit-exactness, cycles per frame and frames per second",
+    Sim,
 )
 SYNTH = Artifact(
     "synth/synth.json",
     "synth",
     "json",
     "LUT/FF/BRAM per layer with exact and with 32-bit accumulators, totals and the LUT ratio",
+    Synth,
 )
 REPORT_MD = Artifact("report/report.md", "report", "text", "the Markdown report")
 REPORT_HTML = Artifact("report/report.html", "report", "text", "the HTML report")
@@ -210,4 +289,82 @@ REPORT_HTML = Artifact("report/report.html", "report", "text", "the HTML report"
 
 def marker(stage: str) -> Artifact:
     """``<stage>/.stage.json``: written last by a finished stage."""
-    return Artifact(f"{stage}/{STAGE_MARKER}", stage, "json", f"the {stage} stage's status")
+    return Artifact(f"{stage}/{STAGE_MARKER}", stage, "json", f"the {stage} stage's status", Marker)
+
+
+# A sweep folder (``build/sweeps/<name>/``) holds one run-level file of its own.
+SWEEP_SUMMARY = Artifact(
+    "summary.json", "sweep", "json", "one row per point of the sweep", SweepSummary
+)
+
+
+# ---------------------------------------------------------------------------- build view
+
+
+class Build:
+    """One build folder as readers see it: each artifact read and checked at most once.
+
+    :meth:`get` gives an artifact's content, or None when its stage has not written it;
+    a malformed file is an :class:`ArtifactError`.
+    """
+
+    def __init__(self, build_dir: Path) -> None:
+        self.dir = Path(build_dir)
+        self._cache: dict[Artifact, Any] = {}
+
+    def get(self, artifact: Artifact) -> Any:
+        if artifact not in self._cache:
+            self._cache[artifact] = artifact.load(self.dir)
+        return self._cache[artifact]
+
+    def metric_key(self) -> str | None:
+        """The metric the first stage file naming one names (None: none does)."""
+        named = [self.get(a) for a in (TRAIN_METRICS, VERIFY, OVERFLOW, SIM)]
+        named.append((self.get(EXPORT_CHECK) or {}).get("fidelity"))
+        return next((str(d["metric"]) for d in named if d and d.get("metric")), None)
+
+    @property
+    def metric(self) -> Metric:
+        """The build's metric (files written before PSNR existed name none: accuracy)."""
+        return metric_named(self.metric_key())
+
+    def marker(self, stage: str) -> dict | None:
+        """The ``.stage.json`` of a finished stage, or None."""
+        return self.get(marker(stage))
+
+    def stage_digests(self) -> dict[str, str]:
+        """Stage name -> digest of every finished stage, in :data:`STAGES` order (then by name)."""
+        found = {p.parent.name for p in self.dir.glob(f"*/{STAGE_MARKER}")}
+        order = [s for s in STAGES if s in found] + sorted(found - set(STAGES))
+        return {stage: self.marker(stage)["digest"] for stage in order}
+
+
+# The acc32 / exact ratio of each resource as synth.json stores it (top level).
+RATIO_KEYS = {"lut": "lut_ratio", "lutram": "lutram_ratio", "ff": "ff_ratio",
+              "bram36": "bram_ratio", "dsp": "dsp_ratio"}  # fmt: skip
+
+
+def synth_variant(synth: dict, name: str) -> dict:
+    """Variant ``name`` of ``synth.json``; a top-level ``<name>`` total stands in for its top."""
+    variant = dict(synth.get("variants", {}).get(name) or {})
+    if "top" not in variant and isinstance(synth.get(name), dict):
+        variant["top"] = synth[name]
+    return variant
+
+
+def synth_ratios(synth: dict) -> dict[str, float | None]:
+    """acc32 / exact per resource (:data:`RATIO_KEYS`), as ``synth.json`` stores them.
+
+    A file that stores no ratio for a resource (written before the comparison was, or by
+    hand) gets the ratio of the two variants' tops; None when a top or its figure is absent
+    or the exact figure is 0.
+    """
+    tops = [synth_variant(synth, v).get("top") or {} for v in ("acc32", "exact")]
+    out = {}
+    for resource, key in RATIO_KEYS.items():
+        if synth.get(key) is not None:
+            out[resource] = synth[key]
+            continue
+        wide, exact = (top.get(resource) for top in tops)
+        out[resource] = round(wide / exact, 4) if wide is not None and exact else None
+    return out
