@@ -86,7 +86,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from flow.report import render_sweep_report
+    from flow.report.sweep_report import render_sweep_report
     from flow.sweep import run_sweep
 
     _setup_logging(args.quiet)
@@ -101,7 +101,8 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from flow.report import render_build_report, render_sweep_report
+    from flow.report.build_report import render_build_report
+    from flow.report.sweep_report import render_sweep_report
 
     target = Path(args.build)
     if (target / "summary.json").exists():

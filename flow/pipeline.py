@@ -112,7 +112,7 @@ def _synth(ctx: StageContext) -> dict:
 
 
 def _report(ctx: StageContext) -> dict:
-    from flow.report import render_build_report
+    from flow.report.build_report import render_build_report
 
     r = render_build_report(ctx.build_dir)
     return {"html": str(r["html"]), "missing": len(r["missing"])}

@@ -12,8 +12,11 @@ import numpy as np
 import pytest
 
 import flow
-from flow import report as rp
 from flow.errors import A2QError
+from flow.report import build_report as rb
+from flow.report import document as rd
+from flow.report import examples as rx
+from flow.report import sweep_report as rs
 from flow.util import write_json
 
 # ------------------------------------------------------------------------------ fixtures
@@ -141,8 +144,8 @@ FILES = {
     "train/metrics.json": METRICS,
     "export/export_check.json": EXPORT,
     "compile/accumulators.json": ACCUMULATORS,
-    "compile/verify.json": VERIFY,
-    "compile/overflow.json": OVERFLOW,
+    "verify/verify.json": VERIFY,
+    "verify/overflow.json": OVERFLOW,
     "compile/report/estimate_layer_resources.json": FINN_RES,
     "compile/report/estimate_network_performance.json": FINN_PERF,
     "sim/sim.json": SIM,
@@ -181,7 +184,7 @@ def assert_self_contained(html_text: str) -> None:
 
 def test_full_build_report(tmp_path):
     build = make_build(tmp_path)
-    out = rp.render_build_report(build)
+    out = rb.render_build_report(build)
     assert out["missing"] == []
     md, page = out["md"].read_text(), out["html"].read_text()
     assert out["md"] == build / "report" / "report.md"
@@ -229,7 +232,7 @@ def test_full_build_report(tmp_path):
 
 def test_missing_stages_are_named(tmp_path):
     build = make_build(tmp_path, drop=("synth", "sim"))
-    out = rp.render_build_report(build)
+    out = rb.render_build_report(build)
     assert out["missing"] == ["sim/sim.json", "synth/synth.json"]
     md = out["md"].read_text()
     assert "Missing: `synth/synth.json` (stage `synth` has not written it)" in md
@@ -245,9 +248,9 @@ def test_missing_stages_are_named(tmp_path):
 
 
 def test_report_after_train_only(tmp_path):
-    build = make_build(tmp_path, drop=("export", "compile", "sim", "synth"))
-    out = rp.render_build_report(build)
-    assert out["missing"] == [rp.INPUTS[k].path for k in rp.INPUTS if k not in
+    build = make_build(tmp_path, drop=("export", "compile", "verify", "sim", "synth"))
+    out = rb.render_build_report(build)
+    assert out["missing"] == [rb.INPUTS[k].path for k in rb.INPUTS if k not in
                               ("config", "timings", "metrics")]  # fmt: skip
     md = out["md"].read_text()
     assert "unknown until stage `compile` has run" in md
@@ -258,14 +261,14 @@ def test_report_after_train_only(tmp_path):
 def test_widths_fall_back_to_export_check(tmp_path):
     build = make_build(tmp_path)
     (build / "compile" / "accumulators.json").unlink()
-    md = rp.render_build_report(build)["md"].read_text()
+    md = rb.render_build_report(build)["md"].read_text()
     assert "Widths below come from the export check" in md
     assert "| fc1 | n1 | 32 | 4 | 4 | 14 | 12 | 11 | - | - | - | - | - |" in md
 
 
 def test_empty_build_folder_renders(tmp_path):
-    out = rp.render_build_report(tmp_path)
-    assert out["missing"] == [inp.path for inp in rp.INPUTS.values()]
+    out = rb.render_build_report(tmp_path)
+    assert out["missing"] == [inp.path for inp in rb.INPUTS.values()]
     md = out["md"].read_text()
     assert "stage digests: none (no stage finished)" in md
     assert out["figures"] == []
@@ -273,22 +276,22 @@ def test_empty_build_folder_renders(tmp_path):
 
 def test_bad_inputs_are_errors(tmp_path):
     with pytest.raises(A2QError, match="no such build folder"):
-        rp.render_build_report(tmp_path / "nope")
+        rb.render_build_report(tmp_path / "nope")
     build = make_build(tmp_path)
     (build / "sim" / "sim.json").write_text("{not json")
     with pytest.raises(A2QError, match=r"sim\.json: cannot be read as JSON"):
-        rp.render_build_report(build)
+        rb.render_build_report(build)
 
 
 def test_render_is_deterministic_and_drops_stale_figures(tmp_path):
     build = make_build(tmp_path)
-    first = rp.render_build_report(build)
+    first = rb.render_build_report(build)
     blobs = {p.name: p.read_bytes() for p in (build / "report").iterdir()}
-    second = rp.render_build_report(build)
+    second = rb.render_build_report(build)
     assert {p.name: p.read_bytes() for p in (build / "report").iterdir()} == blobs
     assert first == second
     shutil.rmtree(build / "synth")
-    rp.render_build_report(build)
+    rb.render_build_report(build)
     assert not (build / "report" / "fig_resources.png").exists()
     assert not (build / "report" / "fig_estimates.png").exists()
 
@@ -302,32 +305,32 @@ def test_synth_layout_variants(tmp_path):
     synth["lut_ratio"] = 2.5
     build = make_build(tmp_path)
     write_json(build / "synth" / "synth.json", synth)
-    md = rp.render_build_report(build)["md"].read_text()
+    md = rb.render_build_report(build)["md"].read_text()
     assert "| MVAU_1 | fc1 | 1000 | 1234 | 234 | 2 | 1 |" in md
     assert "| acc32 | 13138 | 28 | 2259 | 2.5 | 0 |" in md
     assert "top level): 2.50." in md
     del synth["acc32"]
     write_json(build / "synth" / "synth.json", synth)
-    out = rp.render_build_report(build)
+    out = rb.render_build_report(build)
     assert out["missing"] == ["synth/synth.json: variants.acc32"]
     assert "Missing: the `acc32` variant in `synth/synth.json`" in out["md"].read_text()
 
 
 def test_chain_ok():
     row = {"datatype_bound_bits": 16, "target_bits": 12, "exact_bits": 11, "hw_acc_bits": 11}
-    assert rp.chain_ok(row) is True
-    assert rp.chain_ok({**row, "exact_bits": 13, "hw_acc_bits": 13}) is False
-    assert rp.chain_ok({**row, "hw_acc_bits": 12}) is False
-    assert rp.chain_ok({**row, "target_bits": None}) is True
-    assert rp.chain_ok({**row, "target_bits": 17}) is False
-    assert rp.chain_ok({**row, "hw_acc_bits": None}) is None
+    assert rb.chain_ok(row) is True
+    assert rb.chain_ok({**row, "exact_bits": 13, "hw_acc_bits": 13}) is False
+    assert rb.chain_ok({**row, "hw_acc_bits": 12}) is False
+    assert rb.chain_ok({**row, "target_bits": None}) is True
+    assert rb.chain_ok({**row, "target_bits": 17}) is False
+    assert rb.chain_ok({**row, "hw_acc_bits": None}) is None
 
 
 def test_fmt():
-    assert [rp.fmt(v) for v in (None, True, 7, 12000.0, 1.23456, 123456.7, [1, 2])] == [
+    assert [rd.fmt(v) for v in (None, True, 7, 12000.0, 1.23456, 123456.7, [1, 2])] == [
         "-", "yes", "7", "12000", "1.235", "123457", "1, 2",
     ]  # fmt: skip
-    assert rp.fmt(96.944, 2) == "96.94"
+    assert rd.fmt(96.944, 2) == "96.94"
 
 
 # -------------------------------------------------------------------------------- sweeps
@@ -352,10 +355,10 @@ def test_pareto_front_known_answer():
         P("g", 10, 99.0, None),  # no LUTs: not considered
         P("h", 10, 99.9, 10, status="failed"),  # failed: not considered
     ]
-    front = rp.pareto_front(pts)
+    front = rs.pareto_front(pts)
     assert [p["method"] for p in front] == ["a", "b", "d", "e"]
-    assert rp.pareto_front(pts, x="lut", y="hw_accuracy") == front
-    assert rp.pareto_front([]) == []
+    assert rs.pareto_front(pts, x="lut", y="hw_accuracy") == front
+    assert rs.pareto_front([]) == []
 
 
 def test_sweep_findings_a2q_plus_below_at_one_width():
@@ -366,7 +369,7 @@ def test_sweep_findings_a2q_plus_below_at_one_width():
         P("a2q_plus", 12, 97.5, 8000), P("baseline", 12, 97.8, 16000),
         P("a2q", 13, 99.0, 100, status="failed", error="boom"),
     ]  # fmt: skip
-    f = rp.sweep_findings({"points": points})
+    f = rs.sweep_findings({"points": points})
     cmp_ = f["a2q_plus_vs_a2q"]
     assert cmp_["holds"] is False
     assert cmp_["compared"] == [10, 11]
@@ -381,11 +384,11 @@ def test_sweep_findings_a2q_plus_below_at_one_width():
 
 
 def test_sweep_findings_holds_and_empty():
-    f = rp.sweep_findings({"points": [P("a2q", 10, 90.0, 500), P("a2q_plus", 10, 90.0, 600)]})
+    f = rs.sweep_findings({"points": [P("a2q", 10, 90.0, 500), P("a2q_plus", 10, 90.0, 600)]})
     assert f["a2q_plus_vs_a2q"]["holds"] is True
     assert "at or above A2Q at every compared width (10 bits)" in f["a2q_plus_vs_a2q"]["statement"]
     assert f["max_lut_ratio_near_float"]["point"] is None
-    empty = rp.sweep_findings({})
+    empty = rs.sweep_findings({})
     assert empty["a2q_plus_vs_a2q"]["holds"] is None
     assert empty["max_lut_ratio_near_float"]["candidates"] == 0
 
@@ -412,7 +415,7 @@ SWEEP_POINTS = [
 
 def test_sweep_report(tmp_path):
     sweep = make_sweep(tmp_path, SWEEP_POINTS)
-    out = rp.render_sweep_report(sweep)
+    out = rs.render_sweep_report(sweep)
     assert out["missing"] == []
     md, page = out["md"].read_text(), out["html"].read_text()
     assert {p.name for p in out["figures"]} == {
@@ -432,13 +435,13 @@ def test_sweep_report(tmp_path):
     assert "| method=a2q,acc_bits=10,seed=1 | A2Q | 10 | 9100 | 94.00 | no |" in md
     assert "A2Q+ is at or above A2Q at every compared width (10, 12 bits)." in md
     assert "1.82 at `method=a2q,acc_bits=12,seed=0`" in md  # 97.0: exactly 1 point below
-    assert json.loads(json.dumps(rp.sweep_findings(json.loads((sweep / "summary.json")
+    assert json.loads(json.dumps(rs.sweep_findings(json.loads((sweep / "summary.json")
                                                               .read_text()))))  # fmt: skip
 
 
 def test_sweep_without_synthesis_names_what_is_missing(tmp_path):
     points = [P("a2q", 10, 93.0, None), P("a2q_plus", 10, 95.0, None)]
-    out = rp.render_sweep_report(make_sweep(tmp_path, points))
+    out = rs.render_sweep_report(make_sweep(tmp_path, points))
     assert out["missing"] == ["points[].lut", "points[].lut_ratio"]
     md = out["md"].read_text()
     assert "Missing: LUT figures of the points" in md
@@ -447,13 +450,13 @@ def test_sweep_without_synthesis_names_what_is_missing(tmp_path):
 
 def test_sweep_without_summary(tmp_path):
     with pytest.raises(A2QError, match="no sweep summary"):
-        rp.render_sweep_report(tmp_path)
+        rs.render_sweep_report(tmp_path)
 
 
 @pytest.mark.slow
 def test_report_of_a_real_build(tiny_build):
     _, build = tiny_build
-    out = rp.render_build_report(build)
+    out = rb.render_build_report(build)
     assert "train/metrics.json" not in out["missing"]
     assert "compile/accumulators.json" not in out["missing"]
     assert_self_contained(out["html"].read_text())
@@ -505,8 +508,8 @@ SR_FILES = {
     "train/metrics.json": SR_METRICS,
     "export/export_check.json": SR_EXPORT,
     "compile/accumulators.json": ACCUMULATORS,
-    "compile/verify.json": SR_VERIFY,
-    "compile/overflow.json": SR_OVERFLOW,
+    "verify/verify.json": SR_VERIFY,
+    "verify/overflow.json": SR_OVERFLOW,
     "sim/sim.json": SR_SIM,
 }
 SR_TILES = 3
@@ -554,7 +557,7 @@ def _tile_psnr(pred: np.ndarray, target: np.ndarray) -> float:
 
 def test_super_resolution_build_report(tmp_path):
     build = make_sr_build(tmp_path)
-    out = rp.render_build_report(build)
+    out = rb.render_build_report(build)
     md, page = out["md"].read_text(), out["html"].read_text()
     assert out["missing"] == ["timings.json", "compile/report/estimate_layer_resources.json",
                               "compile/report/estimate_network_performance.json",
@@ -573,7 +576,7 @@ def test_super_resolution_build_report(tmp_path):
                 "| quantized (Brevitas) | 27.16 | 80 | train/metrics.json |",
                 "| quantized (Brevitas), export-check samples | 27.16 | 80 |",
                 "| exported QONNX | 27.16 | 80 | export/export_check.json |",
-                "| FINN HW graph | 27.16 | 80 | compile/verify.json |",
+                "| FINN HW graph | 27.16 | 80 | verify/verify.json |",
                 "| simulated RTL (Verilator) | 28.37 | 4 | sim/sim.json |"):  # fmt: skip
         assert row in md
     assert md.index("| bicubic interpolation") < md.index("| float (PyTorch)")
@@ -588,7 +591,7 @@ def test_super_resolution_build_report(tmp_path):
     assert names == ["fig_examples.png", "fig_widths.png", "fig_sparsity.png", "fig_wrap.png"]
     assert "## Example outputs" in md and "](fig_examples.png)" in md
     fig = build / "report" / "fig_examples.png"
-    cw, ch = rp.EXAMPLE_CELL_INCHES
+    cw, ch = rx.EXAMPLE_CELL_INCHES
     assert _png_size(fig) == (round(5 * cw * 100), round(SR_TILES * ch * 100))
     # its table: each output's PSNR against the tile's target, one row per tile
     ex = sr_examples()
@@ -598,7 +601,7 @@ def test_super_resolution_build_report(tmp_path):
         assert f"| tile {i} | " + " | ".join(f"{d:.2f}" for d in dbs) + " |" in md
         assert dbs[0] < dbs[2] < dbs[1]  # more noise, lower PSNR
     assert f"| tile {SR_TILES} |" not in md
-    first = rp.example_psnrs(ex)[0]
+    first = rx.example_psnrs(ex)[0]
     assert first["float"] == pytest.approx(_tile_psnr(ex["float"][0], ex["target"][0]))
     # the HTML embeds every figure, the example tiles included
     assert_self_contained(page)
@@ -609,7 +612,7 @@ def test_super_resolution_build_report(tmp_path):
 def test_super_resolution_missing_inputs_speak_psnr(tmp_path):
     build = make_sr_build(tmp_path, examples=False)
     shutil.rmtree(build / "sim")
-    out = rp.render_build_report(build)
+    out = rb.render_build_report(build)
     md = out["md"].read_text()
     assert "train/examples.npz" in out["missing"] and "sim/sim.json" in out["missing"]
     assert "Missing: `train/examples.npz` (stage `train` has not written it)" in md
@@ -623,20 +626,20 @@ def test_super_resolution_missing_inputs_speak_psnr(tmp_path):
     ex = sr_examples()
     del ex["float"]
     np.savez_compressed(build / "train" / "examples.npz", **ex)
-    out = rp.render_build_report(build)
+    out = rb.render_build_report(build)
     md = out["md"].read_text()
     assert "train/examples.npz: float" in out["missing"]
     assert "| tile | bicubic PSNR dB | quantized PSNR dB |" in md
-    cw, ch = rp.EXAMPLE_CELL_INCHES
+    cw, ch = rx.EXAMPLE_CELL_INCHES
     assert _png_size(build / "report" / "fig_examples.png") == (
         round(4 * cw * 100), round(SR_TILES * ch * 100))  # fmt: skip
     (build / "train" / "examples.npz").write_bytes(b"not a zip")
     with pytest.raises(A2QError, match=r"examples\.npz: cannot be read as NPZ"):
-        rp.render_build_report(build)
+        rb.render_build_report(build)
 
 
 def test_classification_report_names_its_metric_and_has_no_examples(tmp_path):
-    out = rp.render_build_report(make_build(tmp_path))
+    out = rb.render_build_report(make_build(tmp_path))
     md = out["md"].read_text()
     assert (
         "Metric: top-1 accuracy (%): float 97.50 %, quantized 96.94 %, HW graph 96.67 %, "
@@ -670,7 +673,7 @@ SR_SWEEP_POINTS = [
 
 
 def test_sweep_findings_on_psnr_points():
-    f = rp.sweep_findings({"points": SR_SWEEP_POINTS})
+    f = rs.sweep_findings({"points": SR_SWEEP_POINTS})
     cmp_ = f["a2q_plus_vs_a2q"]
     # A2Q at 10 bits: mean 29.2 dB over two seeds; A2Q+ 29.1 dB; at 12 bits 29.45 < 29.5
     assert cmp_["holds"] is False and cmp_["metric"] == "psnr"
@@ -687,12 +690,12 @@ def test_sweep_findings_on_psnr_points():
     assert "within 0.5 dB of float PSNR: 2.50 at" in near["statement"]
     assert "(29.50 dB vs float 30.00 dB)" in near["statement"]
     # a2q_plus@12 (0.55 dB below) qualifies only under a wider threshold
-    assert rp.NEAR_FLOAT["psnr"] == 0.5 and rp.NEAR_FLOAT["accuracy"] == rp.NEAR_FLOAT_POINTS
-    holds = rp.sweep_findings({"points": [PS("a2q", 10, 25.0, 500), PS("a2q_plus", 10, 25.5, 600)]})
+    assert rs.NEAR_FLOAT["psnr"] == 0.5 and rs.NEAR_FLOAT["accuracy"] == rs.NEAR_FLOAT_POINTS
+    holds = rs.sweep_findings({"points": [PS("a2q", 10, 25.0, 500), PS("a2q_plus", 10, 25.5, 600)]})
     assert holds["a2q_plus_vs_a2q"]["holds"] is True
     assert "within 0.5 dB of its float PSNR" in holds["max_lut_ratio_near_float"]["statement"]
     # the Pareto frontier of PSNR points is over quant_psnr by default
-    front = rp.pareto_front(SR_SWEEP_POINTS)
+    front = rs.pareto_front(SR_SWEEP_POINTS)
     assert [p["point"] for p in front] == ["method=a2q_plus,acc_bits=12,seed=0",
                                            "method=a2q,acc_bits=12,seed=0",
                                            "method=baseline,acc_bits=10,seed=0",
@@ -700,21 +703,21 @@ def test_sweep_findings_on_psnr_points():
 
 
 def test_sweep_metric_is_one_per_sweep():
-    assert rp.sweep_metric(SR_SWEEP_POINTS).key == "psnr"
-    assert rp.sweep_metric(SWEEP_POINTS).key == "accuracy"  # old points name no metric
-    assert rp.sweep_metric([]).key == "accuracy"
+    assert rs.sweep_metric(SR_SWEEP_POINTS).key == "psnr"
+    assert rs.sweep_metric(SWEEP_POINTS).key == "accuracy"  # old points name no metric
+    assert rs.sweep_metric([]).key == "accuracy"
     # a failed point without figures takes no part
-    assert rp.sweep_metric([*SR_SWEEP_POINTS, {"point": "x", "status": "failed"}]).key == "psnr"
+    assert rs.sweep_metric([*SR_SWEEP_POINTS, {"point": "x", "status": "failed"}]).key == "psnr"
     with pytest.raises(A2QError, match=r"sweep points mix metrics.*accuracy \(1: `method=a2q"):
-        rp.sweep_metric([*SR_SWEEP_POINTS, P("a2q", 10, 90.0, 1000)])
+        rs.sweep_metric([*SR_SWEEP_POINTS, P("a2q", 10, 90.0, 1000)])
     with pytest.raises(A2QError, match="mix metrics"):
-        rp.sweep_findings({"points": SR_SWEEP_POINTS, "metric": "accuracy"})
+        rs.sweep_findings({"points": SR_SWEEP_POINTS, "metric": "accuracy"})
     with pytest.raises(A2QError, match="unknown metric ssim"):
-        rp.sweep_metric([{**SR_SWEEP_POINTS[0], "metric": "ssim"}])
+        rs.sweep_metric([{**SR_SWEEP_POINTS[0], "metric": "ssim"}])
 
 
 def test_super_resolution_sweep_report(tmp_path):
-    out = rp.render_sweep_report(make_sweep(tmp_path, SR_SWEEP_POINTS))
+    out = rs.render_sweep_report(make_sweep(tmp_path, SR_SWEEP_POINTS))
     assert out["missing"] == []
     md = out["md"].read_text()
     assert {p.name for p in out["figures"]} == {
@@ -737,4 +740,4 @@ def test_super_resolution_sweep_report(tmp_path):
     # mixed points are refused, naming the metrics
     make_sweep(tmp_path, [*SR_SWEEP_POINTS, P("a2q", 10, 90.0, 1000)])
     with pytest.raises(A2QError, match="sweep points mix metrics"):
-        rp.render_sweep_report(tmp_path)
+        rs.render_sweep_report(tmp_path)
