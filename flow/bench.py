@@ -13,43 +13,43 @@ import time
 from pathlib import Path
 
 import flow
+from flow import artifacts as A
+from flow.artifacts import Build
 from flow.config import load_config
 from flow.errors import ConfigError
 from flow.metrics import metric_named
 from flow.pipeline import run_pipeline
-from flow.util import read_json, write_json
-
-
-def _get(path: Path) -> dict | list | None:
-    return read_json(path) if path.exists() else None
+from flow.util import write_json
 
 
 def bench_entry(build: Path) -> dict:
-    """The figures of one finished build."""
-    metrics = _get(build / "train" / "metrics.json") or {}
-    acc = _get(build / "compile" / "accumulators.json") or []
-    sim = _get(build / "sim" / "sim.json") or {}
-    synth = _get(build / "synth" / "synth.json") or {}
-    exact = (synth.get("variants", {}).get("exact") or {}).get("top", {})
+    """The figures of one finished build, read through :class:`flow.artifacts.Build`."""
+    b = Build(build)
+    metrics = b.get(A.TRAIN_METRICS) or {}
+    acc = b.get(A.ACCUMULATORS) or []
+    sim = b.get(A.SIM) or {}
+    synth = b.get(A.SYNTH) or {}
+    exact = A.synth_variant(synth, "exact").get("top") or {}
+    ratios = A.synth_ratios(synth)
     k = metric_named(metrics.get("metric")).key
     return {
-        "timings": _get(build / "timings.json"),
+        "timings": b.get(A.TIMINGS),
         "metric": k,
         f"float_{k}": metrics.get(f"float_{k}"),
         f"quant_{k}": metrics.get(f"quant_{k}"),
         f"sim_{k}": sim.get(k),
         **({"bicubic_psnr": metrics["bicubic_psnr"]} if "bicubic_psnr" in metrics else {}),
-        "hw_acc_bits": {r["name"]: r["hw_acc_bits"] for r in acc},
-        "guaranteed": [r["name"] for r in acc if r["guaranteed"]],
+        "hw_acc_bits": {r["name"]: r.get("hw_acc_bits") for r in acc},
+        "guaranteed": [r["name"] for r in acc if r.get("guaranteed")],
         "bit_exact": sim.get("bit_exact"),
         "cycles_per_frame": sim.get("cycles_per_frame"),
         "fps": sim.get("fps"),
         "lut": exact.get("lut"),
         "ff": exact.get("ff"),
         "bram36": exact.get("bram36"),
-        "lut_ratio": synth.get("lut_ratio"),
-        "ff_ratio": synth.get("ff_ratio"),
-        "bram_ratio": synth.get("bram_ratio"),
+        "lut_ratio": ratios["lut"],
+        "ff_ratio": ratios["ff"],
+        "bram_ratio": ratios["bram36"],
     }
 
 

@@ -1,13 +1,17 @@
-"""``a2q inspect``: a readable summary of a build folder from the files its stages wrote."""
+"""``a2q inspect``: a readable summary of a build folder from the files its stages wrote.
+
+Every file is read through :class:`flow.artifacts.Build` (checked against its schema), the
+same view the build report uses.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from flow import artifacts as A
+from flow.artifacts import Build
 from flow.errors import A2QError
 from flow.metrics import metric_named
-from flow.pipeline import STAGE_NAMES, stage_status
-from flow.util import read_json
 
 
 def _metric_text(doc: dict, prefix: str) -> str:
@@ -39,123 +43,125 @@ def inspect_build(build_dir: Path) -> str:
     """The text ``a2q inspect`` prints for ``build_dir``."""
     if not build_dir.is_dir():
         raise A2QError(f"{build_dir}: no such build folder (run `a2q run CONFIG` first)")
+    b = Build(build_dir)
     out = [f"build {build_dir}"]
-    for stage in STAGE_NAMES:
-        st = stage_status(build_dir, stage)
-        state = f"done in {st['seconds']:.1f} s" if st else "not run"
-        out.append(f"  {stage:8s} {state}")
-    metrics = build_dir / "train" / "metrics.json"
-    if metrics.exists():
-        m = read_json(metrics)
-        mt = metric_named(m.get("metric"))
-        k, u = mt.key, mt.unit
-        bicubic = f", bicubic {m['bicubic_psnr']:.2f} {u}" if "bicubic_psnr" in m else ""
-        out.append(
-            f"\n{mt.label}: float {m[f'float_{k}']:.2f} {u}, quantized {m[f'quant_{k}']:.2f} {u}"
-            f"{bicubic} ({m['test_samples']} test samples, {m['dataset']})"
-        )
-        for w in m.get("warnings", []):
-            out.append(f"warning: {w}")
-    check = build_dir / "export" / "export_check.json"
-    if check.exists():
-        c = read_json(check)
-        out.append("\nexported layers (integer weights read back from the QONNX file):")
-        out.append(
-            format_table(
-                c["layers"],
-                [
-                    ("name", "layer"),
-                    ("K", "K"),
-                    ("input_bits", "N"),
-                    ("weight_bits", "M"),
-                    ("method", "method"),
-                    ("datatype_bound_bits", "P_dt"),
-                    ("target_bits", "target"),
-                    ("exact_bits", "exact"),
-                    ("max_l1", "max L1"),
-                    ("budget", "budget"),
-                    ("ok", "ok"),
-                ],
-            )
-        )
-        out.append(f"fidelity: {c['fidelity']['summary']}")
-    out += _compile_section(build_dir / "compile")
-    out += _hardware_section(build_dir)
+    for stage in A.STAGES:
+        st = b.marker(stage)
+        seconds = f" in {st['seconds']:.1f} s" if st and st.get("seconds") is not None else ""
+        out.append(f"  {stage:8s} {'done' + seconds if st else 'not run'}")
+    out += _train_section(b) + _export_section(b) + _compile_section(b) + _verify_section(b)
+    out += _hardware_section(b)
     return "\n".join(out)
 
 
-def _hardware_section(build_dir: Path) -> list[str]:
+def _train_section(b: Build) -> list[str]:
+    m = b.get(A.TRAIN_METRICS)
+    if m is None:
+        return []
+    mt = metric_named(m.get("metric"))
+    k, u = mt.key, mt.unit
+    bicubic = f", bicubic {m['bicubic_psnr']:.2f} {u}" if m.get("bicubic_psnr") is not None else ""
+    out = [
+        f"\n{mt.label}: float {m[f'float_{k}']:.2f} {u}, quantized {m[f'quant_{k}']:.2f} {u}"
+        f"{bicubic} ({m.get('test_samples')} test samples, {m.get('dataset')})"
+    ]
+    return out + [f"warning: {w}" for w in m.get("warnings", [])]
+
+
+EXPORT_COLUMNS = [
+    ("name", "layer"),
+    ("K", "K"),
+    ("input_bits", "N"),
+    ("weight_bits", "M"),
+    ("method", "method"),
+    ("datatype_bound_bits", "P_dt"),
+    ("target_bits", "target"),
+    ("exact_bits", "exact"),
+    ("max_l1", "max L1"),
+    ("budget", "budget"),
+    ("ok", "ok"),
+]
+
+
+def _export_section(b: Build) -> list[str]:
+    c = b.get(A.EXPORT_CHECK)
+    if c is None:
+        return []
+    return [
+        "\nexported layers (integer weights read back from the QONNX file):",
+        format_table(c["layers"], EXPORT_COLUMNS),
+        f"fidelity: {c['fidelity']['summary']}",
+    ]
+
+
+def _hardware_section(b: Build) -> list[str]:
     out = []
-    sim = build_dir / "sim" / "sim.json"
-    if sim.exists():
-        s = read_json(sim)
+    s = b.get(A.SIM)
+    if s is not None:
         out.append(
             f"\nsimulation: {s['frames']} frames, bit-exact {'yes' if s['bit_exact'] else 'NO'}, "
             f"worst-case vectors {'exact' if s['worst_case_ok'] else 'WRONG'}, "
-            f"{s['cycles_per_frame']:.0f} cycles/frame = {s['fps']:.0f} fps at "
+            f"{s['cycles_per_frame']:.0f} cycles/frame = {s['fps'] or 0:.0f} fps at "
             f"{s['clock_mhz']:g} MHz, latency {s['latency_cycles']} cycles"
         )
-    synth = build_dir / "synth" / "synth.json"
-    if not synth.exists():
+    synth = b.get(A.SYNTH)
+    if synth is None:
         return out
-    s = read_json(synth)
-    variants = s["variants"]
-    rows = []
-    for node, fig in variants["exact"]["layers"].items():
-        wide = variants.get("acc32", {}).get("layers", {}).get(node, {})
-        est = fig.get("estimate") or {}
-        rows.append(
-            {
-                "node": node,
-                "layer": fig.get("layer"),
-                "lut": fig["lut"],
-                "lutram": fig["lutram"],
-                "ff": fig["ff"],
-                "bram36": fig["bram36"],
-                "dsp": fig["dsp"],
-                "lut32": wide.get("lut"),
-                "ff32": wide.get("ff"),
-                "bram32": wide.get("bram36"),
-                "finn_lut": est.get("LUT"),
-            }
-        )
-    top = variants["exact"]["top"]
+    exact, wide = (A.synth_variant(synth, v) for v in A.VARIANTS)
+    wide_top = wide.get("top") or {}
+    rows = [_synth_row(node, fig, wide.get("layers", {}).get(node, {}))
+            for node, fig in exact["layers"].items()]  # fmt: skip
     rows.append(
         {
             "node": "total",
-            "layer": variants["exact"].get("top_from"),
-            **{k: top[k] for k in ("lut", "lutram", "ff", "bram36", "dsp")},
-            "lut32": (variants.get("acc32") or {}).get("top", {}).get("lut"),
-            "ff32": (variants.get("acc32") or {}).get("top", {}).get("ff"),
-            "bram32": (variants.get("acc32") or {}).get("top", {}).get("bram36"),
+            "layer": exact.get("top_from"),
+            **{
+                k: (exact.get("top") or {}).get(k) for k in ("lut", "lutram", "ff", "bram36", "dsp")
+            },
+            "lut32": wide_top.get("lut"),
+            "ff32": wide_top.get("ff"),
+            "bram32": wide_top.get("bram36"),
         }
     )
-    out.append(f"\nsynthesis ({s['flow']}, {s['part']}): exact accumulators vs 32-bit")
-    out.append(
-        format_table(
-            rows,
-            [
-                ("node", "node"),
-                ("layer", "layer"),
-                ("lut", "LUT"),
-                ("lutram", "LUTRAM"),
-                ("ff", "FF"),
-                ("bram36", "BRAM36"),
-                ("dsp", "DSP"),
-                ("lut32", "LUT@32"),
-                ("ff32", "FF@32"),
-                ("bram32", "BRAM36@32"),
-                ("finn_lut", "FINN est. LUT"),
-            ],
-        )
-    )
-    if s.get("lut_ratio") is not None:
+    out.append(f"\nsynthesis ({synth['flow']}, {synth['part']}): exact accumulators vs 32-bit")
+    out.append(format_table(rows, SYNTH_COLUMNS))
+    ratios = A.synth_ratios(synth)
+    if ratios["lut"] is not None:
         out.append(
-            f"32-bit / exact: LUT {s['lut_ratio']:.2f}x, FF {s['ff_ratio']:.2f}x, "
-            f"BRAM {s['bram_ratio'] or 0:.2f}x; utilization "
-            + ", ".join(f"{k} {v:.1f} %" for k, v in variants["exact"]["utilization"].items())
+            f"32-bit / exact: LUT {ratios['lut']:.2f}x, FF {ratios['ff'] or 0:.2f}x, "
+            f"BRAM {ratios['bram36'] or 0:.2f}x; utilization "
+            + ", ".join(f"{k} {v:.1f} %" for k, v in exact.get("utilization", {}).items())
         )
     return out
+
+
+SYNTH_COLUMNS = [
+    ("node", "node"),
+    ("layer", "layer"),
+    ("lut", "LUT"),
+    ("lutram", "LUTRAM"),
+    ("ff", "FF"),
+    ("bram36", "BRAM36"),
+    ("dsp", "DSP"),
+    ("lut32", "LUT@32"),
+    ("ff32", "FF@32"),
+    ("bram32", "BRAM36@32"),
+    ("finn_lut", "FINN est. LUT"),
+]
+
+
+def _synth_row(node: str, fig: dict, wide: dict) -> dict:
+    """One node of the synthesis table: the exact variant's figures, acc32's and FINN's LUTs."""
+    est = fig.get("estimate") or {}
+    return {
+        "node": node,
+        "layer": fig.get("layer"),
+        **{k: fig[k] for k in ("lut", "lutram", "ff", "bram36", "dsp")},
+        "lut32": wide.get("lut"),
+        "ff32": wide.get("ff"),
+        "bram32": wide.get("bram36"),
+        "finn_lut": est.get("LUT"),
+    }
 
 
 ACC_COLUMNS = [
@@ -175,6 +181,14 @@ ACC_COLUMNS = [
     ("PE", "PE"),
     ("SIMD", "SIMD"),
 ]
+SUM_COLUMNS = [
+    ("node", "node"),
+    ("op", "op"),
+    ("inputs", "inputs"),
+    ("terms", "terms"),
+    ("hw_type", "hw type"),
+    ("PE", "PE"),
+]
 
 
 def format_accumulators(rows: list[dict]) -> str:
@@ -182,61 +196,49 @@ def format_accumulators(rows: list[dict]) -> str:
     return format_table(rows, ACC_COLUMNS)
 
 
-def _compile_section(cdir: Path) -> list[str]:
-    acc = cdir / "accumulators.json"
-    if not acc.exists():
+def _compile_section(b: Build) -> list[str]:
+    rows = b.get(A.ACCUMULATORS)
+    if rows is None:
         return []
-    rows = read_json(acc)
     out = [
         "\naccumulator widths (bits; guaranteed = A2Q-constrained and exact <= target):",
         format_accumulators(rows),
     ]
-    sums = cdir / "sums.json"
-    if sums.exists() and read_json(sums):
+    sums = b.get(A.SUMS)
+    if sums:
         out.append("residual adds and global pools (exact width of their sums):")
         out.append(
-            format_table(
-                [{**r, "inputs": " + ".join(r["inputs"])} for r in read_json(sums)],
-                [
-                    ("node", "node"),
-                    ("op", "op"),
-                    ("inputs", "inputs"),
-                    ("terms", "terms"),
-                    ("hw_type", "hw type"),
-                    ("PE", "PE"),
-                ],
-            )
+            format_table([{**r, "inputs": " + ".join(r["inputs"])} for r in sums], SUM_COLUMNS)
         )
-    tail = cdir / "host_tail.json"
-    if tail.exists() and read_json(tail):
-        ops = ", ".join(op["op_type"] for op in read_json(tail))
+    tail = b.get(A.HOST_TAIL)
+    if tail:
+        ops = ", ".join(op["op_type"] for op in tail)
         out.append(f"host side: {ops} after the last layer (float scaling, not in hardware)")
-    verify = cdir / "verify.json"
-    if verify.exists():
-        v = read_json(verify)
+    return out
+
+
+def _verify_section(b: Build) -> list[str]:
+    out = []
+    v = b.get(A.VERIFY)
+    if v is not None:
         out.append(
-            f"HW graph vs QONNX on {v['samples']} test samples: {v['mismatches']} mismatches "
-            f"({v['tolerance']}); HW {_metric_text(v, 'hw')}"
+            f"HW graph vs QONNX on {v.get('samples')} test samples: {v.get('mismatches')} "
+            f"mismatches ({v.get('tolerance')}); HW {_metric_text(v, 'hw')}"
         )
-    overflow = cdir / "overflow.json"
-    if overflow.exists():
-        o = read_json(overflow)
-        events = sum(r["overflow_events"] for r in o["test_set_at_hw_widths"].values())
-        fits = all(r["fits"] for r in o["worst_case"])
-        out.append(
-            f"overflow at hardware widths: {events} events on the test set; worst-case "
-            f"input vectors {'fit' if fits else 'DO NOT FIT'} every accumulator"
-        )
-        mk = metric_named(o.get("metric"))
-        if o["wrap_study"]:
-            out.append("wrap-around study (policy layers forced to P bits):")
-            out.append(
-                format_table(
-                    [
-                        {"P": r["acc_bits"], "events": r["overflow_events"], "m": r[mk.key]}
-                        for r in o["wrap_study"]
-                    ],
-                    [("P", "P"), ("events", "overflow events"), ("m", f"{mk.key} {mk.unit}")],
-                )
-            )
+    o = b.get(A.OVERFLOW)
+    if o is None:
+        return out
+    events = sum(r["overflow_events"] for r in o.get("test_set_at_hw_widths", {}).values())
+    fits = all(r["fits"] for r in o.get("worst_case", []))
+    out.append(
+        f"overflow at hardware widths: {events} events on the test set; worst-case "
+        f"input vectors {'fit' if fits else 'DO NOT FIT'} every accumulator"
+    )
+    mk = metric_named(o.get("metric"))
+    if o["wrap_study"]:
+        out.append("wrap-around study (policy layers forced to P bits):")
+        study = [{"P": r["acc_bits"], "events": r.get("overflow_events"), "m": r[mk.key]}
+                 for r in o["wrap_study"]]  # fmt: skip
+        columns = [("P", "P"), ("events", "overflow events"), ("m", f"{mk.key} {mk.unit}")]
+        out.append(format_table(study, columns))
     return out

@@ -41,10 +41,12 @@ from typing import Any
 
 import yaml
 
+from flow import artifacts as A
+from flow.artifacts import Build
 from flow.config import is_superres, load_config
 from flow.errors import A2QError, ConfigError
 from flow.metrics import ACCURACY, PSNR, metric_named
-from flow.util import atomic_write_text, read_json, write_json
+from flow.util import atomic_write_text, write_json
 
 log = logging.getLogger(__name__)
 
@@ -228,24 +230,22 @@ def run_sweep(
     return summary
 
 
-def _get(path: Path) -> Any:
-    return read_json(path) if path.exists() else None
-
-
 def point_rows(point: Point, build: Path, result: dict, metric: str | None = None) -> list[dict]:
     """Summary rows of one build (a baseline build gives one row per width it covers).
 
     The figures are in the metric the build's files name; ``metric`` (the sweep's) stands in
-    for a build that failed before writing any, so its row still has the sweep's keys.
+    for a build that failed before writing any, so its row still has the sweep's keys. The
+    files are read through :class:`flow.artifacts.Build`; the LUT ratio is synth.json's.
     """
-    metrics = _get(build / "train" / "metrics.json") or {}
-    acc = _get(build / "compile" / "accumulators.json") or []
-    verify = _get(build / "compile" / "verify.json") or {}
-    overflow = _get(build / "compile" / "overflow.json") or {}
-    synth = _get(build / "synth" / "synth.json") or {}
-    top = (synth.get("variants", {}).get("exact", {}) or {}).get("top", {})
-    wide = (synth.get("variants", {}).get("acc32", {}) or {}).get("top", {})
-    named = next((d["metric"] for d in (metrics, verify, overflow) if d.get("metric")), None)
+    b = Build(build)
+    metrics = b.get(A.TRAIN_METRICS) or {}
+    acc = b.get(A.ACCUMULATORS) or []
+    verify = b.get(A.VERIFY) or {}
+    overflow = b.get(A.OVERFLOW) or {}
+    synth = b.get(A.SYNTH) or {}
+    top = A.synth_variant(synth, "exact").get("top") or {}
+    wide = A.synth_variant(synth, "acc32").get("top") or {}
+    named = b.metric_key()
     if named is None and not metrics:
         named = metric  # nothing written: the sweep's metric (old builds name none: accuracy)
     k = metric_named(named).key
@@ -266,7 +266,7 @@ def point_rows(point: Point, build: Path, result: dict, metric: str | None = Non
         "bram36": top.get("bram36"),
         "dsp": top.get("dsp"),
         "lut_acc32": wide.get("lut"),
-        "lut_ratio": synth.get("lut_ratio"),
+        "lut_ratio": A.synth_ratios(synth)["lut"],
         "sparsity": {r["name"]: r["sparsity"] for r in metrics.get("layers", [])},
         "build_seconds": round(result["seconds"], 1),
     }
