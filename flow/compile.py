@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 from qonnx.transformation.make_input_chanlast import MakeInputChannelsLast
 from qonnx.util.cleanup import cleanup_model
 
-from flow import bounds
+from flow import bounds, ops
 from flow.config import BuildConfig, CompileConfig, LayerPlan, dataset_pixel_bits, layer_plans
 from flow.errors import CompileError
 from flow.finn_compat import finn_api, init_finn
@@ -60,27 +59,6 @@ from flow.util import atomic_write_bytes, write_json
 
 log = logging.getLogger(__name__)
 
-HW_DOMAIN = "finn.custom_op.fpgadataflow"
-MAC_OPS = ("MVAU", "VVAU")
-# The HW ops hw_templates/ implements (FINN op type -> what it comes from).
-HW_OPS = {
-    "MVAU": "MatMul/Gemm or a lowered Conv with constant integer weights",
-    "VVAU": "a lowered depthwise Conv",
-    "Thresholding": "quantized activations (MultiThreshold)",
-    "LabelSelect": "TopK k=1",
-    "ConvolutionInputGenerator": "the im2col of a Conv or pooling window",
-    "FMPadding": "the zero padding of a Conv",
-    "Pool": "MaxPool",
-    "GlobalAccPool": "GlobalAveragePool (its 1/N goes into the next thresholds)",
-    "DuplicateStreams": "a tensor read by two nodes (residual fork)",
-    "ElementwiseAdd": "the add of two integer streams (residual join)",
-    "UpsampleNearestNeighbour": "a nearest-neighbour Resize/Upsample by an integer factor",
-    "StreamingConcat": "a channel Concat of integer streams (UNet skip join)",
-}
-SUPPORTED = (
-    "; ".join(f"{v} (-> {k})" for k, v in HW_OPS.items())
-    + "; and a final Mul/Add left to the host with compile.host_ops"
-)
 # Graph rewrites repeated until nothing changes: they move scales and layout transposes
 # past forks, joins, im2col and MatMuls into the next thresholds (FINN's CNV, MobileNet and
 # ResNet streamlining, in one loop).
@@ -249,18 +227,25 @@ def step_convert_to_hw(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper
         model = model.transform(InferDataTypes())
     for t in (GiveUniqueNodeNames(), InferDataLayouts(), InferDataTypes(), InferShapes()):
         model = model.transform(t)
-    left = [n for n in model.graph.node if n.op_type not in HW_OPS]
-    bad_pool = [
+    hw = [op.op_type for op in ops.supported()]
+    left = [n for n in model.graph.node if n.op_type not in hw]
+    unsupported = [
         n
         for n in model.graph.node
-        if n.op_type == "Pool" and getCustomOp(n).get_nodeattr("Function") != "MaxPool"
+        if n.op_type in hw and not ops.get(n.op_type).supports(getCustomOp(n))
     ]
-    if left or bad_pool:
-        names = ", ".join(f"{n.name} ({n.op_type})" for n in left + bad_pool)
-        raise CompileError(f"cannot map to a hardware layer: {names}. Supported: {SUPPORTED}")
+    if left or unsupported:
+        names = ", ".join(f"{n.name} ({n.op_type})" for n in left + unsupported)
+        raise CompileError(f"cannot map to a hardware layer: {names}. Supported: {_supported()}")
     if ctx.plans is not None:
         ctx.layer_of = match_layers(model, ctx.plans, ctx.plan_weights)
     return model
+
+
+def _supported() -> str:
+    """What the HW ops come from, for the compile error."""
+    ways = "; ".join(f"{op.source} (-> {op.op_type})" for op in ops.supported())
+    return ways + "; and a final Mul/Add left to the host with compile.host_ops"
 
 
 def _signature(channels: np.ndarray) -> tuple:
@@ -330,7 +315,7 @@ def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapp
     ctx.finn_widths = {
         n.name: getCustomOp(n).get_nodeattr("accDataType")
         for n in finn.graph.node
-        if n.op_type in MAC_OPS
+        if n.op_type in ops.mac_op_types()
     }
     return model.transform(InferDataTypes())
 
@@ -339,13 +324,17 @@ def _specialized(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     """A specialized copy (MVAU_hls, Thresholding_rtl...) for SetFolding and estimates."""
     spec = ModelWrapper(copy.deepcopy(model.model))
     for node in spec.graph.node:
-        if node.op_type in MAC_OPS:
+        if node.op_type in ops.mac_op_types():
             getCustomOp(node).set_nodeattr("preferred_impl_style", "hls")
     return spec.transform(finn_api().SpecializeLayers(ctx.cc.fpga_part))
 
 
 def _mac_nodes(model: ModelWrapper) -> list:
-    return [n for n in model.graph.node if n.op_type in MAC_OPS]
+    return [n for n in model.graph.node if n.op_type in ops.mac_op_types()]
+
+
+def _op(node) -> ops.HwOp:
+    return ops.get(node.op_type, node=node.name, error=CompileError)
 
 
 def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
@@ -359,18 +348,16 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
             lf = f.layers.get(name)
             if lf is None:
                 raise CompileError(f"compile.folding.layers: no folding for layer {name}")
-            inst = getCustomOp(node)
-            mh, mw = _mac_dims(inst)
+            inst, op = getCustomOp(node), _op(node)
+            mh, mw = op.mac_dims(inst)
             if mh % lf.pe or mw % lf.simd:
                 raise CompileError(
                     f"compile.folding.layers.{name}: PE={lf.pe} must divide {mh} outputs and "
                     f"SIMD={lf.simd} must divide {mw} inputs"
                 )
-            if node.op_type == "VVAU" and lf.simd != 1:
-                raise CompileError(
-                    f"compile.folding.layers.{name}: a depthwise layer takes one kernel "
-                    f"position per cycle (SIMD=1), not SIMD={lf.simd}; fold it with PE"
-                )
+            problem = op.check_folding(lf.pe, lf.simd)
+            if problem:
+                raise CompileError(f"compile.folding.layers.{name}: {problem}")
             inst.set_nodeattr("PE", lf.pe)
             inst.set_nodeattr("SIMD", lf.simd)
             _fold_thresholds_like(model, node, lf.pe)
@@ -379,13 +366,10 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
         # mvau_wwidth_max is a limit of FINN's HLS MVAU weight memory ports; our MVAU keeps
         # its weights in LUT ROM, so it does not apply.
         spec = _specialized(model, ctx)
-        # SetFolding does not fold upsamplers and would take one at SIMD=1 for the
-        # bottleneck, relaxing every other layer's target to it; ours are folded to their
-        # consumers below, so here they count as fully parallel.
         for node in spec.graph.node:
-            if node.op_type.startswith("UpsampleNearestNeighbour"):
-                inst = getCustomOp(node)
-                inst.set_nodeattr("SIMD", inst.get_nodeattr("NumChannels"))
+            op = ops.find(node.op_type)
+            if op is not None:
+                op.before_set_folding(getCustomOp(node))
         spec = spec.transform(finn_api().SetFolding(target, mvau_wwidth_max=8191))
         by_output = {n.output[0]: n for n in spec.graph.node}
         for node in model.graph.node:
@@ -398,34 +382,9 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     return model
 
 
-def _mac_dims(inst) -> tuple[int, int]:
-    """(outputs, inputs per output) of an MVAU or a VVAU."""
-    if inst.onnx_node.op_type == "VVAU":
-        k = inst.get_nodeattr("Kernel")
-        return inst.get_nodeattr("Channels"), int(k[0] * k[1])
-    return inst.get_nodeattr("MH"), inst.get_nodeattr("MW")
-
-
 def _elems(node, side: str) -> int:
     """Elements per stream word of a HW node's input or output side."""
-    inst = getCustomOp(node)
-    if node.op_type == "MVAU" and side == "in":
-        return inst.get_nodeattr("SIMD")
-    if node.op_type in _PASS_THROUGH:
-        return inst.get_nodeattr("SIMD")
-    if node.op_type == "LabelSelect" and side == "out":
-        return 1
-    return inst.get_nodeattr("PE")
-
-
-# Stream nodes folded to their consumer's word: op type -> its channel count (a concat's
-# words must divide both of its inputs' channels).
-_PASS_THROUGH = {
-    "ConvolutionInputGenerator": lambda inst: inst.get_nodeattr("IFMChannels"),
-    "FMPadding": lambda inst: inst.get_nodeattr("NumChannels"),
-    "UpsampleNearestNeighbour": lambda inst: inst.get_nodeattr("NumChannels"),
-    "StreamingConcat": lambda inst: math.gcd(*inst.get_nodeattr("ChannelsPerStream")),
-}
+    return _op(node).elems(getCustomOp(node), side)
 
 
 def _fold_stream_nodes(model: ModelWrapper, align_simd: bool) -> None:
@@ -439,26 +398,19 @@ def _fold_stream_nodes(model: ModelWrapper, align_simd: bool) -> None:
     emits words of the common divisor of its channels and its consumer's word.
     """
     for node in model.graph.node:
-        if node.op_type == "VVAU":
-            getCustomOp(node).set_nodeattr("SIMD", 1)
+        for attr, value in _op(node).fixed_folding.items():
+            getCustomOp(node).set_nodeattr(attr, value)
     for node in reversed(list(model.graph.node)):
-        if node.op_type not in _PASS_THROUGH:
+        op = _op(node)
+        if not op.pass_through:
             continue
         inst = getCustomOp(node)
         consumer = model.find_consumer(node.output[0])
-        channels = _PASS_THROUGH[node.op_type](inst)
         if consumer is None:
             continue
-        if (
-            align_simd
-            and node.op_type == "ConvolutionInputGenerator"
-            and consumer.op_type == "MVAU"
-        ):
-            _align_simd(getCustomOp(consumer), channels)
-        want = _elems(consumer, "in")
-        if node.op_type != "ConvolutionInputGenerator" or not inst.get_nodeattr("depthwise"):
-            want = math.gcd(want, channels)
-        inst.set_nodeattr("SIMD", want)
+        if align_simd and op.is_window:
+            _op(consumer).align_simd(getCustomOp(consumer), op.stream_channels(inst))
+        inst.set_nodeattr("SIMD", op.stream_word(inst, _elems(consumer, "in")))
     for node in model.graph.node:
         for consumer in model.find_consumers(node.output[0]) or []:
             a, b = _elems(node, "out"), _elems(consumer, "in")
@@ -469,32 +421,11 @@ def _fold_stream_nodes(model: ModelWrapper, align_simd: bool) -> None:
                 )
 
 
-def _align_simd(mvau, channels: int) -> None:
-    """Round a conv MVAU's SIMD up to a multiple or a divisor of its input channels when its
-    sliding window would otherwise be the slower of the two.
-
-    The window emits whole channel groups, so an MVAU SIMD that is neither forces the window
-    down to their common divisor (SIMD 18 on 4 channels: 2 elements per cycle). Rounding up
-    never slows the MVAU; it is skipped when the window keeps up anyway, since a wider SIMD
-    costs multipliers.
-    """
-    mw, mh = mvau.get_nodeattr("MW"), mvau.get_nodeattr("MH")
-    simd, pe = mvau.get_nodeattr("SIMD"), mvau.get_nodeattr("PE")
-    window_cycles = mw // math.gcd(simd, channels)  # per output pixel
-    mvau_cycles = (mw // simd) * (mh // pe)
-    if window_cycles <= mvau_cycles:
-        return
-    fits = [
-        d for d in range(simd, mw + 1) if mw % d == 0 and (d % channels == 0 or channels % d == 0)
-    ]
-    if fits:
-        mvau.set_nodeattr("SIMD", fits[0])
-
-
 def _fold_thresholds_like(model: ModelWrapper, mvau, pe: int) -> None:
-    """Give the Thresholding fed by a MAC node the same PE, so the stream widths match."""
+    """Give the node fed by a MAC node the same PE if its op folds with it (Thresholding),
+    so the stream widths match."""
     for consumer in model.find_consumers(mvau.output[0]) or []:
-        if consumer.op_type == "Thresholding":
+        if _op(consumer).folds_with_mac:
             getCustomOp(consumer).set_nodeattr("PE", pe)
 
 
@@ -542,7 +473,7 @@ def accumulator_table(
 ) -> list[dict]:
     """One row per MAC layer, in the config's layer order (graph order without a config):
     the guarantee chain data-type bound >= target >= exact == hw."""
-    macs = [(name, e) for name, e in summary.items() if e["op_type"] in MAC_OPS]
+    macs = [(name, e) for name, e in summary.items() if e["op_type"] in ops.mac_op_types()]
     if plans:
         rank = {p.name: i for i, p in enumerate(plans)}
         macs.sort(key=lambda m: rank[layer_of[m[0]].name])
@@ -592,7 +523,8 @@ def sums_table(summary: dict[str, dict]) -> list[dict]:
     """Residual adds and global pools: the exact range of their sums and the stream width."""
     rows = []
     for node, e in summary.items():
-        if e["op_type"] not in ("ElementwiseAdd", "GlobalAccPool"):
+        terms = ops.get(e["op_type"], node=node, error=CompileError).sum_terms(e)
+        if terms is None:
             continue
         ins = [_dt(d) for d in e["in_dtypes"]]
         out = _dt(e["out_dtypes"][0])
@@ -601,17 +533,13 @@ def sums_table(summary: dict[str, dict]) -> list[dict]:
                 "node": node,
                 "op": e["op_type"],
                 "inputs": [d["name"] for d in ins],
-                "terms": len(ins) if e["op_type"] == "ElementwiseAdd" else _pixels(e),
+                "terms": terms,
                 "hw_bits": out["bits"],
                 "hw_type": out["name"],
                 "PE": e.get("PE"),
             }
         )
     return rows
-
-
-def _pixels(e: dict) -> int:
-    return int(math.prod(e["in_shapes"][0][1:-1]))
 
 
 def _dt(name: str) -> dict:
@@ -659,7 +587,8 @@ def compile_model(
     atomic_write_bytes(out_dir / "hw.onnx", model.model.SerializeToString())
     return {
         "accumulators": table,
-        "mac_nodes": [n for n, e in summary.items() if e["op_type"] in MAC_OPS],  # graph order
+        # graph order
+        "mac_nodes": [n for n, e in summary.items() if e["op_type"] in ops.mac_op_types()],
         "sums": sums,
         "time_per_step": timings,
         "host_tail": ctx.host_tail,

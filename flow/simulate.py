@@ -20,13 +20,13 @@ from qonnx.core.modelwrapper import ModelWrapper
 from flow import bounds
 from flow.config import BuildConfig
 from flow.errors import HardwareError
+from flow.executor import IntegerGraph, execute_finn, graph_input, image_nchw
 from flow.hw.memfiles import pack_words, unpack_words
 from flow.hw.memfiles_conv import depthwise_order
 from flow.hw.streamsim import simulate_stream
 from flow.metrics import PSNR, metric_for, score
 from flow.passes import hw_layer_summary
 from flow.util import read_json, write_json
-from flow.verify import IntegerGraph, execute_finn, graph_input, image_nchw
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from flow.cli import main
 from flow.compile import compile_model
 from flow.config import CompileConfig, FoldingConfig, LayerFolding, layer_plans
 from flow.errors import CompileError
+from flow.executor import IntegerGraph, wrap
 from flow.export import exported_integer_weights
-from flow.verify import IntegerGraph, worst_case_check, wrap
+from flow.verify import worst_case_check
 
 
 def _oracle_bits(q: np.ndarray, xmax: int) -> int:

@@ -15,9 +15,9 @@ import pytest
 from flow.config import layer_plans, load_config, parse_config
 from flow.data.superres import psnr
 from flow.errors import ConfigError
+from flow.executor import execute_finn, image_nchw
 from flow.metrics import as_images
 from flow.util import read_json
-from flow.verify import execute_finn, image_nchw
 from tests.conftest import TINY, write_bsd300, write_config
 from tests.test_cnn import _build, _check_build, _check_synth
 

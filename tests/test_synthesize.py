@@ -17,8 +17,9 @@ import pytest
 
 from flow import synthesize as syn
 from flow.errors import HardwareError, ToolError
-from flow.hardware import HwNode, assemble_plan, write_plan
+from flow.hardware import assemble_plan, write_plan
 from flow.hw import memfiles
+from flow.ops.base import HwNode
 from flow.util import write_json
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "hw_templates"

@@ -13,17 +13,10 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.util.basic import qonnx_make_model
 
+from flow.executor import IntegerGraph, execute_finn, graph_input, wrap
+from flow.ops.thresholding import _threshold, _ThresholdTable
 from flow.passes import hw_layer_summary
-from flow.verify import (
-    IntegerGraph,
-    _threshold,
-    _ThresholdTable,
-    execute_finn,
-    graph_input,
-    sum_ranges,
-    worst_case_check,
-    wrap,
-)
+from flow.verify import sum_ranges, worst_case_check
 
 HW = "finn.custom_op.fpgadataflow"
 

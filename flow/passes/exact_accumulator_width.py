@@ -9,12 +9,11 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.infer_datatypes import InferDataTypes
 
+from flow import ops
 from flow.bounds import accumulator_range, signed_bits
 from flow.errors import CompileError
+from flow.ops.mac import MacOp
 
-MVAU_OP_TYPES = ("MVAU", "MVAU_hls", "MVAU_rtl")
-VVAU_OP_TYPES = ("VVAU", "VVAU_hls", "VVAU_rtl")
-MAC_OP_TYPES = MVAU_OP_TYPES + VVAU_OP_TYPES
 ADD_OP_TYPES = ("ElementwiseAdd", "ElementwiseAdd_hls", "ElementwiseAdd_rtl")
 GAP_OP_TYPES = ("GlobalAccPool", "GlobalAccPool_hls")
 THRESHOLDING_OP_TYPES = ("Thresholding", "Thresholding_hls", "Thresholding_rtl")
@@ -31,14 +30,22 @@ def integer_matrix(values: np.ndarray, what: str) -> list[list[int]]:
     return [[int(v) for v in row] for row in rounded.astype(np.int64)]
 
 
+def mac_op(node) -> MacOp | None:
+    """The MAC op (MVAU, VVAU, specialized or not) of a node, or None for any other node."""
+    op = ops.find(node.op_type)
+    return op if isinstance(op, MacOp) else None
+
+
 def mac_weight_matrix(model: ModelWrapper, node) -> np.ndarray:
-    """The ``(K, channels)`` weights of an MVAU (FINN's (MW, MH)) or a VVAU ((C, 1, kh, kw))."""
+    """The ``(K, channels)`` weights of a MAC node, e.g. an MVAU (FINN's (MW, MH)) or a VVAU
+    ((C, 1, kh, kw))."""
+    op = mac_op(node)
+    if op is None:
+        raise CompileError(f"{node.name} ({node.op_type}) is not a MAC layer")
     w = model.get_initializer(node.input[1])
     if w is None:
         raise CompileError(f"{node.name}: weights must be a constant initializer")
-    if node.op_type in VVAU_OP_TYPES:
-        return w.reshape(w.shape[0], -1).T
-    return w
+    return op.weight_matrix(w)
 
 
 def exact_accumulator_range(weights: list[list[int]], xmin: int, xmax: int) -> tuple[int, int]:
@@ -81,7 +88,7 @@ class ExactAccumulatorWidth(Transformation):
             if node.op_type in ADD_OP_TYPES + GAP_OP_TYPES:
                 changed |= self._exact_sum_type(model, node)
         for node in model.graph.node:
-            if node.op_type not in MAC_OP_TYPES:
+            if mac_op(node) is None:
                 continue
             lo, hi = self._mvau_range(model, node)
             adt = DataType[f"INT{signed_bits(lo, hi)}"]
@@ -101,7 +108,7 @@ class ExactAccumulatorWidth(Transformation):
         for node in model.graph.node:
             producer = model.find_producer(node.input[0])
             if node.op_type in THRESHOLDING_OP_TYPES and (
-                producer is None or producer.op_type not in MAC_OP_TYPES
+                producer is None or mac_op(producer) is None
             ):
                 idt = model.get_tensor_datatype(node.input[0])
                 if idt.is_integer():

@@ -7,40 +7,18 @@ from typing import Any
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
+from flow import ops
 from flow.bounds import signed_bits
 from flow.errors import CompileError
 from flow.passes.exact_accumulator_width import (
-    MAC_OP_TYPES,
     THRESHOLDING_OP_TYPES,
-    VVAU_OP_TYPES,
     exact_accumulator_range,
     integer_matrix,
+    mac_op,
     mac_weight_matrix,
 )
 
 _FOLDING_ATTRS = ("PE", "SIMD")
-# Shape and mode attributes copied as they are, per op type (FINN's names).
-_SHAPE_ATTRS = {
-    "ConvolutionInputGenerator": (
-        "IFMDim",
-        "OFMDim",
-        "ConvKernelDim",
-        "Stride",
-        "Dilation",
-        "IFMChannels",
-        "depthwise",
-    ),
-    "FMPadding": ("ImgDim", "Padding", "NumChannels"),
-    "Pool": ("Channels", "KernelSize", "OutImgDims", "Function"),
-    "GlobalAccPool": ("NumChannels", "numInputVectors"),
-    "DuplicateStreams": ("NumChannels", "NumOutputStreams"),
-    "VVAU": ("Channels", "Kernel", "Dim"),
-    "MVAU": ("MW", "MH", "numInputVectors"),
-    "Thresholding": ("NumChannels", "numSteps", "ActVal"),
-    "LabelSelect": ("Labels", "K"),
-    "UpsampleNearestNeighbour": ("HI", "WI", "HO", "WO", "NumChannels"),
-    "StreamingConcat": ("ChannelsPerStream",),
-}
 
 
 def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
@@ -49,9 +27,10 @@ def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
     Every node: ``inputs``/``outputs`` (stream tensor names, the graph's input and output
     included), ``in_shapes``/``out_shapes`` (NHWC), ``in_dtypes``/``out_dtypes`` (FINN
     datatype names of those streams), the FINN datatype attributes it has, ``PE``/``SIMD``
-    and its shape attributes. MAC nodes (MVAU, VVAU): ``weights`` as ``(K, channels)`` nested
-    ints (FINN's MVAU layout, input index first; a VVAU's kernel positions as rows) and
-    ``exact_range``/``exact_width`` of the accumulator. Thresholdings: ``thresholds``
+    and its op's ``summary_attrs`` (:mod:`flow.ops`). MAC nodes (MVAU, VVAU): ``weights`` as
+    ``(K, channels)`` nested ints (FINN's MVAU layout, input index first; a VVAU's kernel
+    positions as rows), ``MW``/``MH`` (K, channels) and ``exact_range``/``exact_width`` of
+    the accumulator. Thresholdings: ``thresholds``
     ``(C or 1, steps)`` ints.
     """
     summary: dict[str, dict[str, Any]] = {}
@@ -60,6 +39,7 @@ def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
             continue
         inst = getCustomOp(node)
         attrs = inst.get_nodeattr_types()
+        op = ops.find(node.op_type)
         streams = [t for t in node.input if t and model.get_initializer(t) is None]
         entry: dict[str, Any] = {
             "op_type": node.op_type,
@@ -76,7 +56,7 @@ def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
             "outputDataType",
             "accDataType",
             *_FOLDING_ATTRS,
-            *_SHAPE_ATTRS.get(node.op_type, ()),
+            *(op.summary_attrs if op else ()),
         ):
             if name in attrs:
                 entry[name] = inst.get_nodeattr(name)
@@ -85,13 +65,14 @@ def hw_layer_summary(model: ModelWrapper) -> dict[str, dict[str, Any]]:
                 entry[name] = value.tolist()
             elif isinstance(value, bytes):
                 entry[name] = value.decode()
-        if node.op_type in MAC_OP_TYPES:
+        if mac_op(node) is not None:
             q = integer_matrix(mac_weight_matrix(model, node), f"{node.name} weights")
             idt = model.get_tensor_datatype(node.input[0])
             lo, hi = exact_accumulator_range(q, int(idt.min()), int(idt.max()))
             entry.update(weights=q, exact_range=[lo, hi], exact_width=signed_bits(lo, hi))
-            if node.op_type in VVAU_OP_TYPES:
-                entry.update(MW=len(q), MH=len(q[0]))
+            # K and outputs under the MVAU's names for every MAC (a VVAU has other attributes).
+            entry.setdefault("MW", len(q))
+            entry.setdefault("MH", len(q[0]))
         elif node.op_type in THRESHOLDING_OP_TYPES:
             thr = model.get_initializer(node.input[1])
             entry["thresholds"] = integer_matrix(thr, f"{node.name} thresholds")

@@ -1,0 +1,43 @@
+"""What the MAC layers (MVAU, VVAU) share: integer weights, an accumulator, acc32 widening."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from flow.bounds import signed_bits
+from flow.ops.base import WIDE_ACC, HwOp, dtype_bits
+
+
+class MacOp(HwOp):
+    """A dot-product layer: ``weights`` ``(K, channels)`` in the summary, an accumulator
+    stream out (``accDataType``), widened to 32 bits in the acc32 variant."""
+
+    is_mac = True
+
+    def mac_dims(self, inst) -> tuple[int, int]:
+        """(outputs, inputs per output) of the FINN node."""
+        raise NotImplementedError
+
+    def weight_matrix(self, w: np.ndarray) -> np.ndarray:
+        """FINN's weight initializer as ``(K, channels)``."""
+        return w
+
+    def check_folding(self, pe: int, simd: int) -> str | None:
+        """What is wrong with an explicit PE/SIMD beyond divisibility, or None."""
+        return None
+
+    def prepare(self, name: str, e: dict) -> tuple[np.ndarray, int]:
+        """The weights as int64 ``(K, channels)`` and the largest per-channel ``sum |w|``."""
+        w = np.asarray(e["weights"], dtype=np.int64)
+        return w, int(np.abs(w).sum(axis=0).max())
+
+    def widens(self, acc32: bool, fed_by_mac: bool) -> bool:
+        return acc32
+
+    @staticmethod
+    def widths(e: dict, w: np.ndarray, wide: bool) -> tuple[int, bool, int, int]:
+        """(input bits, input signed, accumulator bits, weight bits) of its template."""
+        in_bits, in_signed = dtype_bits(e["inputDataType"])
+        acc_bits = WIDE_ACC if wide else dtype_bits(e["accDataType"])[0]
+        w_bits = max(2, signed_bits(int(w.min()), int(w.max())))
+        return in_bits, in_signed, acc_bits, w_bits

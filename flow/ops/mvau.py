@@ -1,0 +1,102 @@
+"""MVAU: a matrix-vector layer (MatMul/Gemm, or a lowered Conv) on ``mvau.sv``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from flow.hw.memfiles import mvau_weight_lines, render_memfile
+from flow.ops.base import (
+    ExecNode,
+    HwNode,
+    PlanContext,
+    Range,
+    Stream,
+    exact_dtype,
+    magnitude,
+    rom_style,
+)
+from flow.ops.mac import MacOp
+
+
+class Mvau(MacOp):
+    """FINN's MVAU without activation: ``PE`` outputs of ``SIMD`` products per cycle."""
+
+    op_type = "MVAU"
+    template = "mvau"
+    source = "MatMul/Gemm or a lowered Conv with constant integer weights"
+    summary_attrs = ("MW", "MH", "numInputVectors")
+    order = 0
+
+    def mac_dims(self, inst) -> tuple[int, int]:
+        return inst.get_nodeattr("MH"), inst.get_nodeattr("MW")
+
+    def elems(self, inst, side: str) -> int:
+        return inst.get_nodeattr("SIMD" if side == "in" else "PE")
+
+    def align_simd(self, inst, channels: int) -> None:
+        """Round a conv MVAU's SIMD up to a multiple or a divisor of its input channels when
+        its sliding window would otherwise be the slower of the two.
+
+        The window emits whole channel groups, so an MVAU SIMD that is neither forces the
+        window down to their common divisor (SIMD 18 on 4 channels: 2 elements per cycle).
+        Rounding up never slows the MVAU; it is skipped when the window keeps up anyway,
+        since a wider SIMD costs multipliers.
+        """
+        mw, mh = inst.get_nodeattr("MW"), inst.get_nodeattr("MH")
+        simd, pe = inst.get_nodeattr("SIMD"), inst.get_nodeattr("PE")
+        window_cycles = mw // math.gcd(simd, channels)  # per output pixel
+        mvau_cycles = (mw // simd) * (mh // pe)
+        if window_cycles <= mvau_cycles:
+            return
+        fits = [
+            d
+            for d in range(simd, mw + 1)
+            if mw % d == 0 and (d % channels == 0 or channels % d == 0)
+        ]
+        if fits:
+            inst.set_nodeattr("SIMD", fits[0])
+
+    def execute(self, node: ExecNode, ins: list[Stream]) -> tuple[np.ndarray, Range | None]:
+        w, wsum = node.state
+        h, lo, hi = ins[0]
+        dt = exact_dtype(magnitude(lo, hi) * wsum)
+        acc = h.reshape(-1, w.shape[0]).astype(dt, copy=False) @ w.astype(dt)
+        return acc.reshape(node.out_shape(len(h))), None
+
+    def plan(self, e: dict, ctx: PlanContext) -> HwNode:
+        w = np.asarray(e["weights"], dtype=np.int64).T  # FINN stores (MW, MH)
+        in_bits, in_signed, acc_bits, w_bits = self.widths(e, w, ctx.wide)
+        pe, simd = int(e.get("PE", 1)), int(e.get("SIMD", 1))
+        mem = f"{ctx.name}_weights.mem"
+        params = {
+            "MW": e["MW"],
+            "MH": e["MH"],
+            "PE": pe,
+            "SIMD": simd,
+            "IN_WIDTH": in_bits,
+            "IN_SIGNED": int(in_signed),
+            "W_WIDTH": w_bits,
+            "ACC_WIDTH": acc_bits,
+            "WEIGHT_FILE": mem,
+            "ROM_STYLE": rom_style(w.size * w_bits),
+        }
+        lines = mvau_weight_lines(w, pe, simd, w_bits)
+        return HwNode(
+            ctx.name,
+            self.op_type,
+            ctx.layer,
+            params,
+            [(in_bits, simd)],
+            [(acc_bits, pe)],
+            {mem: render_memfile(lines, ctx.header)},
+        )
+
+    def input_fifo_depth(self, node: HwNode) -> int:
+        # It reads its input vector during its first neuron fold only: a FIFO of one whole
+        # vector lets the producer run ahead during the other folds.
+        return int(node.params["MW"]) // int(node.params["SIMD"])
+
+
+OP = Mvau()
