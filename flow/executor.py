@@ -52,6 +52,22 @@ def graph_input(x: np.ndarray, shape) -> np.ndarray:
     return x.reshape(len(x), *shape[1:])
 
 
+def tie_aware_argmax(logits: np.ndarray) -> tuple[np.ndarray, int]:
+    """Per row, the lowest index whose logit equals the largest up to float32 rounding, and
+    how many rows had such a tie.
+
+    QONNX computes the logits in float32 as integer dot products times a scale, so two equal
+    integer logits can come out a few ULPs apart (found: 0.02155382 vs 0.02155387 for the
+    integers 2 and 2) and a plain argmax would pick either; the HW's integer LabelSelect, like
+    ONNX TopK, gives the lowest index. Distinct integers are a whole scale step apart, far
+    beyond this tolerance.
+    """
+    top = logits.max(axis=1, keepdims=True)
+    tol = 1e-5 * np.maximum(1.0, np.abs(top))
+    near = logits >= top - tol
+    return near.argmax(axis=1), int((near.sum(axis=1) > 1).sum())
+
+
 def image_nchw(rows: np.ndarray, shape: list[int]) -> np.ndarray:
     """Flat output rows of a channels-last image stream as (N, C, H, W)."""
     return rows.reshape(len(rows), *shape[1:]).transpose(0, 3, 1, 2)

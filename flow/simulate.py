@@ -20,7 +20,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from flow import bounds
 from flow.config import BuildConfig
 from flow.errors import HardwareError
-from flow.executor import IntegerGraph, execute_finn, graph_input, image_nchw
+from flow.executor import IntegerGraph, execute_finn, graph_input, image_nchw, tie_aware_argmax
 from flow.hw.memfiles import pack_words, unpack_words
 from flow.hw.memfiles_conv import depthwise_order
 from flow.hw.streamsim import simulate_stream
@@ -158,7 +158,7 @@ def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: P
     else:
         label_out = plan["nodes"][-1]["op_type"] == "LabelSelect"
         out = got.reshape(-1) if label_out else got.argmax(1)
-        vs_qonnx = int((out != qonnx.argmax(1)).sum())
+        vs_qonnx = int((out != tie_aware_argmax(qonnx)[0]).sum())
     cycles_per_frame = (full.cycles - one.cycles) / max(1, frames - 1)
     clock_hz = cfg.compile.clock_mhz * 1e6
     worst = worst_case_rtl(hw_dir, plan, summary, work)

@@ -23,7 +23,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from flow import bounds, ops
 from flow.config import BuildConfig, LayerPlan
 from flow.errors import CompileError
-from flow.executor import IntegerGraph, RunResult, execute_finn, image_nchw
+from flow.executor import IntegerGraph, RunResult, execute_finn, image_nchw, tie_aware_argmax
 from flow.metrics import PSNR, metric_for, score
 from flow.passes import apply_host_tail, hw_layer_summary
 from flow.util import read_json, write_json
@@ -117,11 +117,16 @@ def fidelity(
         )
     elif label_out:
         hw_out = hw.reshape(-1).astype(np.int64)
-        ref_out = ref
+        ref_out, ties = tie_aware_argmax(ref)
         res.update(
             output="label",
-            mismatches=int((hw_out != ref.argmax(1)).sum()),
-            tolerance="exact: class index from the HW graph vs argmax of the QONNX logits",
+            mismatches=int((hw_out != ref_out).sum()),
+            top_ties=ties,
+            tolerance=(
+                "exact: class index from the HW graph vs argmax of the QONNX logits, logits "
+                "equal up to float32 rounding counting as a tie won by the lowest index (as "
+                "in the HW's integer LabelSelect and ONNX TopK)"
+            ),
         )
     else:
         hw_out = apply_host_tail(host_tail, hw)
