@@ -24,6 +24,7 @@ from flow.bounds import signed_bits
 from flow.errors import HardwareError
 from flow.hw.memfiles import mvau_weight_lines, render_memfile, threshold_lines
 from flow.hw.memfiles_conv import vvau_weight_lines
+from flow.hw.templates import template_files
 from flow.util import atomic_write_text, read_json, text_digest, write_json
 
 log = logging.getLogger(__name__)
@@ -645,13 +646,13 @@ def assemble_plan(
 ) -> tuple[dict[str, str], dict]:
     """Files (templates, wrappers, memory files, top) and ``plan.json`` for a node chain."""
     files: dict[str, str] = {}
-    for template in sorted({n.template for n in nodes}):
-        files[f"{template}.sv"] = (TEMPLATE_DIR / f"{template}.sv").read_text()
+    templates = sorted({f for n in nodes for f in template_files(n.template)})
+    for name in templates:
+        files[name] = (TEMPLATE_DIR / name).read_text()
     for n in nodes:
         files[f"{n.name}.sv"] = render_wrapper(n, header)
         files.update(n.mem)
     files[f"{TOP}.sv"] = render_top(nodes, header)
-    templates = sorted({f"{n.template}.sv" for n in nodes})
     plan = {
         "variant": variant,
         "top": TOP,
@@ -681,7 +682,7 @@ def assemble_plan(
                 "params": n.params,
                 "in_width": n.in_width,
                 "out_width": n.out_width,
-                "sources": [f"{n.template}.sv", f"{n.name}.sv"],
+                "sources": [*template_files(n.template), f"{n.name}.sv"],
                 "mem_files": sorted(n.mem),
             }
             for n in nodes
