@@ -62,30 +62,14 @@ module add_streams #(
   // Both heads present and the output register free (or being emptied this cycle).
   assign fire = a_valid && b_valid && (!out_valid || out_ready);
 
-  out_queue #(
-      .WIDTH(AW)
-  ) u_queue0 (
-      .clk,
-      .rst_n,
-      .in_valid (in0_valid),
-      .in_ready (in0_ready),
-      .in_data  (in0_data),
-      .out_valid(a_valid),
-      .out_ready(fire),
-      .out_data (a0)
+  out_queue #(.WIDTH(AW)) u_queue0 (
+      .clk, .rst_n, .in_valid(in0_valid), .in_ready(in0_ready), .in_data(in0_data),
+      .out_valid(a_valid), .out_ready(fire), .out_data(a0)
   );
 
-  out_queue #(
-      .WIDTH(BW)
-  ) u_queue1 (
-      .clk,
-      .rst_n,
-      .in_valid (in1_valid),
-      .in_ready (in1_ready),
-      .in_data  (in1_data),
-      .out_valid(b_valid),
-      .out_ready(fire),
-      .out_data (b0)
+  out_queue #(.WIDTH(BW)) u_queue1 (
+      .clk, .rst_n, .in_valid(in1_valid), .in_ready(in1_ready), .in_data(in1_data),
+      .out_valid(b_valid), .out_ready(fire), .out_data(b0)
   );
 
   for (genvar p = 0; p < PE; p++) begin : g_pe

@@ -89,30 +89,14 @@ module concat #(
   assign last0 = c0 == C0_W'(CF0 - 1);
   assign last1 = c1 == C1_W'(CF1 - 1);
 
-  out_queue #(
-      .WIDTH(AW)
-  ) u_queue0 (
-      .clk,
-      .rst_n,
-      .in_valid (in0_valid),
-      .in_ready (in0_ready),
-      .in_data  (in0_data),
-      .out_valid(a_valid),
-      .out_ready(!sel && free),
-      .out_data (a0)
+  out_queue #(.WIDTH(AW)) u_queue0 (
+      .clk, .rst_n, .in_valid(in0_valid), .in_ready(in0_ready), .in_data(in0_data),
+      .out_valid(a_valid), .out_ready(!sel && free), .out_data(a0)
   );
 
-  out_queue #(
-      .WIDTH(BW)
-  ) u_queue1 (
-      .clk,
-      .rst_n,
-      .in_valid (in1_valid),
-      .in_ready (in1_ready),
-      .in_data  (in1_data),
-      .out_valid(b_valid),
-      .out_ready(sel && free),
-      .out_data (b0)
+  out_queue #(.WIDTH(BW)) u_queue1 (
+      .clk, .rst_n, .in_valid(in1_valid), .in_ready(in1_ready), .in_data(in1_data),
+      .out_valid(b_valid), .out_ready(sel && free), .out_data(b0)
   );
 
   always_ff @(posedge clk) begin

@@ -107,16 +107,8 @@ module fmpadding #(
   end
 
   // Output queue (out_queue.sv): en is a register output, independent of out_ready.
-  out_queue #(
-      .WIDTH(DW)
-  ) u_queue (
-      .clk,
-      .rst_n,
-      .in_valid(word_valid),
-      .in_ready(en),
-      .in_data(word),
-      .out_valid,
-      .out_ready,
-      .out_data
+  out_queue #(.WIDTH(DW)) u_queue (
+      .clk, .rst_n, .in_valid(word_valid), .in_ready(en), .in_data(word), .out_valid,
+      .out_ready, .out_data
   );
 endmodule

@@ -93,16 +93,8 @@ module global_acc_pool #(
   end
 
   // Output queue (out_queue.sv): en is a register output, independent of out_ready.
-  out_queue #(
-      .WIDTH(OW)
-  ) u_queue (
-      .clk,
-      .rst_n,
-      .in_valid(in_valid && last),
-      .in_ready(en),
-      .in_data(sum),
-      .out_valid,
-      .out_ready,
-      .out_data
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(in_valid && last), .in_ready(en), .in_data(sum), .out_valid,
+      .out_ready, .out_data
   );
 endmodule

@@ -80,16 +80,8 @@ module label_select #(
   end
 
   // Output queue (out_queue.sv): en is a register output, independent of out_ready.
-  out_queue #(
-      .WIDTH(OUT_WIDTH)
-  ) u_queue (
-      .clk,
-      .rst_n,
-      .in_valid(in_valid && last),
-      .in_ready(en),
-      .in_data(cand_i),
-      .out_valid,
-      .out_ready,
-      .out_data
+  out_queue #(.WIDTH(OUT_WIDTH)) u_queue (
+      .clk, .rst_n, .in_valid(in_valid && last), .in_ready(en), .in_data(cand_i),
+      .out_valid, .out_ready, .out_data
   );
 endmodule

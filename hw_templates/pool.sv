@@ -71,16 +71,8 @@ module pool #(
   end
 
   // Output queue (out_queue.sv): en is a register output, independent of out_ready.
-  out_queue #(
-      .WIDTH(OW)
-  ) u_queue (
-      .clk,
-      .rst_n,
-      .in_valid(in_valid && last),
-      .in_ready(en),
-      .in_data(cand),
-      .out_valid,
-      .out_ready,
-      .out_data
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(in_valid && last), .in_ready(en), .in_data(cand), .out_valid,
+      .out_ready, .out_data
   );
 endmodule

@@ -188,16 +188,8 @@ module upsample #(
   end
 
   // Output queue (out_queue.sv): en is a register output, independent of out_ready.
-  out_queue #(
-      .WIDTH(DW)
-  ) u_queue (
-      .clk,
-      .rst_n,
-      .in_valid(a_valid),
-      .in_ready(en),
-      .in_data(a_data),
-      .out_valid,
-      .out_ready,
-      .out_data
+  out_queue #(.WIDTH(DW)) u_queue (
+      .clk, .rst_n, .in_valid(a_valid), .in_ready(en), .in_data(a_data), .out_valid,
+      .out_ready, .out_data
   );
 endmodule

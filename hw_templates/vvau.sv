@@ -124,16 +124,8 @@ module vvau #(
   end
 
   // Output queue (out_queue.sv): en is a register output, independent of out_ready.
-  out_queue #(
-      .WIDTH(OW)
-  ) u_queue (
-      .clk,
-      .rst_n,
-      .in_valid(a_valid && a_last),
-      .in_ready(en),
-      .in_data(result),
-      .out_valid,
-      .out_ready,
-      .out_data
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(a_valid && a_last), .in_ready(en), .in_data(result),
+      .out_valid, .out_ready, .out_data
   );
 endmodule
