@@ -36,15 +36,7 @@ from typing import Any
 
 from flow import artifacts
 from flow.errors import HardwareError, ToolError
-from flow.hw.cells import (
-    METRICS,
-    Device,
-    cell_counts,
-    device_of,
-    resources,
-    sum_figures,
-    utilization,
-)
+from flow.hw import cells
 from flow.hw.tools import log_tail, run_tool, yosys
 from flow.util import file_digest, read_json, text_digest, write_json
 
@@ -73,12 +65,12 @@ _LOG_FILE = "yosys.log"
 # --------------------------------------------------------------------------------- parts
 
 
-def _check_options(family: str, part: str, jobs: int, timeout_s: float) -> Device:
+def _check_options(family: str, part: str, jobs: int, timeout_s: float) -> cells.Device:
     if family not in FAMILIES:
         raise HardwareError(
             f"synthesis family must be one of {', '.join(FAMILIES)}, not {family!r}"
         )
-    name, dev = device_of(part)
+    name, dev = cells.device_of(part)
     if dev.family != family:
         raise HardwareError(
             f"part {part!r} is a {dev.family} device ({name}) but the synthesis family is "
@@ -261,7 +253,7 @@ def _synthesize(
     return {
         "digest": digest,
         "module": req.name,
-        "cells": cell_counts(read_json(stat_path)),
+        "cells": cells.cell_counts(read_json(stat_path)),
         "seconds": round(seconds, 2),
         "peak_memory_mb": round(rss_kb / 1024, 1),
         "log": str(log_path),
@@ -330,7 +322,7 @@ def _collect(
     digests: dict[_Request, str],
     fresh: set[str],
     cache_dir: Path,
-    dev: Device,
+    dev: cells.Device,
 ) -> tuple[dict[str, Any], float]:
     """Per variant: node and top figures, node totals, utilization; and the peak memory.
 
@@ -341,7 +333,7 @@ def _collect(
     for r in requests:
         entry = read_json(cache_dir / f"{digests[r]}.json")
         peak = max(peak, entry.get("peak_memory_mb", 0.0))
-        fig = resources(entry["cells"])
+        fig = cells.resources(entry["cells"])
         fig.update(
             seconds=entry["seconds"],
             cached=digests[r] not in fresh,
@@ -355,13 +347,13 @@ def _collect(
         else:
             v["layers"][r.name] = {"layer": r.layer, "op_type": r.op_type, **fig}
     for v in variants.values():
-        v["total_nodes"] = sum_figures(list(v["layers"].values()))
+        v["total_nodes"] = cells.sum_figures(list(v["layers"].values()))
         if "top" in v:
             v["top_from"] = "stitched"
         else:
             v["top"] = {"module": None, **v["total_nodes"]}
             v["top_from"] = "sum_of_nodes"
-        v["utilization"] = utilization(v["top"], dev)
+        v["utilization"] = cells.utilization(v["top"], dev)
     return variants, peak
 
 
@@ -452,17 +444,17 @@ def comparison(synth: dict) -> dict:
     """``acc32`` against ``exact``: figures of both tops and the acc32/exact ratios.
 
     Returns ``{}`` unless both variants are present. Otherwise ``exact`` and ``acc32`` (the
-    tops' :data:`METRICS`), the top ratios ``lut_ratio``, ``lutram_ratio``, ``ff_ratio``,
-    ``bram_ratio``, ``dsp_ratio``, and ``layer_ratios``: node name -> the same five ratios,
-    for every node synthesized in both variants. A ratio with a zero denominator is None.
+    tops' :data:`~flow.hw.cells.METRICS`), the top ratios ``lut_ratio``, ``lutram_ratio``,
+    ``ff_ratio``, ``bram_ratio``, ``dsp_ratio``, and ``layer_ratios``: node name -> the same
+    five ratios, for every node synthesized in both variants. A zero denominator gives None.
     """
     variants = synth.get("variants", {})
     if "exact" not in variants or "acc32" not in variants:
         return {}
     exact, acc32 = variants["exact"], variants["acc32"]
     return {
-        "exact": {m: exact["top"][m] for m in METRICS},
-        "acc32": {m: acc32["top"][m] for m in METRICS},
+        "exact": {m: exact["top"][m] for m in cells.METRICS},
+        "acc32": {m: acc32["top"][m] for m in cells.METRICS},
         **_ratios(acc32["top"], exact["top"]),
         "layer_ratios": {
             name: _ratios(acc32["layers"][name], fig)
@@ -507,7 +499,7 @@ def attach_estimates(synth: dict, finn_estimates: dict) -> dict:
 
 def run_synth_stage(cfg, compile_dir: Path, hw_dir: Path, out_dir: Path) -> dict:
     """The synthesis stage: both variants, the acc32 comparison and FINN's estimates beside."""
-    _, device = device_of(cfg.compile.fpga_part)
+    _, device = cells.device_of(cfg.compile.fpga_part)
     hc = cfg.hardware
     variants = {"exact": hw_dir / "exact"}
     if hc.acc32:
