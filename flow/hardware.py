@@ -20,6 +20,7 @@ import numpy as np
 import flow
 from flow import ops
 from flow.errors import HardwareError
+from flow.hw.templates import template_sources
 from flow.ops import dwc, fifo
 from flow.ops.base import HwNode, PlanContext, dtype_bits
 from flow.util import atomic_write_text, read_json, text_digest, write_json
@@ -255,13 +256,14 @@ def assemble_plan(
     """Files (templates, wrappers, memory files, top) and ``plan.json`` for a node chain."""
     files: dict[str, str] = {}
     op_of = {n.name: ops.get(n.op_type, node=n.name, error=HardwareError) for n in nodes}
-    for op in sorted(set(op_of.values()), key=lambda o: o.template):
-        files[f"{op.template}.sv"] = op.template_path().read_text()
+    sources = {name: template_sources(op.template_path()) for name, op in op_of.items()}
+    for path in {p for paths in sources.values() for p in paths}:
+        files[path.name] = path.read_text()
+    templates = sorted({p.name for paths in sources.values() for p in paths})
     for n in nodes:
         files[f"{n.name}.sv"] = render_wrapper(n, header)
         files.update(n.mem)
     files[f"{TOP}.sv"] = render_top(nodes, header)
-    templates = sorted({f"{op.template}.sv" for op in op_of.values()})
     plan = {
         "variant": variant,
         "top": TOP,
@@ -290,7 +292,7 @@ def assemble_plan(
                 "params": n.params,
                 "in_width": n.in_width,
                 "out_width": n.out_width,
-                "sources": [f"{op_of[n.name].template}.sv", f"{n.name}.sv"],
+                "sources": [*(p.name for p in sources[n.name]), f"{n.name}.sv"],
                 "mem_files": sorted(n.mem),
             }
             for n in nodes

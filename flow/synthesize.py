@@ -17,22 +17,7 @@ YoWASP's Yosys sees only its working folder, so each run gets a flat copy of its
 memory files in ``<out>/work/<variant>/<module>/`` and the wrappers must name memory files
 without a directory (``$readmemh`` resolves them against that folder).
 
-How cells count (Yosys 0.70 ``synth_xilinx``, families ``xc7`` and ``xcup``; the xcup flow
-also emits ``CARRY4``, and Vivado accepts it):
-
-- ``lut``: ``LUT1``..``LUT6`` and ``INV`` (an inverter is a LUT1 to Vivado).
-- ``lutram``: LUTs used as memory, per primitive as Vivado counts them: ``RAM32X1S``,
-  ``RAM64X1S``, ``SRL16E``, ``SRLC16E``, ``SRLC32E`` 1; ``RAM32X1D``, ``RAM64X1D``,
-  ``RAM128X1S`` 2; ``RAM32M``, ``RAM64M``, ``RAM128X1D``, ``RAM256X1S`` 4; ``RAM32M16``,
-  ``RAM64M8``, ``RAM256X1D``, ``RAM512X1S``, ``RAM32X16DR8``, ``RAM64X8SW`` 8 (UltraScale).
-- ``ff``: ``FDRE``, ``FDSE``, ``FDCE``, ``FDPE`` (and their ``_1`` forms), latches ``LDCE``,
-  ``LDPE``.
-- ``bram36``: ``RAMB36E1``/``RAMB36E2`` 1, ``RAMB18E1``/``RAMB18E2`` 0.5; ``uram``: ``URAM288``.
-- ``dsp``: ``DSP48E1``/``DSP48E2``; ``carry``: ``CARRY4``/``CARRY8``; ``muxf``: ``MUXF7``..9.
-- No resource: clock and I/O buffers (``BUFG``, ``IBUF``, ``OBUF``, ...), ``GND``, ``VCC``.
-
-Any other cell type (an unmapped ``$``-cell, a primitive added by a later Yosys) stays in the
-raw ``cells`` counts and adds a warning to the result instead of vanishing.
+Cells become resource figures as :mod:`flow.hw.cells` describes.
 """
 
 from __future__ import annotations
@@ -49,7 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from flow import artifacts
 from flow.errors import HardwareError, ToolError
+from flow.hw import cells
 from flow.hw.tools import log_tail, run_tool, yosys
 from flow.util import file_digest, read_json, text_digest, write_json
 
@@ -58,55 +45,7 @@ log = logging.getLogger(__name__)
 FLOW = "yosys synth_xilinx (open-source synthesis, not Vivado place-and-route)"
 FAMILIES = ("xc7", "xcup")
 PLAN = "plan.json"
-METRICS = ("lut", "lutram", "ff", "bram36", "uram", "dsp", "carry", "muxf")
-
-
-@dataclass(frozen=True)
-class Device:
-    """Capacities of one FPGA device (any package and speed grade)."""
-
-    family: str
-    lut: int
-    ff: int
-    bram36: int
-    dsp: int
-
-
-# Keyed by device; a part name (device + package + speed grade) is matched by prefix.
-DEVICES: dict[str, Device] = {
-    "xc7a35t": Device("xc7", 20800, 41600, 50, 90),
-    "xc7z010": Device("xc7", 17600, 35200, 60, 80),
-    "xc7z020": Device("xc7", 53200, 106400, 140, 220),
-    "xczu3eg": Device("xcup", 70560, 141120, 216, 360),
-    "xczu7ev": Device("xcup", 230400, 460800, 312, 1728),
-    "xck26": Device("xcup", 117120, 234240, 144, 1248),
-}
-
-_LUT = {f"LUT{i}": 1 for i in range(1, 7)} | {"INV": 1}
-_LUTRAM = {
-    **dict.fromkeys(("RAM32X1S", "RAM64X1S", "SRL16E", "SRLC16E", "SRLC32E"), 1),
-    **dict.fromkeys(("RAM32X1D", "RAM64X1D", "RAM128X1S"), 2),
-    **dict.fromkeys(("RAM32M", "RAM64M", "RAM128X1D", "RAM256X1S"), 4),
-    **dict.fromkeys(
-        ("RAM32M16", "RAM64M8", "RAM256X1D", "RAM512X1S", "RAM32X16DR8", "RAM64X8SW"), 8
-    ),
-}
-_FF = dict.fromkeys(
-    ("FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1", "FDPE_1", "LDCE", "LDPE"), 1
-)
-_BRAM36 = {"RAMB36E1": 1.0, "RAMB36E2": 1.0, "RAMB18E1": 0.5, "RAMB18E2": 0.5}
-_CELL_WEIGHTS: dict[str, dict[str, float]] = {
-    "lut": _LUT,
-    "lutram": _LUTRAM,
-    "ff": _FF,
-    "bram36": _BRAM36,
-    "uram": {"URAM288": 1},
-    "dsp": {"DSP48E1": 1, "DSP48E2": 1},
-    "carry": {"CARRY4": 1, "CARRY8": 1},
-    "muxf": {"MUXF7": 1, "MUXF8": 1, "MUXF9": 1},
-}
-_NO_RESOURCE = {"BUFG", "BUFGCTRL", "BUFH", "IBUF", "OBUF", "IOBUF", "OBUFT", "GND", "VCC"}
-
+SYNTH_FILE = Path(artifacts.SYNTH.path).name  # synth.json, in the stage folder given
 # A plan's file names go into a Yosys script and a flat work folder: plain names only.
 _FILE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 _MODULE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
@@ -126,24 +65,12 @@ _LOG_FILE = "yosys.log"
 # --------------------------------------------------------------------------------- parts
 
 
-def device_of(part: str) -> tuple[str, Device]:
-    """The device a part name belongs to; :class:`HardwareError` listing known ones if none."""
-    matches = [name for name in DEVICES if part.lower().startswith(name)]
-    if not matches:
-        raise HardwareError(
-            f"unknown FPGA part {part!r}; known devices (any package and speed grade): "
-            f"{', '.join(sorted(DEVICES))}"
-        )
-    name = max(matches, key=len)
-    return name, DEVICES[name]
-
-
-def _check_options(family: str, part: str, jobs: int, timeout_s: float) -> Device:
+def _check_options(family: str, part: str, jobs: int, timeout_s: float) -> cells.Device:
     if family not in FAMILIES:
         raise HardwareError(
             f"synthesis family must be one of {', '.join(FAMILIES)}, not {family!r}"
         )
-    name, dev = device_of(part)
+    name, dev = cells.device_of(part)
     if dev.family != family:
         raise HardwareError(
             f"part {part!r} is a {dev.family} device ({name}) but the synthesis family is "
@@ -154,71 +81,6 @@ def _check_options(family: str, part: str, jobs: int, timeout_s: float) -> Devic
     if not timeout_s > 0:
         raise HardwareError(f"synthesis timeout must be positive seconds, not {timeout_s!r}")
     return dev
-
-
-# ------------------------------------------------------------------------------ parsing
-
-
-def cell_counts(stat: dict) -> dict[str, int]:
-    """The cell type -> count table of a Yosys ``stat -json`` output (whole design)."""
-    design = stat.get("design")
-    if design is None:
-        modules = stat.get("modules", {})
-        if len(modules) != 1:
-            raise HardwareError(
-                f"stat -json output has no 'design' entry and {len(modules)} modules; "
-                "expected a flattened design"
-            )
-        design = next(iter(modules.values()))
-    cells = design.get("num_cells_by_type")
-    if not isinstance(cells, dict):
-        raise HardwareError("stat -json output has no 'num_cells_by_type' table")
-    return {str(k).lstrip("\\"): int(v) for k, v in sorted(cells.items())}
-
-
-def resources(cells: dict[str, int]) -> dict[str, Any]:
-    """Resource figures (:data:`METRICS`) of a cell count table, with the raw counts.
-
-    Returns ``{"lut", "lutram", "ff", "bram36", "uram", "dsp", "carry", "muxf", "cells",
-    "warnings"}``; ``bram36`` is a float (RAMB18 = 0.5), the rest integers. A cell type that
-    belongs to no metric and is not a buffer or constant is named in ``warnings``.
-    """
-    out: dict[str, Any] = {m: 0 for m in METRICS}
-    out["bram36"] = 0.0
-    unknown = []
-    for cell, n in cells.items():
-        for metric, weights in _CELL_WEIGHTS.items():
-            if cell in weights:
-                out[metric] += weights[cell] * n
-                break
-        else:
-            if cell not in _NO_RESOURCE:
-                unknown.append(f"{cell} x{n}")
-    for m in METRICS:
-        out[m] = float(out[m]) if m == "bram36" else int(out[m])
-    out["cells"] = dict(cells)
-    out["warnings"] = (
-        [f"cell types not counted in any resource (kept in 'cells'): {', '.join(unknown)}"]
-        if unknown
-        else []
-    )
-    return out
-
-
-def _sum(figures: list[dict]) -> dict[str, Any]:
-    total: dict[str, Any] = {m: sum(f[m] for f in figures) for m in METRICS}
-    total["bram36"] = float(total["bram36"])
-    return total
-
-
-def _utilization(fig: dict, dev: Device) -> dict[str, float]:
-    """Percent of the device; LUTs count logic and memory LUTs together, as Vivado does."""
-    return {
-        "lut": round(100.0 * (fig["lut"] + fig["lutram"]) / dev.lut, 2),
-        "ff": round(100.0 * fig["ff"] / dev.ff, 2),
-        "bram36": round(100.0 * fig["bram36"] / dev.bram36, 2),
-        "dsp": round(100.0 * fig["dsp"] / dev.dsp, 2),
-    }
 
 
 # ------------------------------------------------------------------------------- plans
@@ -391,7 +253,7 @@ def _synthesize(
     return {
         "digest": digest,
         "module": req.name,
-        "cells": cell_counts(read_json(stat_path)),
+        "cells": cells.cell_counts(read_json(stat_path)),
         "seconds": round(seconds, 2),
         "peak_memory_mb": round(rss_kb / 1024, 1),
         "log": str(log_path),
@@ -435,6 +297,66 @@ def _run_all(
             raise failed[0].exception()
 
 
+def _plan_runs(
+    requests: list[_Request], family: str, use_dsp: bool, version: str, cache_dir: Path
+) -> tuple[dict[_Request, str], dict[str, tuple[_Request, str]]]:
+    """Each request's digest, and the distinct (request, script) runs not in the cache yet."""
+    scripts = {r: r.script(family, use_dsp) for r in requests}
+    digests = {r: _digest(r, scripts[r], version) for r in requests}
+    todo: dict[str, tuple[_Request, str]] = {}
+    for r in requests:
+        d = digests[r]
+        if d not in todo and not (cache_dir / f"{d}.json").is_file():
+            todo[d] = (r, scripts[r])
+    log.info(
+        "synthesis: %d modules, %d distinct runs to do, %d cached",
+        len(requests),
+        len(todo),
+        len(set(digests.values())) - len(todo),
+    )
+    return digests, todo
+
+
+def _collect(
+    requests: list[_Request],
+    digests: dict[_Request, str],
+    fresh: set[str],
+    cache_dir: Path,
+    dev: cells.Device,
+) -> tuple[dict[str, Any], float]:
+    """Per variant: node and top figures, node totals, utilization; and the peak memory.
+
+    ``fresh`` holds the digests synthesized in this run (the others came from the cache).
+    """
+    variants: dict[str, Any] = {}
+    peak = 0.0
+    for r in requests:
+        entry = read_json(cache_dir / f"{digests[r]}.json")
+        peak = max(peak, entry.get("peak_memory_mb", 0.0))
+        fig = cells.resources(entry["cells"])
+        fig.update(
+            seconds=entry["seconds"],
+            cached=digests[r] not in fresh,
+            digest=digests[r],
+            log=entry["log"],
+        )
+        v = variants.setdefault(r.variant, {"layers": {}, "warnings": []})
+        v["warnings"] += [f"{r.name}: {w}" for w in fig["warnings"]]
+        if r.is_top:
+            v["top"] = {"module": r.name, **fig}
+        else:
+            v["layers"][r.name] = {"layer": r.layer, "op_type": r.op_type, **fig}
+    for v in variants.values():
+        v["total_nodes"] = cells.sum_figures(list(v["layers"].values()))
+        if "top" in v:
+            v["top_from"] = "stitched"
+        else:
+            v["top"] = {"module": None, **v["total_nodes"]}
+            v["top_from"] = "sum_of_nodes"
+        v["utilization"] = cells.utilization(v["top"], dev)
+    return variants, peak
+
+
 def run_synthesis(
     variant_dirs: dict[str, Path],
     out_dir: Path,
@@ -445,6 +367,7 @@ def run_synthesis(
     jobs: int = 2,
     timeout_s: int = 1800,
     stitched_top: bool = True,
+    finn_estimates: dict | None = None,
 ) -> dict:
     """Synthesize every node and the stitched top of each hardware variant folder.
 
@@ -455,9 +378,12 @@ def run_synthesis(
     ``variant_dirs`` maps a variant name (``exact``, ``acc32``) to a folder holding the
     generated sources and its ``plan.json``. Results are cached in ``out_dir/cache`` by
     content digest and Yosys works in ``out_dir/work/<variant>/<module>/`` (its log is
-    ``yosys.log`` there). ``timeout_s`` bounds each Yosys run. Writes ``out_dir/synth.json``
-    and returns it. Raises :class:`HardwareError` for a bad part, family or plan (before any
-    synthesis) and :class:`ToolError` naming the module and its log when Yosys fails.
+    ``yosys.log`` there). ``timeout_s`` bounds each Yosys run. ``finn_estimates`` (FINN's
+    ``estimate_layer_resources.json``) are put beside the nodes (:func:`attach_estimates`);
+    the acc32/exact ratios of :func:`comparison` are part of the result. Writes
+    ``out_dir/synth.json`` (once) and returns it. Raises :class:`HardwareError` for a bad
+    part, family or plan (before any synthesis) and :class:`ToolError` naming the module and
+    its log when Yosys fails.
     """
     start = time.monotonic()
     dev = _check_options(family, part, jobs, timeout_s)
@@ -474,47 +400,9 @@ def run_synthesis(
     version = yosys_version(exe)
     out_dir = Path(out_dir)
     cache_dir = out_dir / "cache"
-    scripts = {r: r.script(family, use_dsp) for r in requests}
-    digests = {r: _digest(r, scripts[r], version) for r in requests}
-    todo: dict[str, tuple[_Request, str]] = {}
-    for r in requests:
-        d = digests[r]
-        if d not in todo and not (cache_dir / f"{d}.json").is_file():
-            todo[d] = (r, scripts[r])
-    log.info(
-        "synthesis: %d modules, %d distinct runs to do, %d cached",
-        len(requests),
-        len(todo),
-        len(set(digests.values())) - len(todo),
-    )
+    digests, todo = _plan_runs(requests, family, use_dsp, version, cache_dir)
     _run_all(todo, out_dir, cache_dir, exe, jobs, timeout_s)
-
-    variants: dict[str, Any] = {}
-    peak = 0.0
-    for r in requests:
-        entry = read_json(cache_dir / f"{digests[r]}.json")
-        peak = max(peak, entry.get("peak_memory_mb", 0.0))
-        fig = resources(entry["cells"])
-        fig.update(
-            seconds=entry["seconds"],
-            cached=digests[r] not in todo,
-            digest=digests[r],
-            log=entry["log"],
-        )
-        v = variants.setdefault(r.variant, {"layers": {}, "warnings": []})
-        v["warnings"] += [f"{r.name}: {w}" for w in fig["warnings"]]
-        if r.is_top:
-            v["top"] = {"module": r.name, **fig}
-        else:
-            v["layers"][r.name] = {"layer": r.layer, "op_type": r.op_type, **fig}
-    for v in variants.values():
-        v["total_nodes"] = _sum(list(v["layers"].values()))
-        if "top" in v:
-            v["top_from"] = "stitched"
-        else:
-            v["top"] = {"module": None, **v["total_nodes"]}
-            v["top_from"] = "sum_of_nodes"
-        v["utilization"] = _utilization(v["top"], dev)
+    variants, peak = _collect(requests, digests, set(todo), cache_dir, dev)
 
     synth = {
         "tool": "yosys",
@@ -529,7 +417,10 @@ def run_synthesis(
         "seconds": round(time.monotonic() - start, 2),
         "peak_memory_mb": peak,
     }
-    write_json(out_dir / "synth.json", synth)
+    if finn_estimates is not None:
+        synth = attach_estimates(synth, finn_estimates)
+    synth.update(comparison(synth))
+    write_json(out_dir / SYNTH_FILE, synth)
     return synth
 
 
@@ -540,23 +431,36 @@ def _ratio(a: float, b: float) -> float | None:
     return round(a / b, 4) if b else None
 
 
-def comparison(synth: dict) -> dict:
-    """``acc32`` against ``exact`` (stitched tops): figures of both and the acc32/exact ratios.
+# Metric -> its ratio key (``bram36`` is reported as ``bram_ratio``).
+RATIOS = {"lut": "lut_ratio", "lutram": "lutram_ratio", "ff": "ff_ratio",
+          "bram36": "bram_ratio", "dsp": "dsp_ratio"}  # fmt: skip
 
-    Returns ``{}`` unless both variants are present. A ratio with a zero denominator is None.
+
+def _ratios(acc32: dict, exact: dict) -> dict[str, float | None]:
+    return {key: _ratio(acc32[m], exact[m]) for m, key in RATIOS.items()}
+
+
+def comparison(synth: dict) -> dict:
+    """``acc32`` against ``exact``: figures of both tops and the acc32/exact ratios.
+
+    Returns ``{}`` unless both variants are present. Otherwise ``exact`` and ``acc32`` (the
+    tops' :data:`~flow.hw.cells.METRICS`), the top ratios ``lut_ratio``, ``lutram_ratio``,
+    ``ff_ratio``, ``bram_ratio``, ``dsp_ratio``, and ``layer_ratios``: node name -> the same
+    five ratios, for every node synthesized in both variants. A zero denominator gives None.
     """
     variants = synth.get("variants", {})
     if "exact" not in variants or "acc32" not in variants:
         return {}
-    exact, acc32 = variants["exact"]["top"], variants["acc32"]["top"]
+    exact, acc32 = variants["exact"], variants["acc32"]
     return {
-        "exact": {m: exact[m] for m in METRICS},
-        "acc32": {m: acc32[m] for m in METRICS},
-        "lut_ratio": _ratio(acc32["lut"], exact["lut"]),
-        "lutram_ratio": _ratio(acc32["lutram"], exact["lutram"]),
-        "ff_ratio": _ratio(acc32["ff"], exact["ff"]),
-        "bram_ratio": _ratio(acc32["bram36"], exact["bram36"]),
-        "dsp_ratio": _ratio(acc32["dsp"], exact["dsp"]),
+        "exact": {m: exact["top"][m] for m in cells.METRICS},
+        "acc32": {m: acc32["top"][m] for m in cells.METRICS},
+        **_ratios(acc32["top"], exact["top"]),
+        "layer_ratios": {
+            name: _ratios(acc32["layers"][name], fig)
+            for name, fig in exact["layers"].items()
+            if name in acc32["layers"]
+        },
     }
 
 
@@ -593,90 +497,14 @@ def attach_estimates(synth: dict, finn_estimates: dict) -> dict:
     return out
 
 
-# ---------------------------------------------------------------------------- baselines
-
-BASELINE_METRICS = ("lut", "lutram", "ff", "bram36", "dsp")
-
-
-def baseline_from(synth: dict) -> dict:
-    """The part of a synthesis result that a baseline file stores (per node and top)."""
-    return {
-        "version": synth.get("version"),
-        "family": synth.get("family"),
-        "variants": {
-            name: {
-                "layers": {
-                    node: {m: fig[m] for m in BASELINE_METRICS} for node, fig in v["layers"].items()
-                },
-                "top": {m: v["top"][m] for m in BASELINE_METRICS},
-            }
-            for name, v in synth["variants"].items()
-        },
-    }
-
-
-def write_baseline(synth: dict, path: Path) -> None:
-    """Store :func:`baseline_from` of ``synth`` as a JSON baseline file."""
-    write_json(Path(path), baseline_from(synth))
-
-
-def check_against_baseline(
-    synth: dict, baseline_path: Path, tolerances: dict[str, float]
-) -> list[str]:
-    """Violations of a stored baseline, hls4ml style (an empty list when all is well).
-
-    ``tolerances`` maps a metric (:data:`BASELINE_METRICS`) to the allowed relative change,
-    e.g. ``{"lut": 0.10}``: a figure more than 10 % above *or below* its baseline is reported
-    as ``exact/MVAU_1 lut 1234 vs baseline 1000 (+23.4% > 10%)``. Nodes ("top" for the
-    stitched top) in the baseline but not in ``synth`` are reported too; new ones are not.
-    """
-    unknown = sorted(set(tolerances) - set(BASELINE_METRICS))
-    if unknown:
-        raise HardwareError(
-            f"unknown baseline metric(s) {', '.join(unknown)}; allowed: "
-            f"{', '.join(BASELINE_METRICS)}"
-        )
-    baseline = read_json(Path(baseline_path))
-    found = synth.get("variants", {})
-    problems = []
-    for vname, bvar in baseline.get("variants", {}).items():
-        if vname not in found:
-            problems.append(f"variant {vname} missing (in baseline {baseline_path})")
-            continue
-        ours_v = found[vname]
-        items = [*bvar.get("layers", {}).items()]
-        if "top" in bvar:
-            items.append(("top", bvar["top"]))
-        for node, bfig in items:
-            ours = ours_v.get("top") if node == "top" else ours_v["layers"].get(node)
-            if ours is None:
-                problems.append(f"{vname}/{node} missing (in baseline {baseline_path})")
-                continue
-            for metric, tol in tolerances.items():
-                if metric not in bfig:
-                    continue
-                got, want = ours[metric], bfig[metric]
-                if want == 0:
-                    if got != 0:
-                        problems.append(f"{vname}/{node} {metric} {got:g} vs baseline 0")
-                    continue
-                change = (got - want) / want
-                if abs(change) > tol:
-                    problems.append(
-                        f"{vname}/{node} {metric} {got:g} vs baseline {want:g} "
-                        f"({change:+.1%} > {tol * 100:g}%)"
-                    )
-    return problems
-
-
 def run_synth_stage(cfg, compile_dir: Path, hw_dir: Path, out_dir: Path) -> dict:
     """The synthesis stage: both variants, the acc32 comparison and FINN's estimates beside."""
-    _, device = device_of(cfg.compile.fpga_part)
+    _, device = cells.device_of(cfg.compile.fpga_part)
     hc = cfg.hardware
     variants = {"exact": hw_dir / "exact"}
     if hc.acc32:
         variants["acc32"] = hw_dir / "acc32"
-    synth = run_synthesis(
+    return run_synthesis(
         variants,
         out_dir,
         family=device.family,
@@ -685,10 +513,5 @@ def run_synth_stage(cfg, compile_dir: Path, hw_dir: Path, out_dir: Path) -> dict
         jobs=hc.synth_jobs,
         timeout_s=hc.synth_timeout_s,
         stitched_top=hc.synth_top,
+        finn_estimates=artifacts.FINN_RESOURCES.load(Path(compile_dir).parent),
     )
-    estimates = compile_dir / "report" / "estimate_layer_resources.json"
-    if estimates.exists():
-        synth = attach_estimates(synth, read_json(estimates))
-    synth.update(comparison(synth))
-    write_json(out_dir / "synth.json", synth)
-    return synth

@@ -16,6 +16,7 @@
 //   in0_data : PE elements of IN0_WIDTH bits (two's complement when IN0_SIGNED)
 //   in1_data : PE elements of IN1_WIDTH bits (two's complement when IN1_SIGNED)
 //   out_data : PE elements of OUT_WIDTH bits, element p = in0[p] + in1[p] mod 2^OUT_WIDTH
+// requires: out_queue.sv
 module add_streams #(
     parameter int PE = 1,
     parameter int IN0_WIDTH = 8,
@@ -52,41 +53,24 @@ module add_streams #(
     $error("add_streams: PE and all widths must be at least 1");
   end
 
-  // Input queues (head a0/b0).
-  logic [AW-1:0] a0, a1;
-  logic [BW-1:0] b0, b1;
-  logic [1:0] acnt, bcnt;
-  logic apush, bpush, fire;
+  // Input queues (out_queue.sv), heads a0/b0: in0_ready and in1_ready are registers.
+  logic [AW-1:0] a0;
+  logic [BW-1:0] b0;
+  logic a_valid, b_valid, fire;
   logic [OW-1:0] sum;
 
-  assign in0_ready = acnt != 2'd2;
-  assign in1_ready = bcnt != 2'd2;
-  assign apush = in0_valid && in0_ready;
-  assign bpush = in1_valid && in1_ready;
   // Both heads present and the output register free (or being emptied this cycle).
-  assign fire = acnt != 2'd0 && bcnt != 2'd0 && (!out_valid || out_ready);
+  assign fire = a_valid && b_valid && (!out_valid || out_ready);
 
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      acnt <= 2'd0;
-      bcnt <= 2'd0;
-    end else begin
-      acnt <= acnt + {1'b0, apush} - {1'b0, fire};
-      bcnt <= bcnt + {1'b0, bpush} - {1'b0, fire};
-    end
-    if (fire) begin
-      a0 <= a1;
-      b0 <= b1;
-    end
-    if (apush) begin
-      if (acnt == 2'd0 || (acnt == 2'd1 && fire)) a0 <= in0_data;
-      else a1 <= in0_data;
-    end
-    if (bpush) begin
-      if (bcnt == 2'd0 || (bcnt == 2'd1 && fire)) b0 <= in1_data;
-      else b1 <= in1_data;
-    end
-  end
+  out_queue #(.WIDTH(AW)) u_queue0 (
+      .clk, .rst_n, .in_valid(in0_valid), .in_ready(in0_ready), .in_data(in0_data),
+      .out_valid(a_valid), .out_ready(fire), .out_data(a0)
+  );
+
+  out_queue #(.WIDTH(BW)) u_queue1 (
+      .clk, .rst_n, .in_valid(in1_valid), .in_ready(in1_ready), .in_data(in1_data),
+      .out_valid(b_valid), .out_ready(fire), .out_data(b0)
+  );
 
   for (genvar p = 0; p < PE; p++) begin : g_pe
     logic [IN0_WIDTH-1:0] ae;

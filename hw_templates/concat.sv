@@ -21,6 +21,7 @@
 //   in1_data : SIMD elements of WIDTH1 bits, element s of word cf = in1 channel cf*SIMD + s
 //   out_data : SIMD elements of OUT_WIDTH bits, element s of word cf = output channel
 //              cf*SIMD + s (channel c < CHANNELS0 is in0's c, then in1's c - CHANNELS0)
+// requires: out_queue.sv
 module concat #(
     parameter int PIXELS = 4,
     parameter int CHANNELS0 = 2,
@@ -70,44 +71,40 @@ module concat #(
     $error("concat: OUT_WIDTH/OUT_SIGNED cannot hold the in1 type (WIDTH1, SIGNED1)");
   end
 
-  // Input queues (head a0/b0).
-  logic [AW-1:0] a0, a1;
-  logic [BW-1:0] b0, b1;
-  logic [1:0] acnt, bcnt;
-  logic apush, bpush, afire, bfire, fire, free;
-  logic a0_new, b0_new, a0_load, b0_load;
+  // Input queues (out_queue.sv), heads a0/b0: in0_ready and in1_ready are registers.
+  logic [AW-1:0] a0;
+  logic [BW-1:0] b0;
+  logic a_valid, b_valid, afire, bfire, fire, free;
   logic sel;  // 0: the next output word comes from in0, 1: from in1
   logic [C0_W-1:0] c0;
   logic [C1_W-1:0] c1;
   logic last0, last1;
   logic [OW-1:0] ext0, ext1;
 
-  assign in0_ready = acnt != 2'd2;
-  assign in1_ready = bcnt != 2'd2;
-  assign apush = in0_valid && in0_ready;
-  assign bpush = in1_valid && in1_ready;
   // The selected head is present and the output register free (or being emptied).
   assign free = !out_valid || out_ready;
-  assign afire = !sel && acnt != 2'd0 && free;
-  assign bfire = sel && bcnt != 2'd0 && free;
+  assign afire = !sel && a_valid && free;
+  assign bfire = sel && b_valid && free;
   assign fire = afire || bfire;
-  assign a0_new = acnt == 2'd0 || (acnt == 2'd1 && afire);
-  assign b0_new = bcnt == 2'd0 || (bcnt == 2'd1 && bfire);
-  assign a0_load = afire || (apush && acnt == 2'd0);
-  assign b0_load = bfire || (bpush && bcnt == 2'd0);
   assign last0 = c0 == C0_W'(CF0 - 1);
   assign last1 = c1 == C1_W'(CF1 - 1);
 
+  out_queue #(.WIDTH(AW)) u_queue0 (
+      .clk, .rst_n, .in_valid(in0_valid), .in_ready(in0_ready), .in_data(in0_data),
+      .out_valid(a_valid), .out_ready(!sel && free), .out_data(a0)
+  );
+
+  out_queue #(.WIDTH(BW)) u_queue1 (
+      .clk, .rst_n, .in_valid(in1_valid), .in_ready(in1_ready), .in_data(in1_data),
+      .out_valid(b_valid), .out_ready(sel && free), .out_data(b0)
+  );
+
   always_ff @(posedge clk) begin
     if (!rst_n) begin
-      acnt <= 2'd0;
-      bcnt <= 2'd0;
       sel <= 1'b0;
       c0 <= '0;
       c1 <= '0;
     end else begin
-      acnt <= acnt + {1'b0, apush} - {1'b0, afire};
-      bcnt <= bcnt + {1'b0, bpush} - {1'b0, bfire};
       if (afire) begin
         c0 <= last0 ? '0 : c0 + 1'b1;
         if (last0) sel <= 1'b1;
@@ -117,13 +114,6 @@ module concat #(
         if (last1) sel <= 1'b0;
       end
     end
-    // Queue data: the head loads when it is popped or when an empty queue is pushed; it takes
-    // the new word when the queue is (or becomes) empty, else the second entry. Written as
-    // load enable and 2:1 select so that synthesis maps it to one LUT per bit and the enable.
-    if (a0_load) a0 <= a0_new ? in0_data : a1;
-    if (apush && !a0_new) a1 <= in0_data;
-    if (b0_load) b0 <= b0_new ? in1_data : b1;
-    if (bpush && !b0_new) b1 <= in1_data;
   end
 
   // Sign- or zero-extension of each element to OUT_WIDTH bits (never narrower: checked).

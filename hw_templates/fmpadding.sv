@@ -18,6 +18,7 @@
 // Streams (element i at bits [(i+1)*W-1 : i*W]):
 //   in_data  : SIMD elements of WIDTH bits, element s of word cf = channel cf*SIMD + s
 //   out_data : the same format
+// requires: out_queue.sv
 module fmpadding #(
     parameter int IFM_H = 4,
     parameter int IFM_W = 4,
@@ -56,9 +57,7 @@ module fmpadding #(
     $error("fmpadding: padding amounts must not be negative");
   end
 
-  logic [DW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop;
+  logic en, push, word_valid;  // en: the output queue has room
 
   logic [OH_W-1:0] oh, oh_n;
   logic [OW_W-1:0] ow, ow_n;
@@ -69,11 +68,11 @@ module fmpadding #(
   logic begun;  // the current frame has produced a word (its first input word was offered)
   logic [DW-1:0] word;
 
-  assign en = qcnt != 2'd2;
   assign in_pix = row_in && col_in;
   assign in_ready = en && in_pix;
   // An input word needs its input; a padding word needs none, once the frame has begun.
-  assign push = en && (in_valid || (!in_pix && begun));
+  assign word_valid = in_valid || (!in_pix && begun);
+  assign push = en && word_valid;
   assign word = in_pix ? in_data : '0;
 
   assign last_cf = cf == CF_W'(CF - 1);
@@ -107,21 +106,9 @@ module fmpadding #(
     end
   end
 
-  // Output queue (same structure as in thresholding.sv; each template stays self-contained).
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= word;
-      else q1 <= word;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(DW)) u_queue (
+      .clk, .rst_n, .in_valid(word_valid), .in_ready(en), .in_data(word), .out_valid,
+      .out_ready, .out_data
+  );
 endmodule

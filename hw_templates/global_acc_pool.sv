@@ -18,6 +18,7 @@
 // Streams (element i at bits [(i+1)*W-1 : i*W]):
 //   in_data  : PE elements of IN_WIDTH bits, element p of word pix*CF + cf = x[pix][cf*PE+p]
 //   out_data : PE elements of OUT_WIDTH bits, element p of word cf = sum_pix x[pix][cf*PE+p]
+// requires: out_queue.sv
 module global_acc_pool #(
     parameter int CHANNELS = 4,
     parameter int PE = 1,
@@ -52,15 +53,12 @@ module global_acc_pool #(
   // Running sums of the channel folds.
   logic [OW-1:0] acc_mem[CF];
 
-  logic [OW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop, accept, first, last;
+  logic en, accept, first, last;  // the output queue has room: the pipeline may advance
   logic [OW-1:0] sum;
 
   logic [CF_W-1:0] cf;
   logic [PIX_W-1:0] pix;
 
-  assign en = qcnt != 2'd2;
   assign in_ready = en;
   assign accept = in_valid && en;
   assign first = pix == '0;
@@ -94,22 +92,9 @@ module global_acc_pool #(
     if (accept) acc_mem[cf] <= sum;
   end
 
-  // Output queue (same structure as in mvau.sv; each template stays self-contained).
-  assign push = accept && last;
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= sum;
-      else q1 <= sum;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(in_valid && last), .in_ready(en), .in_data(sum), .out_valid,
+      .out_ready, .out_data
+  );
 endmodule

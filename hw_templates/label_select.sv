@@ -10,6 +10,7 @@
 // Streams (element i at bits [(i+1)*W-1 : i*W]):
 //   in_data  : PE elements of IN_WIDTH bits, element p of word f is label f*PE + p
 //   out_data : OUT_WIDTH bits, the winning label index (unsigned)
+// requires: out_queue.sv
 module label_select #(
     parameter int NUM_LABELS = 10,
     parameter int PE = 1,
@@ -38,16 +39,13 @@ module label_select #(
     $error("label_select: OUT_WIDTH cannot hold NUM_LABELS-1");
   end
 
-  logic [OUT_WIDTH-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop;
+  logic en;  // the output queue has room: the pipeline may advance
 
   logic [NF_W-1:0] f;
   logic signed [XW-1:0] best_v, cand_v;
   logic [IDX_W-1:0] best_i, cand_i;
   logic accept, last;
 
-  assign en = qcnt != 2'd2;
   assign in_ready = en;
   assign accept = in_valid && en;
   assign last = f == NF_W'(NF - 1);
@@ -81,22 +79,9 @@ module label_select #(
     end
   end
 
-  // Output queue (same structure as in mvau.sv; each template stays self-contained).
-  assign push = accept && last;
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= cand_i;
-      else q1 <= cand_i;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(OUT_WIDTH)) u_queue (
+      .clk, .rst_n, .in_valid(in_valid && last), .in_ready(en), .in_data(cand_i),
+      .out_valid, .out_ready, .out_data
+  );
 endmodule

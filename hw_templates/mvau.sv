@@ -16,6 +16,7 @@
 //   out_data : PE elements of ACC_WIDTH bits, element p of word nf = y[nf*PE + p]
 // Weight file ($readmemh, one hex line per address nf*SF + sf, NF*SF lines): PE*SIMD*W_WIDTH
 // bits, element p*SIMD + s = W[nf*PE + p][sf*SIMD + s] (flow/hw/memfiles.mvau_weight_lines).
+// requires: out_queue.sv
 module mvau #(
     parameter int MW = 4,
     parameter int MH = 4,
@@ -63,10 +64,7 @@ module mvau #(
   // Input vector buffer, written in fold 0 and read back in folds 1..NF-1.
   logic [SIMD*IN_WIDTH-1:0] ibuf[SF];
 
-  // 2-entry output queue (head q0); en says the pipeline may advance this cycle.
-  logic [OW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop;
+  logic en;  // the output queue has room: the pipeline may advance
   logic [OW-1:0] result;
 
   logic [SF_W-1:0] sf;
@@ -80,7 +78,6 @@ module mvau #(
   logic [PE*SIMD*W_WIDTH-1:0] a_w;
   logic [PE*ACC_WIDTH-1:0] acc;
 
-  assign en = qcnt != 2'd2;
   assign in_ready = en && nf == '0;
   assign issue = en && (nf != '0 || in_valid);
 
@@ -141,22 +138,9 @@ module mvau #(
     if (en && a_valid) acc <= result;
   end
 
-  // Output queue.
-  assign push = en && a_valid && a_last;
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= result;
-      else q1 <= result;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(a_valid && a_last), .in_ready(en), .in_data(result),
+      .out_valid, .out_ready, .out_data
+  );
 endmodule

@@ -13,6 +13,7 @@
 // Streams (element i at bits [(i+1)*W-1 : i*W]):
 //   in_data  : PE elements of WIDTH bits, element p of word cf*K + k = x[k][cf*PE + p]
 //   out_data : PE elements of WIDTH bits, element p of word cf = y[cf*PE + p]
+// requires: out_queue.sv
 module pool #(
     parameter int CHANNELS = 4,
     parameter int K = 4,
@@ -39,14 +40,11 @@ module pool #(
     $error("pool: K must be at least 1");
   end
 
-  logic [OW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop, accept, first, last;
+  logic en, accept, first, last;  // the output queue has room: the pipeline may advance
 
   logic [K_W-1:0] k;
   logic [OW-1:0] best, cand;
 
-  assign en = qcnt != 2'd2;
   assign in_ready = en;
   assign accept = in_valid && en;
   assign first = k == '0;
@@ -72,22 +70,9 @@ module pool #(
     if (accept) best <= cand;
   end
 
-  // Output queue (same structure as in mvau.sv; each template stays self-contained).
-  assign push = accept && last;
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= cand;
-      else q1 <= cand;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(in_valid && last), .in_ready(en), .in_data(cand), .out_valid,
+      .out_ready, .out_data
+  );
 endmodule

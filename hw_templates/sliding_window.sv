@@ -41,6 +41,7 @@
 // Streams (element i at bits [(i+1)*W-1 : i*W]):
 //   in_data  : SIMD elements of WIDTH bits, element s of word cf = channel cf*SIMD + s
 //   out_data : SIMD elements of WIDTH bits, the same channels of the window pixel
+// requires: out_queue.sv
 module sliding_window #(
     parameter int IFM_H = 5,
     parameter int IFM_W = 5,
@@ -142,9 +143,7 @@ module sliding_window #(
   logic signed [DCW-1:0] drows;  // complete rows written beyond R (row R + drows is partial)
   logic signed [DCW-1:0] khs;
 
-  logic [DW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop;
+  logic en;  // the output queue has room: the pipeline may advance
   logic a_valid;
   logic [DW-1:0] a_data;
   logic last_oh, last_ow, last_kh, last_kw, last_cf;
@@ -249,7 +248,6 @@ module sliding_window #(
   end
 
   // ---- Registered RAM read (stage A) and 2-entry output queue. --------------------------
-  assign en = qcnt != 2'd2;
   assign raddr = rbase + AW'(rpos);
 
   always_ff @(posedge clk) begin
@@ -261,21 +259,9 @@ module sliding_window #(
     if (issue) a_data <= mem[raddr];
   end
 
-  assign push = en && a_valid;
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= a_data;
-      else q1 <= a_data;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(DW)) u_queue (
+      .clk, .rst_n, .in_valid(a_valid), .in_ready(en), .in_data(a_data), .out_valid,
+      .out_ready, .out_data
+  );
 endmodule

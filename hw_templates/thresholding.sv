@@ -14,6 +14,7 @@
 // Threshold file ($readmemh, one hex line per fold cf, CF lines): PE*NUM_STEPS*THR_WIDTH bits,
 // element p*NUM_STEPS + k = T[cf*PE + p][k] (flow/hw/memfiles.threshold_lines). Thresholds
 // have the signedness of the input (IN_SIGNED).
+// requires: out_queue.sv
 module thresholding #(
     parameter int CHANNELS = 4,
     parameter int PE = 1,
@@ -59,9 +60,7 @@ module thresholding #(
   (* rom_style = ROM_STYLE *) logic [PE*NUM_STEPS*THR_WIDTH-1:0] trom[CF];
   initial $readmemh(THRESHOLD_FILE, trom);
 
-  logic [OW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop;
+  logic en;  // the output queue has room: the pipeline may advance
   logic [OW-1:0] result;
 
   logic [CF_W-1:0] cf;
@@ -69,7 +68,6 @@ module thresholding #(
   logic [PE*IN_WIDTH-1:0] a_x;
   logic [PE*NUM_STEPS*THR_WIDTH-1:0] a_t;
 
-  assign en = qcnt != 2'd2;
   assign in_ready = en;
 
   always_ff @(posedge clk) begin
@@ -108,22 +106,9 @@ module thresholding #(
     assign result[p*OUT_WIDTH+:OUT_WIDTH] = y;
   end
 
-  // Output queue (same structure as in mvau.sv; each template stays self-contained).
-  assign push = en && a_valid;
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= result;
-      else q1 <= result;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(a_valid), .in_ready(en), .in_data(result), .out_valid,
+      .out_ready, .out_data
+  );
 endmodule

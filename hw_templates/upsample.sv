@@ -31,6 +31,7 @@
 // Streams (element i at bits [(i+1)*W-1 : i*W]):
 //   in_data  : SIMD elements of WIDTH bits, element s of word cf = channel cf*SIMD + s
 //   out_data : SIMD elements of WIDTH bits, the same channels of the source pixel
+// requires: out_queue.sv
 module upsample #(
     parameter int IN_H = 4,
     parameter int IN_W = 4,
@@ -110,9 +111,7 @@ module upsample #(
   logic rbuf;
   logic [AW-1:0] raddr;
 
-  logic [DW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop;
+  logic en;  // the output queue has room: the pipeline may advance
   logic a_valid;
   logic [DW-1:0] a_data;
   logic last_ry, last_ix, last_sx, last_cf, pix_done, rep_done, row_done;
@@ -177,7 +176,6 @@ module upsample #(
   end
 
   // ---- Registered RAM read (stage A) and 2-entry output queue. --------------------------
-  assign en = qcnt != 2'd2;
   assign raddr = rbuf ? AW'(ROWW) + AW'(rpos) : AW'(rpos);
 
   always_ff @(posedge clk) begin
@@ -189,22 +187,9 @@ module upsample #(
     if (issue) a_data <= mem[raddr];
   end
 
-  // Output queue (same structure as in sliding_window.sv; each template stays self-contained).
-  assign push = en && a_valid;
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= a_data;
-      else q1 <= a_data;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(DW)) u_queue (
+      .clk, .rst_n, .in_valid(a_valid), .in_ready(en), .in_data(a_data), .out_valid,
+      .out_ready, .out_data
+  );
 endmodule

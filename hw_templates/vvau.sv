@@ -18,6 +18,7 @@
 //   out_data : PE elements of ACC_WIDTH bits, element p of word cf = y[cf*PE + p]
 // Weight file ($readmemh, one hex line per address cf*K + k, CF*K lines): PE*W_WIDTH bits,
 // element p = W[cf*PE + p][k] (flow/hw/memfiles_conv.vvau_weight_lines).
+// requires: out_queue.sv
 module vvau #(
     parameter int CHANNELS = 4,
     parameter int K = 9,
@@ -62,10 +63,7 @@ module vvau #(
   (* rom_style = ROM_STYLE *) logic [PE*W_WIDTH-1:0] wrom[CF*K];
   initial $readmemh(WEIGHT_FILE, wrom);
 
-  // 2-entry output queue (head q0); en says the pipeline may advance this cycle.
-  logic [OW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop, accept;
+  logic en, accept;  // the output queue has room: the pipeline may advance
   logic [OW-1:0] result;
 
   logic [K_W-1:0] k;
@@ -77,7 +75,6 @@ module vvau #(
   logic [PE*W_WIDTH-1:0] a_w;
   logic [OW-1:0] acc;
 
-  assign en = qcnt != 2'd2;
   assign in_ready = en;
   assign accept = en && in_valid;
 
@@ -126,22 +123,9 @@ module vvau #(
     if (en && a_valid) acc <= result;
   end
 
-  // Output queue (same structure as in mvau.sv; each template stays self-contained).
-  assign push = en && a_valid && a_last;
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {1'b0, push} - {1'b0, pop};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= result;
-      else q1 <= result;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(a_valid && a_last), .in_ready(en), .in_data(result),
+      .out_valid, .out_ready, .out_data
+  );
 endmodule

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from flow.inspect import inspect_build
-from flow.synthesize import check_against_baseline, write_baseline
+from tests.synthesis_baselines import check_against_baseline, write_baseline
 
 BASELINE = Path(__file__).parent / "baselines" / "tiny_synth.json"
 TOLERANCES = {"lut": 0.15, "ff": 0.15, "bram36": 0.5, "dsp": 0.0}

@@ -19,8 +19,10 @@ from flow import synthesize as syn
 from flow.errors import HardwareError, ToolError
 from flow.hardware import assemble_plan, write_plan
 from flow.hw import memfiles
+from flow.hw.cells import cell_counts, device_of, resources
 from flow.ops.base import HwNode
 from flow.util import write_json
+from tests.synthesis_baselines import check_against_baseline, write_baseline
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "hw_templates"
 BASELINES = Path(__file__).parent / "baselines"
@@ -278,8 +280,8 @@ def test_unknown_part_lists_the_known_ones(tmp_path: Path, fake_yosys: FakeYosys
         syn.run_synthesis({"exact": tmp_path}, tmp_path / "out", part="xczu3eg-sbva484-1-e")
     with pytest.raises(HardwareError, match=r"family must be one of xc7, xcup, not 'xc6s'"):
         syn.run_synthesis({"exact": tmp_path}, tmp_path / "out", family="xc6s")
-    assert syn.device_of("xc7z020clg484-1")[1].bram36 == 140
-    assert syn.device_of("XCZU3EG-sbva484-1-e")[1].lut == 70560
+    assert device_of("xc7z020clg484-1")[1].bram36 == 140
+    assert device_of("XCZU3EG-sbva484-1-e")[1].lut == 70560
     assert fake_yosys.ran == []
 
 
@@ -288,9 +290,9 @@ def test_unknown_part_lists_the_known_ones(tmp_path: Path, fake_yosys: FakeYosys
 
 def test_stat_json_of_yosys_070_is_parsed() -> None:
     stat = json.loads((BASELINES / "stat_mvau_xc7.json").read_text())
-    cells = syn.cell_counts(stat)
+    cells = cell_counts(stat)
     assert cells["RAMB36E1"] == 2 and cells["LUT6"] == 122
-    fig = syn.resources(cells)
+    fig = resources(cells)
     assert fig["lut"] == 73 + 49 + 98 + 113 + 122 + 4  # LUT2..LUT6 and 4 INV
     assert fig["lutram"] == 16  # RAM64X1S
     assert (fig["ff"], fig["bram36"], fig["dsp"], fig["carry"]) == (139, 2.0, 0, 15)
@@ -303,7 +305,7 @@ def test_cell_classes_and_unknown_cells_warn() -> None:
         "FDRE": 5, "FDCE": 1, "RAMB18E2": 3, "RAMB36E2": 1, "DSP48E2": 4, "CARRY8": 2,
         "BUFG": 1, "IBUF": 9, "MUXF7": 2, "$_DFF_P_": 7, "XORCY": 1,
     }  # fmt: skip
-    fig = syn.resources(cells)
+    fig = resources(cells)
     assert (fig["lut"], fig["lutram"], fig["ff"]) == (3, 4 + 16 + 3 + 2, 6)
     assert (fig["bram36"], fig["dsp"], fig["carry"], fig["muxf"]) == (2.5, 4, 2, 2)
     assert fig["cells"] == cells
@@ -314,9 +316,9 @@ def test_cell_classes_and_unknown_cells_warn() -> None:
 
 def test_stat_json_without_design_entry() -> None:
     stat = {"modules": {"\\top": {"num_cells_by_type": {"LUT2": 3}}}}
-    assert syn.cell_counts(stat) == {"LUT2": 3}
+    assert cell_counts(stat) == {"LUT2": 3}
     with pytest.raises(HardwareError, match="no 'design' entry and 2 modules"):
-        syn.cell_counts({"modules": {"a": {}, "b": {}}})
+        cell_counts({"modules": {"a": {}, "b": {}}})
 
 
 # ------------------------------------------------------------- comparison and estimates
@@ -375,12 +377,12 @@ def test_baseline_check_reports_each_deviation(tmp_path: Path) -> None:
     base = _synth(exact={"layers": {"MVAU_1": _fig(1000, 200), "MVAU_2": _fig(10, 0)},
                          "top": _fig(2000, 500, 4.0)})  # fmt: skip
     path = tmp_path / "baseline.json"
-    syn.write_baseline(base, path)
-    assert syn.check_against_baseline(base, path, {"lut": 0.1, "ff": 0.1, "bram36": 0}) == []
+    write_baseline(base, path)
+    assert check_against_baseline(base, path, {"lut": 0.1, "ff": 0.1, "bram36": 0}) == []
 
     now = _synth(exact={"layers": {"MVAU_1": _fig(1234, 205), "MVAU_3": _fig(1, 1)},
                         "top": _fig(1900, 500, 4.5)})  # fmt: skip
-    problems = syn.check_against_baseline(now, path, {"lut": 0.1, "ff": 0.05, "bram36": 0.1})
+    problems = check_against_baseline(now, path, {"lut": 0.1, "ff": 0.05, "bram36": 0.1})
     assert problems == [
         "exact/MVAU_1 lut 1234 vs baseline 1000 (+23.4% > 10%)",
         "exact/MVAU_2 missing (in baseline " + str(path) + ")",
@@ -388,11 +390,9 @@ def test_baseline_check_reports_each_deviation(tmp_path: Path) -> None:
     ]
     grown = _synth(exact={"layers": {"MVAU_1": _fig(1000, 200), "MVAU_2": _fig(10, 3)},
                           "top": _fig(2000, 500, 4.0)})  # fmt: skip
-    assert syn.check_against_baseline(grown, path, {"ff": 0.5}) == [
-        "exact/MVAU_2 ff 3 vs baseline 0"
-    ]
+    assert check_against_baseline(grown, path, {"ff": 0.5}) == ["exact/MVAU_2 ff 3 vs baseline 0"]
     with pytest.raises(HardwareError, match=r"unknown baseline metric\(s\) luts; allowed: lut"):
-        syn.check_against_baseline(now, path, {"luts": 0.1})
+        check_against_baseline(now, path, {"luts": 0.1})
 
 
 # ------------------------------------------------------------------------------ slow ones

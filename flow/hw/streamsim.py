@@ -1,11 +1,13 @@
 """Cycle-accurate stream simulation of one module with Verilator.
 
-A generated SystemVerilog testbench wraps a device under test (DUT) that has the template
-stream interface (``clk``, ``rst_n``, ``in_valid/in_ready/in_data``,
-``out_valid/out_ready/out_data``). It feeds input words from a hex file, optionally inserts
-seeded random gaps on ``in_valid`` and random back-pressure on ``out_ready``, writes the
-output words to a file and stops after the expected number of outputs or after a cycle
-limit. :func:`simulate_stream` drives that one-input, one-output interface;
+A testbench wraps a device under test (DUT) that has the template stream interface
+(``clk``, ``rst_n``, ``in_valid/in_ready/in_data``, ``out_valid/out_ready/out_data``). Its
+parts are real SystemVerilog in ``tb_streams.sv`` (:data:`TB_LIBRARY`): a source per input
+stream feeds words from a hex file, a sink per output stream writes the words it receives,
+both with optional seeded random gaps on ``valid`` and back-pressure on ``ready``, and a
+control stops the run after the expected number of outputs or after a cycle limit. Only the
+top that wires them to the DUT is generated (:func:`ports_testbench`), from one list of
+:class:`Stream`. :func:`simulate_stream` drives that one-input, one-output interface;
 :func:`simulate_ports` drives any number of input and output streams, each named by its port
 prefix (``in0`` for ``in0_valid/in0_ready/in0_data``), with its own stall probability.
 
@@ -34,6 +36,8 @@ from flow.errors import HardwareError
 from flow.hw.tools import run_tool, verilator
 
 TB_TOP = "a2q_stream_tb"
+# The testbench's sources, streams, stall generator and control (real SystemVerilog).
+TB_LIBRARY = Path(__file__).with_name("tb_streams.sv")
 # Verilator's C++ is compiled at -O1: builds are twice as fast as the default -Os and the
 # simulation speed is about the same for stream-sized designs.
 _OPT = "-O1"
@@ -113,195 +117,99 @@ def _check_ports(kind: str, widths: Mapping[str, int]) -> None:
             )
 
 
+@dataclass(frozen=True)
+class Stream:
+    """One stream of the device under test, as the testbench drives or watches it."""
+
+    prefix: str
+    """The DUT's port prefix: ``in0`` for ``in0_valid/in0_ready/in0_data``."""
+    width: int
+    """Word width in bits."""
+    name: str
+    """The testbench's name for it, also its plusarg prefix: ``i<k>`` for input ``k``,
+    ``o<k>`` for output ``k``."""
+
+    @property
+    def is_input(self) -> bool:
+        return self.name.startswith("i")
+
+
+def streams(inputs: Mapping[str, int], outputs: Mapping[str, int]) -> list[Stream]:
+    """The one stream description (port prefix -> word width) of a testbench and its runs,
+    inputs first, each side in the given order; :class:`HardwareError` for bad ports."""
+    _check_ports("input", inputs)
+    _check_ports("output", outputs)
+    clash = set(inputs) & set(outputs)
+    if clash:
+        raise HardwareError(f"port prefixes {sorted(clash)} are both inputs and outputs")
+    return [Stream(p, w, f"i{k}") for k, (p, w) in enumerate(inputs.items())] + [
+        Stream(p, w, f"o{k}") for k, (p, w) in enumerate(outputs.items())
+    ]
+
+
+def _stream_block(s: Stream, k: int) -> str:
+    """Signals and the source or sink of stream ``s``, ``k``-th in the generator's path."""
+    n, index = s.name, s.name[1:]
+    ports = [".clk", ".rst_n", f".rng_in(rng{k})", f".rng_out(rng{k + 1})"]
+    if not s.is_input:
+        ports += [f".done(done[{index}])", f".done_next(done_next[{index}])"]
+    ports += [f".valid({n}_valid)", f".ready({n}_ready)", f".data({n}_data)"]
+    sep = ",\n      "
+    return (
+        f"  // {'input' if s.is_input else 'output'} {index}: {s.prefix}, {s.width} bits\n"
+        f"  logic {n}_valid, {n}_ready;\n"
+        f"  logic [{s.width - 1}:0] {n}_data;\n"
+        f"  a2q_tb_{'source' if s.is_input else 'sink'} #(\n"
+        f'      .WIDTH({s.width}),\n      .NAME("{n}")\n'
+        f"  ) {n} (\n      {sep.join(ports)}\n  );\n"
+    )
+
+
 def ports_testbench(
     top: str,
     params: Mapping[str, ParamValue],
     inputs: Mapping[str, int],
     outputs: Mapping[str, int],
 ) -> str:
-    """The SystemVerilog testbench (module ``a2q_stream_tb``) around a multi-stream ``top``.
+    """The testbench top (module ``a2q_stream_tb``) around a multi-stream ``top``.
 
-    ``inputs`` and ``outputs`` map each stream's port prefix to its word width, in the order
-    the streams are numbered: input ``i`` is driven through ``{prefix}_valid/_ready/_data``
-    and known to the run-time arguments as ``i<i>``, output ``j`` as ``o<j>``.
-
-    Run-time plusargs: ``+stats=FILE +max_cycles=N +seed=N``, per input ``+i<i>=FILE``, per
-    output ``+o<j>=FILE +o<j>_n=N``, and per stream optional ``+i<i>_bits=B +i<i>_thr=T``
-    (``+o<j>_...``): a stall (no word offered, or ``ready`` low) with probability
-    ``T / 2^B`` in each cycle, drawn from one xorshift32 generator stepped for the inputs in
-    order, then for the outputs. The stats file gets ``status``, ``cycles``, per input
-    ``i<i>_consumed`` (words taken by the DUT), per output ``o<j>_got`` and ``o<j>_extra``
-    (outputs seen after that stream's expected last one, watched for 32 cycles after the
-    last expected output of all streams).
+    ``inputs`` and ``outputs`` map each stream's port prefix to its word width (see
+    :func:`streams`). The top wires one ``a2q_tb_source`` or ``a2q_tb_sink`` of
+    :data:`TB_LIBRARY` (which documents the run-time plusargs and the stats file) to each of
+    the DUT's streams, and the stall generator through them all.
     """
     if not _IDENT.match(top):
         raise HardwareError(f"top module name {top!r} is not a SystemVerilog identifier")
-    _check_ports("input", inputs)
-    _check_ports("output", outputs)
-    clash = set(inputs) & set(outputs)
-    if clash:
-        raise HardwareError(f"port prefixes {sorted(clash)} are both inputs and outputs")
+    ss = streams(inputs, outputs)
+    n_out = len(outputs)
     overrides = ",\n      ".join(_sv_param(k, v) for k, v in params.items())
     param_block = f" #(\n      {overrides}\n  )" if overrides else ""
-    ins = list(inputs.items())
-    outs = list(outputs.items())
-    decls, conns, reads, drive, collect, stats = [], [], [], [], [], []
-    for i, (prefix, width) in enumerate(ins):
-        n = f"i{i}"
-        decls.append(
-            f"  // input {i}: {prefix}, {width} bits\n"
-            f"  logic {n}_valid = 1'b0;\n"
-            f"  logic {n}_ready;\n"
-            f"  logic [{width - 1}:0] {n}_data = '0, {n}_w;\n"
-            f"  logic [{width - 1}:0] {n}_words[$];\n"
-            f"  int {n}_next, {n}_bits, {n}_thr;"
-        )
-        conns += [f".{prefix}_{sig}({n}_{sig})" for sig in ("valid", "ready", "data")]
-        reads.append(
-            f'    if (!$value$plusargs("{n}=%s", path)) $fatal(1, "missing +{n}");\n'
-            f'    if (!$value$plusargs("{n}_bits=%d", {n}_bits)) {n}_bits = 0;\n'
-            f'    if (!$value$plusargs("{n}_thr=%d", {n}_thr)) {n}_thr = 0;\n'
-            f'    fd = $fopen(path, "r");\n'
-            f'    if (fd == 0) $fatal(1, "cannot open %s", path);\n'
-            f"    while (!$feof(fd)) begin\n"
-            f'      r = $fscanf(fd, "%h\\n", {n}_w);\n'
-            f"      if (r == 1) {n}_words.push_back({n}_w);\n"
-            f"    end\n"
-            f"    $fclose(fd);"
-        )
-        drive.append(
-            f"      if ({n}_valid && {n}_ready) {n}_next++;\n"
-            f"      // A word once offered stays offered until taken (stream protocol).\n"
-            f"      if (!({n}_valid && !{n}_ready)) begin\n"
-            f"        rng = step(rng);\n"
-            f"        if ({n}_next < {n}_words.size() && !stalls(rng, {n}_bits, {n}_thr)) begin\n"
-            f"          {n}_valid <= 1'b1;\n"
-            f"          {n}_data <= {n}_words[{n}_next];\n"
-            f"        end else begin\n"
-            f"          {n}_valid <= 1'b0;\n"
-            f"        end\n"
-            f"      end"
-        )
-        stats.append(f'    $fwrite(fd, "{n}_consumed %0d\\n", {n}_next);')
-    for j, (prefix, width) in enumerate(outs):
-        n = f"o{j}"
-        decls.append(
-            f"  // output {j}: {prefix}, {width} bits\n"
-            f"  logic {n}_valid;\n"
-            f"  logic {n}_ready = 1'b0;\n"
-            f"  logic [{width - 1}:0] {n}_data;\n"
-            f"  int {n}_fd, {n}_n, {n}_got, {n}_extra, {n}_bits, {n}_thr;\n"
-            f"  bit {n}_done;"
-        )
-        conns += [f".{prefix}_{sig}({n}_{sig})" for sig in ("valid", "ready", "data")]
-        reads.append(
-            f'    if (!$value$plusargs("{n}=%s", path) || !$value$plusargs("{n}_n=%d", {n}_n))\n'
-            f'      $fatal(1, "missing +{n} or +{n}_n");\n'
-            f'    if (!$value$plusargs("{n}_bits=%d", {n}_bits)) {n}_bits = 0;\n'
-            f'    if (!$value$plusargs("{n}_thr=%d", {n}_thr)) {n}_thr = 0;\n'
-            f"    {n}_done = {n}_n == 0;\n"
-            f'    {n}_fd = $fopen(path, "w");\n'
-            f'    if ({n}_fd == 0) $fatal(1, "cannot open %s", path);'
-        )
-        collect.append(
-            f"      if ({n}_valid && {n}_ready) begin\n"
-            f"        if ({n}_done) begin\n"
-            f"          {n}_extra++;\n"
-            f"        end else begin\n"
-            f'          $fwrite({n}_fd, "%h\\n", {n}_data);\n'
-            f"          {n}_got++;\n"
-            f"          {n}_done = {n}_got == {n}_n;\n"
-            f"        end\n"
-            f"      end\n"
-            f"      rng = step(rng);\n"
-            f"      {n}_ready <= {n}_done || !stalls(rng, {n}_bits, {n}_thr);"
-        )
-        stats.append(
-            f'    $fwrite(fd, "{n}_got %0d\\n{n}_extra %0d\\n", {n}_got, {n}_extra);\n'
-            f"    $fclose({n}_fd);"
-        )
-    all_done = " && ".join(f"o{j}_done" for j in range(len(outs)))
-    port_list = (
-        ", ".join(f"{p} ({w} bits)" for p, w in ins)
-        + " -> "
-        + ", ".join(f"{p} ({w} bits)" for p, w in outs)
+    conns = [".clk", ".rst_n"] + [
+        f".{s.prefix}_{sig}({s.name}_{sig})" for s in ss for sig in ("valid", "ready", "data")
+    ]
+    port_list = " -> ".join(
+        ", ".join(f"{s.prefix} ({s.width} bits)" for s in ss if s.is_input == side)
+        for side in (True, False)
     )
-    nl = "\n"
-    conn_text = ",\n      ".join([".clk(clk)", ".rst_n(rst_n)", *conns])
+    rngs = ", ".join(f"rng{k}" for k in range(len(ss) + 1))
+    blocks = "\n".join(_stream_block(s, k) for k, s in enumerate(ss))
+    conn_text = ",\n      ".join(conns)
     return f"""\
 // Generated by a2q-flow {__version__} (flow/hw/streamsim.py); do not edit.
 // Stream testbench for {top}: {port_list}.
 module {TB_TOP};
-  localparam int DRAIN = 32;
+  logic clk, rst_n;
+  int unsigned {rngs};  // the stall generator's state, passed through every stream
+  bit [{n_out - 1}:0] done, done_next;
 
-  logic clk = 1'b0;
-  logic rst_n = 1'b0;
+  a2q_tb_control #(.N_OUT({n_out})) control (
+      .clk, .rst_n, .rng(rng0), .rng_next(rng{len(ss)}), .done, .done_next
+  );
 
-{nl.join(decls)}
-
+{blocks}
   {top}{param_block} dut (
       {conn_text}
   );
-
-  string stats_path;
-  int seed, drain;
-  longint max_cycles, cycles;
-  int unsigned rng;
-  bit done;
-
-  // xorshift32: the same stall pattern for the same seed on every simulator.
-  function automatic int unsigned step(int unsigned x);
-    x = x ^ (x << 13);
-    x = x ^ (x >> 17);
-    return x ^ (x << 5);
-  endfunction
-
-  // A stall with probability thr / 2^bits (never when thr is 0).
-  function automatic bit stalls(int unsigned x, int bits, int unsigned thr);
-    return thr != 0 && (x & ((32'd1 << bits) - 1)) < thr;
-  endfunction
-
-  task automatic finish(string status);
-    int fd;
-    fd = $fopen(stats_path, "w");
-    $fwrite(fd, "status %s\\ncycles %0d\\n", status, cycles);
-{nl.join(stats)}
-    $fclose(fd);
-    $finish;
-  endtask
-
-  initial begin
-    int fd, r;
-    string path;
-    if (!$value$plusargs("stats=%s", stats_path)
-        || !$value$plusargs("max_cycles=%d", max_cycles)) begin
-      $fatal(1, "missing plusargs");
-    end
-    if (!$value$plusargs("seed=%d", seed)) seed = 1;
-    rng = int'(seed) * 32'h9E3779B9 + 32'h1234567;
-    if (rng == 0) rng = 1;
-{nl.join(reads)}
-    done = {all_done};
-    repeat (4) @(posedge clk);
-    @(negedge clk) rst_n = 1'b1;
-  end
-
-  always #5 clk = ~clk;
-
-  always @(posedge clk) begin
-    if (rst_n) begin
-      if (!done) cycles++;
-{nl.join(drive)}
-{nl.join(collect)}
-      done = {all_done};
-      if (done) begin
-        drain++;
-        if (drain > DRAIN) finish("ok");
-      end else if (cycles >= max_cycles) begin
-        finish("timeout");
-      end
-    end
-  end
 endmodule
 """
 
@@ -375,7 +283,7 @@ def _runtime_library(exe: str, workdir: Path) -> Path | None:
 def _build(tb: str, sources: Sequence[Path], top: str, workdir: Path) -> tuple[Path, float]:
     """Build (or find in the cache) the simulator of testbench text ``tb`` around ``top``."""
     exe = verilator()
-    srcs = [Path(s).resolve() for s in sources]
+    srcs = [TB_LIBRARY, *(Path(s).resolve() for s in sources)]
     for s in srcs:
         if not s.is_file():
             raise HardwareError(f"simulation source {s} does not exist")
@@ -420,18 +328,6 @@ def _build(tb: str, sources: Sequence[Path], top: str, workdir: Path) -> tuple[P
     return binary, time.monotonic() - start
 
 
-def build_simulator(
-    sources: Sequence[Path],
-    top: str,
-    params: Mapping[str, ParamValue],
-    in_width: int,
-    out_width: int,
-    workdir: Path,
-) -> tuple[Path, float]:
-    """Build (or find in the cache) the simulator binary; returns (binary, build seconds)."""
-    return _build(stream_testbench(top, params, in_width, out_width), sources, top, workdir)
-
-
 def build_ports_simulator(
     sources: Sequence[Path],
     top: str,
@@ -440,7 +336,8 @@ def build_ports_simulator(
     outputs: Mapping[str, int],
     workdir: Path,
 ) -> tuple[Path, float]:
-    """:func:`build_simulator` for :func:`ports_testbench` (port prefix -> word width)."""
+    """Build (or find in the cache) the simulator of :func:`ports_testbench` around ``top``
+    (port prefix -> word width); returns (binary, build seconds)."""
     return _build(ports_testbench(top, params, inputs, outputs), sources, top, workdir)
 
 
@@ -473,6 +370,110 @@ def _stall_fraction(prefix: str, p: float) -> tuple[int, int]:
 _RESERVED_RUN_FILES = re.compile(r"(stats\.txt|sim\.log|in\.hex|out\.hex|[io][0-9]+\.hex)\Z")
 
 
+def _checked_inputs(
+    inputs: Mapping[str, tuple[int, Sequence[int]]],
+    outputs: Mapping[str, tuple[int, int]],
+    stall_seed: int | None,
+    stalls: Mapping[str, float] | None,
+) -> tuple[dict[str, list[int]], dict[str, int], dict[str, tuple[int, int]]]:
+    """Input words and output counts per port prefix, checked, and each stream's stall
+    fraction ``(bits, thr)``; :class:`HardwareError` naming the first bad value."""
+    widths = {k: v[0] for k, v in inputs.items()}
+    words = {k: [int(w) for w in v[1]] for k, v in inputs.items()}
+    n_out = {k: int(v[1]) for k, v in outputs.items()}
+    single = len(inputs) == 1 and len(outputs) == 1
+    for prefix, ws in words.items():
+        for i, word in enumerate(ws):
+            if not 0 <= word < 1 << widths[prefix]:
+                where = "" if single else f" of {prefix}"
+                raise HardwareError(
+                    f"input word {i}{where} = {word} does not fit {widths[prefix]} bits"
+                )
+    for prefix, n in n_out.items():
+        if n < 0:
+            what = "n_outputs" if single else f"the output count of {prefix}"
+            raise HardwareError(f"{what} must be >= 0, not {n}")
+    levels = {k: DEFAULT_INPUT_STALL for k in inputs} | {k: DEFAULT_OUTPUT_STALL for k in outputs}
+    if stalls:
+        if stall_seed is None:
+            raise HardwareError("per-port stalls need a stall_seed")
+        unknown = set(stalls) - set(levels)
+        if unknown:
+            raise HardwareError(f"stalls name unknown ports {sorted(unknown)}")
+        levels |= dict(stalls)
+    return words, n_out, {k: _stall_fraction(k, p) for k, p in levels.items()}
+
+
+def _run_args(
+    run_dir: Path,
+    ss: list[Stream],
+    words: dict[str, list[int]],
+    n_out: dict[str, int],
+    stalls: dict[str, tuple[int, int]] | None,
+) -> list[str]:
+    """The per-stream plusargs of a run (see :data:`TB_LIBRARY`); writes the input files."""
+    args = []
+    for s in ss:
+        path = run_dir / f"{s.name}.hex"
+        if s.is_input:
+            digits = (s.width + 3) // 4
+            path.write_text("".join(f"{w:0{digits}x}\n" for w in words[s.prefix]))
+            args.append(f"+{s.name}={path}")
+        else:
+            args += [f"+{s.name}={path}", f"+{s.name}_n={n_out[s.prefix]}"]
+        if stalls is not None:
+            bits, thr = stalls[s.prefix]
+            args += [f"+{s.name}_bits={bits}", f"+{s.name}_thr={thr}"]
+    return args
+
+
+def _check_counts(
+    top: str,
+    where: str,
+    stats: dict[str, str],
+    ss: list[Stream],
+    words: dict[str, list[int]],
+    n_out: dict[str, int],
+    got: dict[str, list[int]],
+    max_cycles: int,
+) -> None:
+    """:class:`HardwareError` unless every output delivered exactly its words in time and
+    every input word was taken (``where`` names the simulation)."""
+    ins = [s.prefix for s in ss if s.is_input]
+    outs = [s.prefix for s in ss if not s.is_input]
+    consumed = {s.prefix: int(stats[f"{s.name}_consumed"]) for s in ss if s.is_input}
+    extra = {s.prefix: int(stats[f"{s.name}_extra"]) for s in ss if not s.is_input}
+    single = len(ins) == 1 and len(outs) == 1
+    if stats["status"] == "timeout":
+        if single:
+            (p_in,), (p_out,) = ins, outs
+            delivered = f"{len(got[p_out])} of {n_out[p_out]} output words"
+            taken = f"{consumed[p_in]} of {len(words[p_in])} inputs"
+        else:
+            delivered = "output words " + ", ".join(
+                f"{p}: {len(got[p])} of {n_out[p]}" for p in outs
+            )
+            taken = "input words " + ", ".join(
+                f"{p}: {consumed[p]} of {len(words[p])}" for p in ins
+            )
+        raise HardwareError(
+            f"{top} delivered {delivered} within {max_cycles} cycles, consuming {taken} {where}"
+        )
+    for p in outs:
+        if extra[p]:
+            on = "" if single else f" on {p}"
+            raise HardwareError(
+                f"{top} delivered {extra[p]} more output words than the {n_out[p]} "
+                f"expected{on} {where}"
+            )
+    for p in ins:
+        if consumed[p] != len(words[p]):
+            of = "" if single else f" {p}"
+            raise HardwareError(
+                f"{top} consumed only {consumed[p]} of {len(words[p])}{of} input words {where}"
+            )
+
+
 def simulate_ports(
     sources: Sequence[Path],
     top: str,
@@ -502,36 +503,10 @@ def simulate_ports(
     """
     in_widths = {k: v[0] for k, v in inputs.items()}
     out_widths = {k: v[0] for k, v in outputs.items()}
-    _check_ports("input", in_widths)
-    _check_ports("output", out_widths)
-    words = {k: [int(w) for w in v[1]] for k, v in inputs.items()}
-    n_out = {k: int(v[1]) for k, v in outputs.items()}
-    single = len(inputs) == 1 and len(outputs) == 1
-    for prefix, ws in words.items():
-        limit = (1 << in_widths[prefix]) - 1
-        for i, word in enumerate(ws):
-            if not 0 <= word <= limit:
-                where = "" if single else f" of {prefix}"
-                raise HardwareError(
-                    f"input word {i}{where} = {word} does not fit {in_widths[prefix]} bits"
-                )
-    for prefix, n in n_out.items():
-        if n < 0:
-            what = "n_outputs" if single else f"the output count of {prefix}"
-            raise HardwareError(f"{what} must be >= 0, not {n}")
-    levels = {k: DEFAULT_INPUT_STALL for k in inputs} | {k: DEFAULT_OUTPUT_STALL for k in outputs}
-    if stalls:
-        if stall_seed is None:
-            raise HardwareError("per-port stalls need a stall_seed")
-        unknown = set(stalls) - set(levels)
-        if unknown:
-            raise HardwareError(f"stalls name unknown ports {sorted(unknown)}")
-        levels |= dict(stalls)
-    fractions = {k: _stall_fraction(k, p) for k, p in levels.items()}
-    total_in = sum(len(ws) for ws in words.values())
-    total_out = sum(n_out.values())
+    ss = streams(in_widths, out_widths)
+    words, n_out, fractions = _checked_inputs(inputs, outputs, stall_seed, stalls)
     if max_cycles is None:
-        max_cycles = 100_000 + 1_000 * (total_in + total_out)
+        max_cycles = 100_000 + 1_000 * (sum(map(len, words.values())) + sum(n_out.values()))
 
     # The simulator runs in its own folder, so every path handed to it must be absolute.
     workdir = Path(workdir).resolve()
@@ -548,56 +523,17 @@ def simulate_ports(
         f"+stats={run_dir / 'stats.txt'}",
         f"+max_cycles={max_cycles}",
         f"+seed={stall_seed or 0}",
+        *_run_args(run_dir, ss, words, n_out, None if stall_seed is None else fractions),
     ]
-    names = {}
-    for i, prefix in enumerate(inputs):
-        names[prefix] = n = f"i{i}"
-        digits = (in_widths[prefix] + 3) // 4
-        (run_dir / f"{n}.hex").write_text("".join(f"{w:0{digits}x}\n" for w in words[prefix]))
-        args.append(f"+{n}={run_dir / f'{n}.hex'}")
-    for j, prefix in enumerate(outputs):
-        names[prefix] = n = f"o{j}"
-        args += [f"+{n}={run_dir / f'{n}.hex'}", f"+{n}_n={n_out[prefix]}"]
-    if stall_seed is not None:
-        for prefix, (bits, thr) in fractions.items():
-            args += [f"+{names[prefix]}_bits={bits}", f"+{names[prefix]}_thr={thr}"]
     run_seconds = run_tool(args, cwd=run_dir, log_path=run_dir / "sim.log", timeout=timeout_s)
     stats = _read_stats(run_dir / "stats.txt")
     got = {
-        p: [int(line, 16) for line in (run_dir / f"{names[p]}.hex").read_text().split()]
-        for p in outputs
+        s.prefix: [int(line, 16) for line in (run_dir / f"{s.name}.hex").read_text().split()]
+        for s in ss
+        if not s.is_input
     }
-    consumed = {p: int(stats[f"{names[p]}_consumed"]) for p in inputs}
-    extra = {p: int(stats[f"{names[p]}_extra"]) for p in outputs}
     where = f"(simulation of {top} in {run_dir})"
-    if stats["status"] == "timeout":
-        if single:
-            (p_in,), (p_out,) = inputs, outputs
-            delivered = f"{len(got[p_out])} of {n_out[p_out]} output words"
-            taken = f"{consumed[p_in]} of {len(words[p_in])} inputs"
-        else:
-            delivered = "output words " + ", ".join(
-                f"{p}: {len(got[p])} of {n_out[p]}" for p in outputs
-            )
-            taken = "input words " + ", ".join(
-                f"{p}: {consumed[p]} of {len(words[p])}" for p in inputs
-            )
-        raise HardwareError(
-            f"{top} delivered {delivered} within {max_cycles} cycles, consuming {taken} {where}"
-        )
-    for p in outputs:
-        if extra[p]:
-            on = "" if single else f" on {p}"
-            raise HardwareError(
-                f"{top} delivered {extra[p]} more output words than the {n_out[p]} "
-                f"expected{on} {where}"
-            )
-    for p in inputs:
-        if consumed[p] != len(words[p]):
-            of = "" if single else f" {p}"
-            raise HardwareError(
-                f"{top} consumed only {consumed[p]} of {len(words[p])}{of} input words {where}"
-            )
+    _check_counts(top, where, stats, ss, words, n_out, got, max_cycles)
     shutil.rmtree(run_dir, ignore_errors=True)
     return PortsResult(got, int(stats["cycles"]), build_seconds, run_seconds)
 

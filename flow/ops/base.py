@@ -18,8 +18,8 @@ import numpy as np
 from qonnx.core.datatype import DataType
 
 from flow.errors import HardwareError
+from flow.hw.templates import TEMPLATE_DIR
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hw_templates"
 WIDE_ACC = 32
 # ROMs of at least this many bits (in the exact variant) go to block RAM, smaller ones to
 # LUT logic. Left to Yosys, the choice flips with the word width, so the exact and acc32

@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from flow.hw.streamsim import ParamValue, SimResult, simulate_stream
-
-TEMPLATES = Path(__file__).resolve().parents[2] / "hw_templates"
+from flow.hw.templates import template_paths
 
 
 @pytest.fixture(scope="session")
@@ -35,7 +34,7 @@ def simulate(sim_workdir: Path) -> SimulateFn:
         **kwargs: object,
     ) -> SimResult:
         return simulate_stream(
-            [TEMPLATES / f"{template}.sv"],
+            template_paths(template),
             template,
             params,
             in_width,

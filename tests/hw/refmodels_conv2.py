@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 
 from flow.hw.streamsim import ParamValue, PortsResult, simulate_ports
+from flow.hw.templates import template_paths
 
-from .conftest import TEMPLATES
 from .refmodels import wrap
 
 
@@ -64,5 +64,5 @@ def simulate_templates(
 ) -> PortsResult:
     """:func:`simulate_ports` of one template of hw_templates/ in the shared build cache."""
     return simulate_ports(
-        [TEMPLATES / f"{template}.sv"], template, params, inputs, outputs, workdir, **kwargs
+        template_paths(template), template, params, inputs, outputs, workdir, **kwargs
     )

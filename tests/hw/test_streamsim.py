@@ -8,8 +8,7 @@ import pytest
 
 from flow.errors import HardwareError
 from flow.hw.streamsim import simulate_stream, stream_testbench
-
-from .conftest import TEMPLATES
+from flow.hw.templates import template_paths
 
 # The label_select build of test_label_select's default config: one output per 5 words.
 PARAMS = {"NUM_LABELS": 10, "PE": 2, "IN_WIDTH": 8, "IN_SIGNED": 1}
@@ -36,7 +35,7 @@ def test_surplus_outputs_are_an_error(simulate) -> None:
 def test_inputs_are_checked_before_building(tmp_path: Path) -> None:
     with pytest.raises(HardwareError, match="input word 1 = 65536 does not fit 16 bits"):
         simulate_stream(
-            [TEMPLATES / "label_select.sv"],
+            template_paths("label_select"),
             "label_select",
             PARAMS,
             16,
@@ -59,6 +58,6 @@ def test_relative_workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     # `a2q run` builds under a relative build/ folder; the simulator runs in its own folder.
     monkeypatch.chdir(tmp_path)
     res = simulate_stream(
-        [TEMPLATES / "label_select.sv"], "label_select", PARAMS, 16, 4, FRAME, 1, Path("rel")
+        template_paths("label_select"), "label_select", PARAMS, 16, 4, FRAME, 1, Path("rel")
     )
     assert res.outputs == [5]

@@ -8,8 +8,8 @@ import pytest
 
 from flow.errors import HardwareError
 from flow.hw.streamsim import _stall_fraction, ports_testbench, simulate_ports, stream_testbench
+from flow.hw.templates import template_paths
 
-from .conftest import TEMPLATES
 from .refmodels_conv2 import simulate_templates
 
 ADD = {"PE": 1, "IN0_WIDTH": 4, "IN1_WIDTH": 4, "OUT_WIDTH": 5}
@@ -56,7 +56,7 @@ def test_stall_probabilities() -> None:
 
 
 def test_stall_settings_are_checked(tmp_path: Path) -> None:
-    src = [TEMPLATES / "add_streams.sv"]
+    src = template_paths("add_streams")
     ins = {"in0": (4, [1]), "in1": (4, [2])}
     with pytest.raises(HardwareError, match="per-port stalls need a stall_seed"):
         simulate_ports(src, "add_streams", ADD, ins, {"out": (5, 1)}, tmp_path, stalls={"out": 0})
