@@ -6,7 +6,7 @@ from pathlib import Path
 
 from flow.errors import A2QError
 from flow.metrics import metric_named
-from flow.pipeline import STAGE_NAMES, stage_status
+from flow.stages import STAGE_NAMES, stage_status
 from flow.util import read_json
 
 

@@ -75,9 +75,10 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 import flow
+from flow.artifacts import STAGE_MARKER
 from flow.errors import A2QError
 from flow.metrics import ACCURACY, METRICS, PSNR, Metric, metric_named
-from flow.pipeline import MARKER, STAGE_NAMES
+from flow.stages import STAGE_NAMES
 from flow.util import atomic_write_bytes, atomic_write_text, file_digest, read_json
 
 REPORT_DIR = "report"
@@ -471,7 +472,7 @@ class _Build:
 
     def stage_digests(self) -> dict[str, str]:
         """Stage name -> digest of every finished stage, in pipeline order (then by name)."""
-        found = {p.parent.name: p for p in self.dir.glob(f"*/{MARKER}")}
+        found = {p.parent.name: p for p in self.dir.glob(f"*/{STAGE_MARKER}")}
         order = [s for s in STAGE_NAMES if s in found] + sorted(set(found) - set(STAGE_NAMES))
         digests = {stage: _dict(_load(found[stage])).get("digest") for stage in order}
         return {stage: str(d) for stage, d in digests.items() if d}
