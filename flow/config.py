@@ -120,7 +120,7 @@ class ExportConfig:
     atol: float = 1e-4
     # Fraction of check samples allowed beyond atol or with another argmax: an activation at
     # a rounding tie can land one level apart in PyTorch (float32) and numpy execution. For
-    # images it is a fraction of output pixels, here and in the compile stage's HW-vs-QONNX
+    # images it is a fraction of output pixels, here and in the verify stage's HW-vs-QONNX
     # check (at a tie, QONNX's float32 and FINN's integer thresholds may round apart).
     max_mismatch_fraction: float = 0.02
 

@@ -14,7 +14,7 @@ A sweep YAML names a base config and axes::
 Each point is a normal build under ``build/sweeps/<name>/builds/`` (cached and resumable);
 a failed point is recorded with its error and the others go on. A baseline is trained the
 same way at every P, so it is built once per remaining combination and evaluated at each P
-with wrap-around (the compile stage's overflow study): its rows carry ``wrap_<k>``.
+with wrap-around (the verify stage's overflow study): its rows carry ``wrap_<k>``.
 Writes ``summary.json`` and ``summary.csv`` (one row per point, plus per-group means).
 
 Every point of a sweep is scored by one metric (:mod:`flow.metrics`), ``k`` = ``accuracy``

@@ -189,7 +189,7 @@ def test_tiny_super_resolution_sweep_end_to_end(tmp_path):
     from flow.report import render_build_report, render_sweep_report
 
     write_config(tmp_path, copy.deepcopy(SR_TINY), "base.yaml")
-    data = {"name": "sr", "base": "base.yaml", "until": "compile",
+    data = {"name": "sr", "base": "base.yaml", "until": "verify",
             "axes": {"method": ["baseline", "a2q_plus"], "acc_bits": [11, 13]}}  # fmt: skip
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
