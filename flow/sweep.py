@@ -41,6 +41,7 @@ from typing import Any
 
 import yaml
 
+from flow import artifacts
 from flow.config import is_superres, load_config
 from flow.errors import A2QError, ConfigError
 from flow.logs import setup_logging
@@ -239,8 +240,8 @@ def point_rows(point: Point, build: Path, result: dict, metric: str | None = Non
     """
     metrics = _get(build / "train" / "metrics.json") or {}
     acc = _get(build / "compile" / "accumulators.json") or []
-    verify = _get(build / "compile" / "verify.json") or {}
-    overflow = _get(build / "compile" / "overflow.json") or {}
+    verify = artifacts.VERIFY.load(build, {})
+    overflow = artifacts.OVERFLOW.load(build, {})
     synth = _get(build / "synth" / "synth.json") or {}
     top = (synth.get("variants", {}).get("exact", {}) or {}).get("top", {})
     wide = (synth.get("variants", {}).get("acc32", {}) or {}).get("top", {})

@@ -20,7 +20,7 @@ from tests.conftest import TINY, write_config
 ESPCN = Path(__file__).resolve().parents[1] / "configs" / "espcn_samples.yaml"
 
 
-def _sweep(tmp_path, axes, until="compile", extra=None):
+def _sweep(tmp_path, axes, until="verify", extra=None):
     write_config(tmp_path, copy.deepcopy(TINY), "base.yaml")
     data = {"name": "t", "base": "base.yaml", "axes": axes, "until": until, **(extra or {})}
     path = tmp_path / "sweep.yaml"
@@ -91,8 +91,8 @@ def _sr_build(root: Path, name: str = "b") -> Path:
         "metric": "psnr", "float_psnr": 27.5, "quant_psnr": 27.25, "bicubic_psnr": 26.0,
         "layers": [{"name": "conv1", "sparsity": 0.25}]})  # fmt: skip
     write_json(build / "compile" / "accumulators.json", [{"name": "conv1", "exact_bits": 13}])
-    write_json(build / "compile" / "verify.json", {"metric": "psnr", "hw_psnr": 27.2})
-    write_json(build / "compile" / "overflow.json", {"metric": "psnr", "wrap_study": [
+    write_json(build / "verify" / "verify.json", {"metric": "psnr", "hw_psnr": 27.2})
+    write_json(build / "verify" / "overflow.json", {"metric": "psnr", "wrap_study": [
         {"acc_bits": 9, "psnr": 16.5, "overflow_events": 59197},
         {"acc_bits": 10, "psnr": 27.1, "overflow_events": 2}]})  # fmt: skip
     return build
@@ -137,7 +137,7 @@ def test_super_resolution_rows_carry_the_psnr_keys(tmp_path):
 def test_old_builds_without_a_metric_are_accuracy(tmp_path):
     build = tmp_path / "old"
     write_json(build / "train" / "metrics.json", {"float_accuracy": 98.0, "quant_accuracy": 97.0})
-    write_json(build / "compile" / "overflow.json",
+    write_json(build / "verify" / "overflow.json",
                {"wrap_study": [{"acc_bits": 10, "accuracy": 91.0}]})  # fmt: skip
     point = Point("p", {"method": "baseline", "acc_bits": 10}, [], [10])
     (row,) = point_rows(point, build, OK)
