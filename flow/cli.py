@@ -9,23 +9,9 @@ import sys
 from pathlib import Path
 
 from flow.errors import A2QError
+from flow.logs import setup_logging
 
 log = logging.getLogger("flow")
-
-
-def _setup_logging(quiet: bool, log_file: Path | None = None) -> None:
-    root = logging.getLogger("flow")
-    root.setLevel(logging.INFO)
-    root.handlers.clear()
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.WARNING if quiet else logging.INFO)
-    console.setFormatter(logging.Formatter("%(levelname).1s %(message)s"))
-    root.addHandler(console)
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        fh = logging.FileHandler(log_file)
-        fh.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        root.addHandler(fh)
 
 
 def cmd_bounds(args: argparse.Namespace) -> int:
@@ -44,7 +30,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config, args.set)
     build_root = Path(args.build_dir)
-    _setup_logging(args.quiet, build_root / cfg.name / "log.txt")
+    setup_logging(args.quiet, build_root / cfg.name / "log.txt")
     results = run_pipeline(
         cfg,
         build_root,
@@ -78,7 +64,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not model.is_file():
         raise A2QError(f"{model}: no such QONNX file")
     out = Path(args.out) if args.out else Path(args.build_dir) / model.stem / "compile"
-    _setup_logging(args.quiet, out / "log.txt")
+    setup_logging(args.quiet, out / "log.txt")
     result = compile_model(model, out, cfg.compile, args.input_datatype or input_datatype(cfg))
     print(format_accumulators(result["accumulators"]))
     print(f"HW graph written to {out / 'hw.onnx'}")
@@ -89,7 +75,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from flow.report.sweep_report import render_sweep_report
     from flow.sweep import run_sweep
 
-    _setup_logging(args.quiet)
+    setup_logging(args.quiet)
     summary = run_sweep(args.sweep, Path(args.build_dir), jobs=args.jobs, quiet=args.quiet)
     out = Path(args.build_dir) / "sweeps" / summary["name"]
     failed = [r["point"] for r in summary["points"] if r["status"] != "ok"]
@@ -120,7 +106,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from flow.bench import run_bench
 
-    _setup_logging(True)
+    setup_logging(True)
     configs = [Path(c) for c in args.configs] or sorted(Path("configs").glob("*.yaml"))
     report = run_bench(configs, Path(args.build_dir), Path(args.out), fresh=args.fresh)
     for name, r in report["benchmarks"].items():
@@ -209,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``a2q`` console script."""
     args = build_parser().parse_args(argv)
     if not logging.getLogger("flow").handlers:
-        _setup_logging(getattr(args, "quiet", False))
+        setup_logging(getattr(args, "quiet", False))
     try:
         return args.func(args)
     except A2QError as e:

@@ -5,8 +5,8 @@ cleanup and conversion to FINN, tidy-up, input annotation (the accelerator takes
 pixels), streamlining, host tail, conversion to HW layers with standalone thresholds, width
 minimization (FINN's, then our exact widths), folding, FINN's estimates. The result is
 ``hw.onnx`` (abstract MVAU / Thresholding / LabelSelect nodes) plus ``accumulators.json``,
-``verify.json`` (fidelity), ``overflow.json`` (independent overflow check) and
-``report/estimate_*.json`` under FINN's file names.
+``sums.json``, ``host_tail.json``, ``time_per_step.json`` and ``report/estimate_*.json`` under
+FINN's file names. The ``verify`` stage (:mod:`flow.verify`) checks the result.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 from qonnx.transformation.make_input_chanlast import MakeInputChannelsLast
 from qonnx.util.cleanup import cleanup_model
 
-from flow import bounds, ops
+from flow import artifacts, bounds, ops
 from flow.config import BuildConfig, CompileConfig, LayerPlan, dataset_pixel_bits, layer_plans
 from flow.errors import CompileError
 from flow.finn_compat import finn_api, init_finn
@@ -55,6 +55,8 @@ from flow.passes import (
     hw_layer_summary,
 )
 from flow.passes.exact_accumulator_width import mac_weight_matrix
+from flow.qonnx_weights import exported_integer_weights
+from flow.stages import stage_file
 from flow.util import atomic_write_bytes, write_json
 
 log = logging.getLogger(__name__)
@@ -556,7 +558,10 @@ def compile_model(
     input_datatype: str,
     plans: list[LayerPlan] | None = None,
 ) -> dict[str, Any]:
-    """Compile a QONNX model to ``out_dir/hw.onnx``; write ``accumulators.json`` and reports."""
+    """Compile a QONNX model to ``out_dir/hw.onnx``; write ``accumulators.json`` and reports.
+
+    ``out_dir`` holds what a build's ``compile/`` folder holds (:mod:`flow.artifacts`).
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     init_finn(out_dir / "finn_build")
     ctx = CompileContext(out_dir=out_dir, cc=cc, input_datatype=input_datatype, plans=plans)
@@ -565,11 +570,9 @@ def compile_model(
     except Exception as e:
         raise CompileError(f"{qonnx_path}: cannot read as an ONNX model: {e}") from None
     if plans is not None:
-        from flow.export import exported_integer_weights
-
         ctx.plan_weights = [q for _, q in exported_integer_weights(model)]
     timings: dict[str, float] = {}
-    steps_dir = out_dir / "steps"
+    steps_dir = stage_file(out_dir, artifacts.COMPILE_STEPS)
     steps_dir.mkdir(exist_ok=True)
     for i, (name, step) in enumerate(STEPS):
         t0 = time.perf_counter()
@@ -580,11 +583,14 @@ def compile_model(
     summary = hw_layer_summary(model)
     table = accumulator_table(summary, plans, ctx.layer_of, ctx.finn_widths)
     sums = sums_table(summary)
-    write_json(out_dir / "time_per_step.json", timings)
-    write_json(out_dir / "accumulators.json", table)
-    write_json(out_dir / "sums.json", sums)
-    write_json(out_dir / "host_tail.json", ctx.host_tail)
-    atomic_write_bytes(out_dir / "hw.onnx", model.model.SerializeToString())
+    for artifact, data in (
+        (artifacts.TIME_PER_STEP, timings),
+        (artifacts.ACCUMULATORS, table),
+        (artifacts.SUMS, sums),
+        (artifacts.HOST_TAIL, ctx.host_tail),
+    ):
+        write_json(stage_file(out_dir, artifact), data)
+    atomic_write_bytes(stage_file(out_dir, artifacts.HW_ONNX), model.model.SerializeToString())
     return {
         "accumulators": table,
         # graph order
@@ -602,25 +608,16 @@ def input_datatype(cfg: BuildConfig) -> str:
     return f"UINT{bits}"
 
 
-def run_compile(cfg: BuildConfig, export_dir: Path, out_dir: Path) -> dict:
-    """The compile stage: compile, then verify fidelity and overflow on the test set."""
-    from flow.verify import run_verification
-
+def run_compile(cfg: BuildConfig, build_dir: Path, out_dir: Path) -> dict:
+    """The compile stage: the build's QONNX model to the HW graph in ``out_dir``."""
     t0 = time.perf_counter()
-    plans = layer_plans(cfg)
     result = compile_model(
-        export_dir / "model.onnx", out_dir, cfg.compile, input_datatype(cfg), plans
+        artifacts.QONNX.at(build_dir), out_dir, cfg.compile, input_datatype(cfg), layer_plans(cfg)
     )
-    # The checks pair MAC nodes with layers in graph order, which a residual block may
-    # change; the width table records which node computes which layer.
-    by_name = {p.name: p for p in plans}
-    node_layer = {r["node"]: r["name"] for r in result["accumulators"]}
-    graph_plans = [by_name[node_layer[n]] for n in result["mac_nodes"]]
-    verification = run_verification(cfg, export_dir / "model.onnx", out_dir, graph_plans)
     result["seconds"] = round(time.perf_counter() - t0, 2)
-    return {**result, **verification}
+    return result
 
 
 def hw_summary(out_dir: Path) -> dict[str, dict]:
     """The per-node summary of a compiled ``hw.onnx`` (weights, thresholds, widths, folding)."""
-    return hw_layer_summary(ModelWrapper(str(out_dir / "hw.onnx")))
+    return hw_layer_summary(ModelWrapper(str(stage_file(out_dir, artifacts.HW_ONNX))))

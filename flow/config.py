@@ -2,19 +2,17 @@
 
 A config is a tree of frozen dataclasses. ``load_config`` rejects unknown keys (with a
 did-you-mean), wrong types and out-of-range values, each error naming the key path and what is
-allowed; ``validate`` then cross-checks values against each other (e.g. a target accumulator
-width that admits no non-zero weight) and checks that a dataset path exists.
+allowed (:mod:`flow.config_parse`); ``validate`` then cross-checks values against each other
+(e.g. a target accumulator width that admits no non-zero weight) and checks that a dataset
+path exists.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import hashlib
 import json
 import re
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,7 +21,8 @@ import yaml
 
 from flow import bounds
 from flow.archs import MacSpec, Shape, arch_specs
-from flow.data import SUPERRES_DATASETS
+from flow.config_parse import build, suggest
+from flow.data.base import SUPERRES_DATASETS
 from flow.errors import ConfigError, DataError
 
 Method = Literal["baseline", "a2q", "a2q_plus"]
@@ -121,7 +120,7 @@ class ExportConfig:
     atol: float = 1e-4
     # Fraction of check samples allowed beyond atol or with another argmax: an activation at
     # a rounding tie can land one level apart in PyTorch (float32) and numpy execution. For
-    # images it is a fraction of output pixels, here and in the compile stage's HW-vs-QONNX
+    # images it is a fraction of output pixels, here and in the verify stage's HW-vs-QONNX
     # check (at a tie, QONNX's float32 and FINN's integer thresholds may round apart).
     max_mismatch_fraction: float = 0.02
 
@@ -181,6 +180,13 @@ class HardwareConfig:
     synth_timeout_s: int = 1800
 
 
+# Keys that say how a stage runs on this machine, not what it computes: left out of the stage
+# cache key, so another thread count, device or ``sweep --jobs`` reuses finished stages.
+RESOURCE_KEYS = frozenset(
+    {"train.device", "train.threads", "hardware.synth_jobs", "hardware.synth_timeout_s"}
+)
+
+
 @dataclass(frozen=True)
 class BuildConfig:
     """One build: everything from data to export for one network."""
@@ -196,8 +202,14 @@ class BuildConfig:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
 
     def section_digest(self, *sections: str) -> str:
-        """A stable hash of the named top-level sections (used for stage caching)."""
-        blob = {s: to_dict(getattr(self, s)) for s in sections}
+        """A stable hash of the named top-level sections (used for stage caching), without
+        their machine resources (:data:`RESOURCE_KEYS`)."""
+        blob = {}
+        for s in sections:
+            value = to_dict(getattr(self, s))
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if f"{s}.{k}" not in RESOURCE_KEYS}
+            blob[s] = value
         text = json.dumps(blob, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -253,119 +265,6 @@ def _range_for(path: str) -> tuple[float, float] | None:
     return _RANGES.get(generic)
 
 
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
-    if origin in (types.UnionType, typing.Union):
-        return " or ".join(_type_name(a) for a in typing.get_args(tp))
-    if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return "a mapping"
-    if tp is type(None):
-        return "null"
-    if dataclasses.is_dataclass(tp):
-        return "a mapping"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        tp, str(tp)
-    )
-
-
-def _convert(value: Any, tp: Any, path: str) -> Any:
-    """Convert a YAML value to ``tp``; raise ConfigError naming ``path`` on mismatch."""
-    origin = typing.get_origin(tp)
-    if origin in (types.UnionType, typing.Union):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _convert(value, arg, path)
-            except ConfigError:
-                pass
-        raise ConfigError(f"{path}: must be {_type_name(tp)}, not {value!r}")
-    if origin is Literal:
-        allowed = typing.get_args(tp)
-        if value not in allowed:
-            hint = _suggest(str(value), [str(a) for a in allowed])
-            raise ConfigError(
-                f"{path}: must be one of {', '.join(map(repr, allowed))}, not {value!r}{hint}"
-            )
-        return value
-    if origin is list:
-        if not isinstance(value, list):
-            raise ConfigError(f"{path}: must be {_type_name(tp)}, not {value!r}")
-        (inner,) = typing.get_args(tp)
-        return [_convert(v, inner, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{path}: must be a mapping, not {value!r}")
-        _, inner = typing.get_args(tp)
-        return {str(k): _convert(v, inner, f"{path}.{k}") for k, v in value.items()}
-    if dataclasses.is_dataclass(tp):
-        return _build(tp, value, path)
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{path}: must be true or false, not {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{path}: must be an integer, not {value!r}")
-        return _check_range(value, path)
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{path}: must be a number, not {value!r}")
-        return _check_range(float(value), path)
-    if tp is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{path}: must be a string, not {value!r}")
-        return value
-    raise TypeError(f"unsupported config type {tp!r} at {path}")  # a bug in this module
-
-
-def _check_range(value: float, path: str) -> float:
-    rng = _range_for(path)
-    if rng is not None and not rng[0] <= value <= rng[1]:
-        lo, hi = rng
-        raise ConfigError(f"{path}: must be in {lo:g}..{hi:g}, not {value!r}")
-    return value
-
-
-def _suggest(word: str, candidates: list[str]) -> str:
-    close = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def _build(cls: type, data: Any, path: str) -> Any:
-    if not isinstance(data, dict):
-        where = path or "the config file"
-        raise ConfigError(f"{where}: must be a mapping of keys, not {data!r}")
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
-    for key, value in data.items():
-        sub = f"{path}.{key}" if path else str(key)
-        if key not in fields:
-            hint = _suggest(str(key), list(fields))
-            allowed = ", ".join(fields)
-            raise ConfigError(f"{sub}: unknown key{hint}; allowed keys here: {allowed}")
-        kwargs[key] = _convert(value, hints[key], sub)
-    missing = [
-        n
-        for n, f in fields.items()
-        if n not in kwargs
-        and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-    ]
-    if missing:
-        where = f"{path}." if path else ""
-        raise ConfigError(f"{where}{missing[0]}: required key is missing")
-    return cls(**kwargs)
-
-
 def to_dict(obj: Any) -> Any:
     """The plain-data (JSON/YAML) form of a config object."""
     return dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj
@@ -374,7 +273,7 @@ def to_dict(obj: Any) -> Any:
 def parse_config(data: Any, *, source: str = "<config>") -> BuildConfig:
     """Build a validated ``BuildConfig`` from plain data (a parsed YAML document)."""
     try:
-        cfg = _build(BuildConfig, data, "")
+        cfg = build(BuildConfig, data, _range_for)
     except ConfigError as e:
         raise ConfigError(f"{source}: {e}") from None
     try:
@@ -535,7 +434,7 @@ def validate(cfg: BuildConfig) -> None:
     names = [p.name for p in plans]
     for key in cfg.quant.layers:
         if key not in names:
-            hint = _suggest(key, names)
+            hint = suggest(key, names)
             raise ConfigError(
                 f"quant.layers.{key}: no such layer{hint}; the layers are {', '.join(names)}"
             )
@@ -586,7 +485,7 @@ def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
         key = f"compile.folding.layers.{name}"
         if name not in by_name:
             raise ConfigError(
-                f"{key}: no such layer{_suggest(name, list(by_name))}; the layers are "
+                f"{key}: no such layer{suggest(name, list(by_name))}; the layers are "
                 f"{', '.join(by_name)}"
             )
         p = by_name[name]

@@ -19,17 +19,17 @@ import torch
 from brevitas.export import export_qonnx
 from qonnx.core.modelwrapper import ModelWrapper
 
-from flow import bounds
+from flow import artifacts, bounds
 from flow.config import BuildConfig, LayerPlan, layer_plans
+from flow.data.loading import load_data
+from flow.data.tensors import to_tensors
 from flow.errors import ExportError
 from flow.metrics import ACCURACY, metric_for, score
 from flow.models import build_model, integer_weights, mac_layers
-from flow.train import load_data, to_tensors
-from flow.util import atomic_write_bytes, write_json
+from flow.qonnx_weights import exported_integer_weights
+from flow.util import atomic_write_bytes
 
 log = logging.getLogger(__name__)
-
-MAC_OPS = ("Gemm", "MatMul", "Conv")
 
 
 @torch.no_grad()
@@ -54,56 +54,6 @@ def write_back_quant_weights(model: torch.nn.Module, sample: torch.Tensor) -> No
         quant_values[name] = qw.value.detach().clone()
     for name, layer in layers.items():
         layer.weight.data = quant_values[name]
-
-
-def exported_integer_weights(model: ModelWrapper) -> list[tuple[str, np.ndarray]]:
-    """(node name, integer weights (out, in)) of every MAC node, in graph order.
-
-    The integers are computed as the Quant node feeding the MAC's weight input computes them
-    (its rounding mode, signedness, narrow range and bit width), so they are what the exported
-    model really multiplies by, whatever float values the file holds.
-    """
-    out = []
-    for node in model.graph.node:
-        if node.op_type not in MAC_OPS:
-            continue
-        producer = model.find_producer(node.input[1])
-        if producer is None or producer.op_type != "Quant":
-            raise ExportError(
-                f"exported node {node.name} ({node.op_type}): weight input {node.input[1]} is not "
-                "produced by a Quant node; cannot read its integer weights"
-            )
-        w, scale, zp, bits = (model.get_initializer(t) for t in producer.input[:4])
-        if w is None or scale is None or zp is None or bits is None:
-            raise ExportError(
-                f"exported node {node.name}: weight quantizer inputs are not constants"
-            )
-        q = _quant_int(w.astype(np.float64) / scale.astype(np.float64) + zp, int(bits), producer)
-        if node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attr(node, "transB", 0)):
-            q = q.T
-        out.append((node.name, q.reshape(q.shape[0], -1)))
-    return out
-
-
-def _quant_int(v: np.ndarray, bits: int, node) -> np.ndarray:
-    """The integer a QONNX Quant node produces for ``v`` (= x/scale + zero point)."""
-    mode = _attr(node, "rounding_mode", "ROUND")
-    rounders = {"ROUND": np.round, "ROUND_TO_ZERO": np.fix, "FLOOR": np.floor, "CEIL": np.ceil}
-    if mode not in rounders:
-        raise ExportError(f"exported node {node.name}: unsupported rounding_mode {mode!r}")
-    signed, narrow = _attr(node, "signed", 1), _attr(node, "narrow", 0)
-    if signed:
-        lo, hi = -(2 ** (bits - 1)) + narrow, 2 ** (bits - 1) - 1
-    else:
-        lo, hi = 0, 2**bits - 1 - narrow
-    return np.clip(rounders[mode](v), lo, hi).astype(np.int64)
-
-
-def _attr(node, name: str, default):
-    for a in node.attribute:
-        if a.name == name:
-            return a.s.decode() if a.type == a.STRING else a.i
-    return default
 
 
 def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
@@ -147,12 +97,12 @@ def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
     return row
 
 
-def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
-    """Export the trained model of ``train_dir`` to ``out_dir/model.onnx`` and prove it."""
+def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
+    """Export the build's trained model to ``export/model.onnx`` and prove it."""
     t0 = time.perf_counter()
     plans = layer_plans(cfg)
     model = build_model(cfg)
-    model.load_state_dict(torch.load(train_dir / "model.pt", map_location="cpu"))
+    model.load_state_dict(torch.load(artifacts.MODEL.at(build_dir), map_location="cpu"))
     model.eval()
     ds = load_data(cfg)
     data = to_tensors(ds, torch.device("cpu"))
@@ -161,8 +111,9 @@ def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
 
     exportable = copy.deepcopy(model)
     write_back_quant_weights(exportable, sample)
-    tmp = out_dir / ".model.onnx.tmp"
-    out_dir.mkdir(parents=True, exist_ok=True)
+    target = artifacts.QONNX.at(build_dir)
+    tmp = target.with_name(f".{target.name}.tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
     export_qonnx(exportable, input_t=data.x_test[:1], export_path=str(tmp))
     try:
         qmodel = ModelWrapper(str(tmp))
@@ -195,21 +146,21 @@ def run_export(cfg: BuildConfig, train_dir: Path, out_dir: Path) -> dict:
         ok = all(r["ok"] for r in layers) and fidelity["ok"]
         report = {
             "ok": ok,
-            "model": "model.onnx" if ok else None,
+            "model": target.name if ok else None,
             "layers": layers,
             "fidelity": fidelity,
             "seconds": round(time.perf_counter() - t0, 2),
         }
-        write_json(out_dir / "export_check.json", report)
+        check = artifacts.EXPORT_CHECK.write(build_dir, report)
         if not ok:
             bad = [f"{r['name']}: {'; '.join(r['problems'])}" for r in layers if not r["ok"]]
             if not fidelity["ok"]:
                 bad.append(f"QONNX vs Brevitas: {fidelity['summary']}")
             raise ExportError(
-                "export check failed, model.onnx not written (see "
-                f"{out_dir / 'export_check.json'}):\n  " + "\n  ".join(bad)
+                f"export check failed, {target.name} not written (see {check}):\n  "
+                + "\n  ".join(bad)
             )
-        atomic_write_bytes(out_dir / "model.onnx", tmp.read_bytes())
+        atomic_write_bytes(target, tmp.read_bytes())
     finally:
         tmp.unlink(missing_ok=True)
         # torch's ONNX exporter may spill initializers into a side file next to the temporary

@@ -61,7 +61,7 @@ def score(out: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> f
     """Accuracy in percent, or mean per-image PSNR in dB, of outputs ``out`` on targets ``y``.
 
     ``groups`` (super-resolution): the source image of each tile, so PSNR is per image over all
-    its tiles (:attr:`flow.data.Dataset.test_groups`, cut to the samples scored).
+    its tiles (:attr:`flow.data.base.Dataset.test_groups`, cut to the samples scored).
     """
     pred = predictions(out, y)
     if metric_for(y) is PSNR:

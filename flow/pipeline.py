@@ -1,9 +1,11 @@
 """The step runner: ordered stages into ``build/<name>/<stage>/``, cached by content hash.
 
-A stage's digest covers its config sections, the digest of the stage before it and the
-a2q-flow version. A finished stage writes ``.stage.json`` (atomically, last), so a stage
-whose marker matches is skipped, and an interrupted one is re-run (training resumes from its
-own checkpoint). ``--from`` re-runs from a stage on the saved results of the ones before it.
+A stage's digest covers its config sections (machine resources left out, see
+:data:`flow.config.RESOURCE_KEYS`), the digest of the code that produces it
+(:func:`flow.sources.code_digest`) and the digest of the stage before it. A finished stage
+writes ``.stage.json`` (atomically, last), so a stage whose marker matches is skipped, and an
+interrupted one is re-run (training resumes from its own checkpoint). ``--from`` re-runs from
+a stage on the saved results of the ones before it.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ from pathlib import Path
 import yaml
 
 import flow
+from flow import artifacts
 from flow.config import BuildConfig, to_dict
 from flow.errors import A2QError
-from flow.util import atomic_write_text, read_json, text_digest, write_json
+from flow.sources import code_digest
+from flow.stages import STAGE_NAMES, stage_index, stage_status
+from flow.util import atomic_write_text, text_digest
 
 log = logging.getLogger(__name__)
-MARKER = ".stage.json"
 
 
 @dataclass(frozen=True)
 class StageContext:
-    """What a stage function gets: the config, its folder and the folders of earlier stages."""
+    """What a stage function gets: the config, its folder and the build folder it reads from."""
 
     cfg: BuildConfig
     build_dir: Path
@@ -37,24 +41,32 @@ class StageContext:
     show_progress: bool
 
     def input_dir(self, stage: str) -> Path:
-        """Folder of an earlier stage's results."""
+        """Folder of an earlier stage's results (for stages that take folders, not the build)."""
         return self.build_dir / stage
 
 
 @dataclass(frozen=True)
 class Stage:
-    """One pipeline step: its name, the config sections it depends on, its entry function."""
+    """One pipeline step: its name, the config sections it depends on, its entry function,
+    the module whose code produces its results and whether ``hw_templates/`` do too."""
 
     name: str
     sections: tuple[str, ...]
     run: Callable[[StageContext], dict]
+    module: str
+    templates: bool = False
+
+    def digest(self, cfg: BuildConfig, prev: str) -> str:
+        """The cache key of this stage's results, after a stage whose key is ``prev``."""
+        code = code_digest(self.module, self.templates)
+        return text_digest(self.name, cfg.section_digest(*self.sections), code, prev)
 
 
 def _train(ctx: StageContext) -> dict:
-    from flow.train import CHECKPOINT, run_train
+    from flow.train import run_train
 
     if ctx.force:
-        (ctx.stage_dir / CHECKPOINT).unlink(missing_ok=True)
+        artifacts.CHECKPOINT.at(ctx.build_dir).unlink(missing_ok=True)
     m = run_train(ctx.cfg, ctx.stage_dir, digest=ctx.digest, show_progress=ctx.show_progress)
     k = m["metric"]
     return {"metric": k, f"float_{k}": m[f"float_{k}"], f"quant_{k}": m[f"quant_{k}"],
@@ -64,20 +76,26 @@ def _train(ctx: StageContext) -> dict:
 def _export(ctx: StageContext) -> dict:
     from flow.export import run_export
 
-    r = run_export(ctx.cfg, ctx.input_dir("train"), ctx.stage_dir)
+    r = run_export(ctx.cfg, ctx.build_dir)
     return {"ok": r["ok"], "fidelity": r["fidelity"]["summary"]}
 
 
 def _compile(ctx: StageContext) -> dict:
     from flow.compile import run_compile
 
-    r = run_compile(ctx.cfg, ctx.input_dir("export"), ctx.stage_dir)
+    r = run_compile(ctx.cfg, ctx.build_dir, ctx.stage_dir)
+    return {"hw_acc_bits": [row["hw_acc_bits"] for row in r["accumulators"]]}
+
+
+def _verify(ctx: StageContext) -> dict:
+    from flow.verify import run_verify
+
+    r = run_verify(ctx.cfg, ctx.build_dir)
     v = r["verify"]
     return {
         "ok": r["ok"],
         f"hw_{v['metric']}": v[f"hw_{v['metric']}"],
         "mismatches": v["mismatches"],
-        "hw_acc_bits": [row["hw_acc_bits"] for row in r["accumulators"]],
         "overflow_events": r["overflow_events_at_hw_widths"],
     }
 
@@ -91,9 +109,7 @@ def _hardware(ctx: StageContext) -> dict:
 def _sim(ctx: StageContext) -> dict:
     from flow.simulate import run_simulation
 
-    r = run_simulation(
-        ctx.cfg, ctx.input_dir("compile"), ctx.input_dir("hardware") / "exact", ctx.stage_dir
-    )
+    r = run_simulation(ctx.cfg, ctx.build_dir)
     return {k: r[k] for k in ("frames", "bit_exact", "cycles_per_frame", "fps", r["metric"])}
 
 
@@ -118,29 +134,18 @@ def _report(ctx: StageContext) -> dict:
     return {"html": str(r["html"]), "missing": len(r["missing"])}
 
 
-STAGES: list[Stage] = [
-    Stage("train", ("seed", "data", "model", "quant", "train"), _train),
-    Stage("export", ("export",), _export),
-    Stage("compile", ("compile",), _compile),
-    Stage("hardware", ("hardware",), _hardware),
-    Stage("sim", (), _sim),
-    Stage("synth", (), _synth),
-    Stage("report", (), _report),
-]
-STAGE_NAMES = [s.name for s in STAGES]
-
-
-def stage_index(name: str, option: str) -> int:
-    """Index of a stage by name; an unknown name is an error naming the option."""
-    if name not in STAGE_NAMES:
-        raise A2QError(f"{option}: unknown stage {name!r}; stages are {', '.join(STAGE_NAMES)}")
-    return STAGE_NAMES.index(name)
-
-
-def stage_status(build_dir: Path, stage: str) -> dict | None:
-    """The ``.stage.json`` of a finished stage, or None."""
-    marker = build_dir / stage / MARKER
-    return read_json(marker) if marker.exists() else None
+# The stages after compile read the config through the digests of the ones before them.
+_STAGES = {
+    "train": Stage("train", ("seed", "data", "model", "quant", "train"), _train, "flow.train"),
+    "export": Stage("export", ("export",), _export, "flow.export"),
+    "compile": Stage("compile", ("compile",), _compile, "flow.compile"),
+    "verify": Stage("verify", (), _verify, "flow.verify"),
+    "hardware": Stage("hardware", ("hardware",), _hardware, "flow.hardware", templates=True),
+    "sim": Stage("sim", (), _sim, "flow.simulate"),
+    "synth": Stage("synth", (), _synth, "flow.synthesize"),
+    "report": Stage("report", (), _report, "flow.report.build_report"),
+}
+STAGES: list[Stage] = [_STAGES[name] for name in STAGE_NAMES]
 
 
 def run_pipeline(
@@ -159,16 +164,12 @@ def run_pipeline(
         raise A2QError(f"--from {from_stage} comes after --until {until}")
     build_dir = build_root / cfg.name
     build_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(build_dir / "config.yaml", yaml.safe_dump(to_dict(cfg), sort_keys=False))
-    timings_path = build_dir / "timings.json"
-    timings = read_json(timings_path) if timings_path.exists() else {}
+    atomic_write_text(artifacts.CONFIG.at(build_dir), yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    timings = artifacts.TIMINGS.load(build_dir, {})
     results: dict[str, dict] = {}
     prev = ""
     for i, stage in enumerate(STAGES[: last + 1]):
-        digest = text_digest(
-            stage.name, flow.__version__, cfg.section_digest(*stage.sections), prev
-        )
-        prev = digest
+        digest = prev = stage.digest(cfg, prev)
         stage_dir = build_dir / stage.name
         done = stage_status(build_dir, stage.name)
         up_to_date = done is not None and done.get("digest") == digest
@@ -187,7 +188,7 @@ def run_pipeline(
             timings[stage.name] = {**timings.get(stage.name, {}), "last_status": "cached"}
             continue
         stage_dir.mkdir(parents=True, exist_ok=True)
-        (stage_dir / MARKER).unlink(missing_ok=True)
+        artifacts.marker(stage.name).at(build_dir).unlink(missing_ok=True)
         log.info("%-8s running", stage.name)
         t0 = time.perf_counter()
         ctx = StageContext(cfg, build_dir, stage_dir, digest, force or rerun, show_progress)
@@ -200,10 +201,10 @@ def run_pipeline(
             "summary": summary,
             "version": flow.__version__,
         }
-        write_json(stage_dir / MARKER, marker)
+        artifacts.marker(stage.name).write(build_dir, marker)
         log.info("%-8s done in %.1f s", stage.name, seconds)
         results[stage.name] = {"status": "ran", **marker}
         timings[stage.name] = {"seconds": seconds, "last_status": "ran"}
-        write_json(timings_path, timings)
-    write_json(timings_path, timings)
+        artifacts.TIMINGS.write(build_dir, timings)
+    artifacts.TIMINGS.write(build_dir, timings)
     return results

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from flow import bounds
+from flow import artifacts, bounds
 from flow.config import BuildConfig
+from flow.data.loading import load_data
 from flow.errors import HardwareError
 from flow.executor import IntegerGraph, execute_finn, graph_input, image_nchw, tie_aware_argmax
 from flow.hw.memfiles import pack_words, unpack_words
@@ -26,7 +27,6 @@ from flow.hw.memfiles_conv import depthwise_order
 from flow.hw.streamsim import simulate_stream
 from flow.metrics import PSNR, metric_for, score
 from flow.passes import hw_layer_summary
-from flow.util import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -119,18 +119,17 @@ def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: 
     return out
 
 
-def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: Path) -> dict:
-    """The simulation stage for the ``exact`` variant; writes ``out_dir/sim.json``."""
-    from flow.train import load_data
-
+def run_simulation(cfg: BuildConfig, build_dir: Path) -> dict:
+    """The simulation stage for the ``exact`` variant; writes ``sim/sim.json``."""
     t0 = time.perf_counter()
-    plan = read_json(hw_dir / "plan.json")
-    hw_model = ModelWrapper(str(compile_dir / "hw.onnx"))
+    plan = artifacts.plan_artifact("exact").read(build_dir)
+    hw_dir = artifacts.hardware_dir(build_dir, "exact")
+    hw_model = ModelWrapper(str(artifacts.HW_ONNX.at(build_dir)))
     summary = hw_layer_summary(hw_model)
     ds = load_data(cfg)
     frames = min(cfg.hardware.sim_frames, len(ds.x_test))
     x, y = ds.x_test[:frames], ds.y_test[:frames]
-    work = out_dir / "verilator"
+    work = artifacts.SIM.at(build_dir).parent / "verilator"
 
     shape = hw_model.get_tensor_shape(hw_model.graph.input[0].name)
     words = pack_frames(graph_input(x, shape), plan["input"])
@@ -144,7 +143,7 @@ def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: P
     if cfg.hardware.sim_stalls:
         stalled = _top_sim(hw_dir, plan, words, per_frame_out * frames, work, cfg.seed + 1)
         runs["random_stalls"] = unpack_frames(stalled.outputs, frames, plan["output"])
-    qonnx = execute_finn(ModelWrapper(str(compile_dir.parent / "export" / "model.onnx")), x)
+    qonnx = execute_finn(ModelWrapper(str(artifacts.QONNX.at(build_dir))), x)
 
     mismatch = {
         name: int((out != ref_hw.reshape(frames, -1)).any(axis=1).sum())
@@ -182,11 +181,11 @@ def run_simulation(cfg: BuildConfig, compile_dir: Path, hw_dir: Path, out_dir: P
         "peak_memory_mb": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
         "seconds": round(time.perf_counter() - t0, 2),
     }
-    write_json(out_dir / "sim.json", result)
+    path = artifacts.SIM.write(build_dir, result)
     if not (result["bit_exact"] and result["worst_case_ok"]):
         raise HardwareError(
             f"simulation is not bit-exact: {result['mismatches']} frame mismatches vs FINN's "
             f"execution, {vs_int} vs the integer model, worst-case RTL "
-            f"{ {k: v['mismatches'] for k, v in worst.items()} } (see {out_dir / 'sim.json'})"
+            f"{ {k: v['mismatches'] for k, v in worst.items()} } (see {path})"
         )
     return result

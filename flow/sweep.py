@@ -14,7 +14,7 @@ A sweep YAML names a base config and axes::
 Each point is a normal build under ``build/sweeps/<name>/builds/`` (cached and resumable);
 a failed point is recorded with its error and the others go on. A baseline is trained the
 same way at every P, so it is built once per remaining combination and evaluated at each P
-with wrap-around (the compile stage's overflow study): its rows carry ``wrap_<k>``.
+with wrap-around (the verify stage's overflow study): its rows carry ``wrap_<k>``.
 Writes ``summary.json`` and ``summary.csv`` (one row per point, plus per-group means).
 
 Every point of a sweep is scored by one metric (:mod:`flow.metrics`), ``k`` = ``accuracy``
@@ -45,7 +45,9 @@ from flow import artifacts as A
 from flow.artifacts import Build
 from flow.config import is_superres, load_config
 from flow.errors import A2QError, ConfigError
+from flow.logs import setup_logging
 from flow.metrics import ACCURACY, PSNR, metric_named
+from flow.stages import stage_index
 from flow.util import atomic_write_text, write_json
 
 log = logging.getLogger(__name__)
@@ -107,8 +109,6 @@ def load_sweep(path: str | Path) -> Sweep:
     name = str(data.get("name") or path.stem)
     until = data.get("until")
     if until is not None:
-        from flow.pipeline import stage_index
-
         try:
             stage_index(until, "until")
         except A2QError as e:
@@ -167,7 +167,6 @@ def _run_point(
     base: str, overrides: list[str], build_root: str, until: str | None, threads: int
 ) -> dict:
     """Run one point's build in a worker process; return its timings or its error."""
-    from flow.cli import _setup_logging
     from flow.pipeline import run_pipeline
 
     t0 = time.perf_counter()
@@ -175,7 +174,7 @@ def _run_point(
         cfg = load_config(
             base, [*overrides, f"train.threads={threads}", f"hardware.synth_jobs={threads}"]
         )
-        _setup_logging(True, Path(build_root) / cfg.name / "log.txt")
+        setup_logging(True, Path(build_root) / cfg.name / "log.txt")
         run_pipeline(cfg, Path(build_root), until=until, show_progress=False)
         return {"status": "ok", "error": None, "seconds": time.perf_counter() - t0}
     except Exception as e:  # a failed point is data, not the end of the sweep

@@ -24,60 +24,20 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flow import bounds
+from flow import artifacts, bounds
 from flow.config import BuildConfig, LayerPlan, layer_plans
-from flow.data import Dataset, load_dataset
+from flow.data.base import Dataset
+from flow.data.loading import load_data
 from flow.data.superres import bicubic_upscale
+from flow.data.tensors import Tensors, to_tensors
+from flow.ep_init import ep_init
 from flow.errors import ConfigError
 from flow.metrics import PSNR, as_images, metric_for, score
-from flow.models import build_float_model, build_model, integer_weights, mac_layers
+from flow.models import build_float_model, build_model, integer_weights
+from flow.stages import stage_file
 from flow.util import atomic_save_torch, progress, write_json
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT = "checkpoint.pt"
-
-
-@dataclass
-class Tensors:
-    """A dataset as float tensors of integer pixel values."""
-
-    x_train: torch.Tensor
-    y_train: torch.Tensor
-    x_test: torch.Tensor
-    y_test: torch.Tensor
-
-
-def load_data(cfg: BuildConfig) -> Dataset:
-    """The dataset a config names."""
-    d = cfg.data
-    return load_dataset(
-        d.dataset,
-        Path(d.path) if d.path else None,
-        seed=cfg.seed,
-        test_fraction=d.test_fraction,
-        limit=d.limit,
-        tile=d.tile,
-        upscale=d.upscale,
-        patches=d.patches,
-        test_tiles=d.test_tiles,
-    )
-
-
-def to_tensors(ds: Dataset, device: torch.device) -> Tensors:
-    """Pixels stay integers (as float32): the model's input quantizer has scale 1. Labels
-    become int64; target images (super-resolution) float32 pixels like the inputs."""
-
-    def t(a: np.ndarray, dtype: torch.dtype) -> torch.Tensor:
-        return torch.as_tensor(a, dtype=dtype, device=device)
-
-    ytype = torch.float32 if ds.y_train.ndim == 4 else torch.int64
-    return Tensors(
-        t(ds.x_train, torch.float32),
-        t(ds.y_train, ytype),
-        t(ds.x_test, torch.float32),
-        t(ds.y_test, ytype),
-    )
 
 
 def pick_device(choice: str) -> torch.device:
@@ -189,82 +149,6 @@ def _epoch(model, opt, data: Tensors, batch_size: int, seed: int, augment: bool 
     return total / len(order)
 
 
-def _project_l1(v: torch.Tensor, radius: torch.Tensor) -> torch.Tensor:
-    """Euclidean projection of each row of ``v`` onto the L1 ball of its radius (Duchi et al.)."""
-    a = v.abs()
-    u, _ = torch.sort(a, dim=1, descending=True)
-    css = torch.cumsum(u, 1)
-    ks = torch.arange(1, v.shape[1] + 1, device=v.device, dtype=v.dtype)
-    r = radius.reshape(-1, 1).to(v.dtype)
-    rho = (u * ks > css - r).sum(1, keepdim=True).clamp_min(1)  # active prefix length
-    theta = ((css.gather(1, rho - 1) - r) / rho).clamp_min(0)
-    out = torch.sign(v) * torch.clamp(a - theta, min=0)
-    return torch.where(a.sum(1, keepdim=True) <= r, v, out)
-
-
-# Scales tried per channel by EP-init, as fractions of the absmax scale.
-_EP_SCALE_STEPS = torch.pow(2.0, -torch.arange(0, 24) / 3)
-
-
-@torch.no_grad()
-def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> list[str]:
-    """A2Q+ Euclidean-projection init (EP-init), with a per-channel scale search.
-
-    Without it A2Q shrinks an over-budget channel uniformly, and round-to-zero wipes out its
-    small weights (at low P whole layers become zero). EP-init projects each channel, in
-    integer units ``w / s`` with the absmax scale s, onto the L1 ball of the budget T, as in
-    the paper. At tight budgets that can leave every projected entry of a channel below one
-    step; for such channels only, the scale whose round-to-zero integers reconstruct the float
-    weights best (L2) is used instead. Weights, scale and norm parameter g are set to match.
-    Returns the names of the layers initialised.
-    """
-    captured: dict[str, object] = {}
-    layers = mac_layers(model)
-    constrained = {p.name: p for p in plans if p.constrained}
-    hooks = [
-        layers[n].register_forward_pre_hook(lambda _m, inp, n=n: captured.__setitem__(n, inp[0]))
-        for n in constrained
-    ]
-    model.eval()
-    model(sample)
-    for h in hooks:
-        h.remove()
-    for name, plan in constrained.items():
-        tq = layers[name].weight_quant.tensor_quant
-        pre = tq.pre_scaling_impl
-        qin = captured[name]
-        shape = layers[name].weight.shape  # (out, K) or a conv's (out, in/groups, kh, kw)
-        w = layers[name].weight.data.reshape(shape[0], -1)
-        if plan.method == "a2q_plus":
-            w = w - w.mean(dim=1, keepdim=True)
-        t = float(pre.calc_max_l1_norm(qin.bit_width, bool(qin.signed)))
-        qmax = 2 ** (plan.weight_bits - 1) - 1
-        s0 = (w.abs().amax(1) / qmax).clamp_min(1e-12)
-        radius = torch.full_like(s0, t)
-        best_s = s0.clone()
-        # The paper's EP-init uses the absmax scale. Where that leaves a channel entirely
-        # zero after round-to-zero, search the scale that reconstructs it best instead.
-        dead = (torch.trunc(_project_l1(w / s0[:, None], radius)) == 0).all(dim=1)
-        if dead.any():
-            best_err = torch.full_like(s0, float("inf"))
-            for step in _EP_SCALE_STEPS.to(w):
-                s = s0 * step
-                q = torch.clamp(torch.trunc(_project_l1(w / s[:, None], radius)), -qmax, qmax)
-                err = ((q * s[:, None] - w) ** 2).sum(1)
-                better = dead & (err < best_err)
-                best_err = torch.where(better, err, best_err)
-                best_s = torch.where(better, s, best_s)
-        w_new = _project_l1(w / best_s[:, None], radius) * best_s[:, None]
-        layers[name].weight.data = w_new.reshape(shape)
-        for scaling in (tq.scaling_impl, pre.scaling_impl):
-            restrict = scaling.restrict_clamp_scaling.restrict_value_impl
-            scaling.value.data = restrict.restrict_init_tensor(best_s.reshape(scaling.value.shape))
-        g = w_new.abs().sum(1).clamp_min(1e-12)
-        restrict = pre.restrict_clamp_scaling.restrict_value_impl
-        pre.value.data = restrict.restrict_init_tensor(g.reshape(pre.value.shape))
-    return list(constrained)
-
-
 def layer_metrics(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> list[dict]:
     """Per-layer integer-weight statistics: sparsity, zero channels, max L1 vs budget."""
     ints = integer_weights(model, sample)
@@ -312,8 +196,9 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     data = to_tensors(ds, device)
     tc = cfg.train
     augment = use_augment(cfg)
-    ckpt_path = out_dir / CHECKPOINT
+    ckpt_path = stage_file(out_dir, artifacts.CHECKPOINT)
     state = _load_checkpoint(ckpt_path, digest)
+    run = _Run(cfg, data, ckpt_path, digest, state, show_progress)
 
     # Phase 1: float pre-training (skipped when a checkpoint is already in QAT).
     fmodel = build_float_model(cfg).to(device)
@@ -321,19 +206,7 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         fmodel.load_state_dict(state["float_state"])
     estimate = estimate_training(cfg, fmodel, data, state, augment)
     if state is None or state["phase"] == "float":
-        _run_phase(
-            fmodel,
-            "float",
-            tc.float_epochs,
-            tc.lr,
-            cfg,
-            data,
-            ckpt_path,
-            digest,
-            state,
-            {},
-            show_progress,
-        )
+        _run_phase(run, fmodel, "float", tc.float_epochs, tc.lr, {})
     float_state = {k: v.detach().clone() for k, v in fmodel.state_dict().items()}
     float_out = outputs(fmodel, data.x_test)
 
@@ -345,19 +218,7 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     ep_layers = ep_init(model, sample, plans) if _use_ep_init(cfg) else []
     init_metrics = layer_metrics(model, sample, plans)
     model.to(device)
-    _run_phase(
-        model,
-        "qat",
-        tc.qat_epochs,
-        tc.qat_lr,
-        cfg,
-        data,
-        ckpt_path,
-        digest,
-        state,
-        {"float_state": float_state},
-        show_progress,
-    )
+    _run_phase(run, model, "qat", tc.qat_epochs, tc.qat_lr, {"float_state": float_state})
 
     quant_out = outputs(model, data.x_test)
     metric = metric_for(ds.y_test)
@@ -366,8 +227,8 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     for w in warnings:
         log.warning(w)
     # Saved as CPU tensors, so later stages can load them on a machine without CUDA.
-    atomic_save_torch(_to_cpu(float_state), out_dir / "float.pt")
-    atomic_save_torch(_to_cpu(model.state_dict()), out_dir / "model.pt")
+    atomic_save_torch(_to_cpu(float_state), stage_file(out_dir, artifacts.FLOAT_MODEL))
+    atomic_save_torch(_to_cpu(model.state_dict()), stage_file(out_dir, artifacts.MODEL))
     metrics = {
         "dataset": cfg.data.dataset,
         "train_samples": len(data.x_train),
@@ -387,13 +248,12 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     if metric is PSNR:
         bicubic = bicubic_upscale(ds.x_test, ds.upscale)
         metrics["bicubic_psnr"] = score(bicubic, ds.y_test, ds.test_groups)
-        _save_examples(out_dir / EXAMPLES, ds, bicubic, float_out, quant_out)
-    write_json(out_dir / "metrics.json", metrics)
+        _save_examples(stage_file(out_dir, artifacts.EXAMPLES), ds, bicubic, float_out, quant_out)
+    write_json(stage_file(out_dir, artifacts.TRAIN_METRICS), metrics)
     return metrics
 
 
 # Test tiles kept as example images for the report (super-resolution).
-EXAMPLES = "examples.npz"
 _EXAMPLE_TILES = 4
 
 
@@ -527,24 +387,27 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What the phases of one training run share."""
+
+    cfg: BuildConfig
+    data: Tensors
+    ckpt_path: Path
+    digest: str  # the stage's: a checkpoint with another one is from another config
+    state: dict | None  # the checkpoint resumed from
+    show_progress: bool
+
+
 def _run_phase(
-    model: nn.Module,
-    phase: str,
-    epochs: int,
-    lr: float,
-    cfg: BuildConfig,
-    data: Tensors,
-    ckpt_path: Path,
-    digest: str,
-    state: dict | None,
-    extra: dict,
-    show_progress: bool,
+    run: _Run, model: nn.Module, phase: str, epochs: int, lr: float, extra: dict
 ) -> None:
     """Train ``model`` for ``epochs`` (Adam, cosine decay), checkpointing after every epoch.
 
     A checkpoint of the same phase resumes it: weights, Brevitas runtime state, optimizer
     and scheduler. ``extra`` is stored in every checkpoint of this phase.
     """
+    cfg, data, state = run.cfg, run.data, run.state
     start = 0
     if state and state["phase"] == phase:
         model.load_state_dict(state["model"])
@@ -563,7 +426,7 @@ def _run_phase(
         sched.load_state_dict(state["sched"])
     phase_index = {"float": 0, "qat": 1}[phase]
     augment = use_augment(cfg)
-    bar = progress(range(start, epochs), phase, show_progress, initial=start, total=epochs)
+    bar = progress(range(start, epochs), phase, run.show_progress, initial=start, total=epochs)
     for epoch in bar:
         seed = _seed(cfg.seed, phase_index, epoch)
         loss = _epoch(model, opt, data, cfg.train.batch_size, seed, augment)
@@ -571,7 +434,7 @@ def _run_phase(
         bar.set_postfix(loss=f"{loss:.3f}")
         atomic_save_torch(
             {
-                "digest": digest,
+                "digest": run.digest,
                 "phase": phase,
                 "epoch": epoch,
                 "model": model.state_dict(),
@@ -580,7 +443,7 @@ def _run_phase(
                 "sched": sched.state_dict(),
                 **extra,
             },
-            ckpt_path,
+            run.ckpt_path,
         )
 
 

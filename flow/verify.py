@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from flow import bounds, ops
-from flow.config import BuildConfig, LayerPlan
+from flow import artifacts, bounds, ops
+from flow.config import BuildConfig, LayerPlan, layer_plans
+from flow.data.loading import load_data
 from flow.errors import CompileError
 from flow.executor import IntegerGraph, RunResult, execute_finn, image_nchw, tie_aware_argmax
 from flow.metrics import PSNR, metric_for, score
 from flow.passes import apply_host_tail, hw_layer_summary
-from flow.util import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -215,13 +215,10 @@ def sum_ranges(graph: IntegerGraph, summary: dict[str, dict], res: RunResult) ->
     return rows
 
 
-def run_verification(
-    cfg: BuildConfig, qonnx_path: Path, out_dir: Path, plans: list[LayerPlan]
-) -> dict:
-    """Write ``verify.json`` and ``overflow.json`` for a compiled build; return a summary."""
-    from flow.train import load_data
-
-    hw_model = ModelWrapper(str(out_dir / "hw.onnx"))
+def run_verify(cfg: BuildConfig, build_dir: Path) -> dict:
+    """The verify stage: write ``verify/verify.json`` and ``verify/overflow.json`` for the
+    compiled build in ``build_dir``; return a summary."""
+    hw_model = ModelWrapper(str(artifacts.HW_ONNX.at(build_dir)))
     summary = hw_layer_summary(hw_model)
     graph = IntegerGraph(summary)
     ds = load_data(cfg)
@@ -230,17 +227,22 @@ def run_verification(
 
     fid = fidelity(
         hw_model,
-        ModelWrapper(str(qonnx_path)),
+        ModelWrapper(str(artifacts.QONNX.at(build_dir))),
         graph,
-        read_json(out_dir / "host_tail.json"),
+        artifacts.HOST_TAIL.read(build_dir),
         x,
         y,
         ds.test_groups,
         cfg.export.max_mismatch_fraction,
     )
-    write_json(out_dir / "verify.json", fid)
+    artifacts.VERIFY.write(build_dir, fid)
 
     macs = graph.mac_nodes
+    # The checks pair MAC nodes with layers in graph order, which a residual block may
+    # change; the width table records which node computes which layer.
+    by_name = {p.name: p for p in layer_plans(cfg)}
+    node_layer = {r["node"]: r["name"] for r in artifacts.ACCUMULATORS.read(build_dir)}
+    plans = [by_name[node_layer[node]] for node in macs if node in node_layer]
     if len(macs) != len(plans):
         raise CompileError(
             f"verify: the HW graph has {len(macs)} MAC nodes (MVAU/VVAU) but the config "
@@ -272,12 +274,12 @@ def run_verification(
         "metric": metric_for(y).key,
         "samples": int(len(x)),
     }
-    write_json(out_dir / "overflow.json", overflow)
+    artifacts.OVERFLOW.write(build_dir, overflow)
     worst_ok = all(r["fits"] for r in worst)
     sums_ok = all(r["fits"] for r in sums)
     ok = fid["ok"] and worst_ok and sums_ok and not any(at_hw.overflow_events.values())
     if not ok:
-        log.warning("compile verification found problems: see %s", out_dir)
+        log.warning("verification found problems: see %s", artifacts.VERIFY.at(build_dir).parent)
     return {
         "verify": fid,
         "worst_case_ok": worst_ok,

@@ -57,10 +57,10 @@ def _check_build(cfg, build, mac_ops: set[str]) -> dict:
         assert (row["K"], row["MH"]) == (plan.in_features, plan.out_features)
         if plan.constrained:
             assert row["guaranteed"] and row["exact_bits"] <= plan.acc_bits
-    verify = read_json(build / "compile" / "verify.json")
+    verify = read_json(build / "verify" / "verify.json")
     assert verify["ok"] and verify["mismatches"] == 0
     assert verify["hw_vs_integer_model_mismatches"] == 0
-    overflow = read_json(build / "compile" / "overflow.json")
+    overflow = read_json(build / "verify" / "overflow.json")
     assert all(r["fits"] for r in overflow["worst_case"])
     assert {r["node"] for r in overflow["worst_case"]} == {r["node"] for r in acc}
     sim = read_json(build / "sim" / "sim.json")

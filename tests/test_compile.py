@@ -16,7 +16,7 @@ from flow.compile import compile_model
 from flow.config import CompileConfig, FoldingConfig, LayerFolding, layer_plans
 from flow.errors import CompileError
 from flow.executor import IntegerGraph, wrap
-from flow.export import exported_integer_weights
+from flow.qonnx_weights import exported_integer_weights
 from flow.verify import worst_case_check
 
 
@@ -53,11 +53,11 @@ def test_widths_equal_independent_oracle(tiny_build):
 def test_hw_graph_matches_qonnx_and_never_overflows(tiny_build):
     _, out = tiny_build
     c = out / "compile"
-    verify = json.loads((c / "verify.json").read_text())
+    verify = json.loads((out / "verify" / "verify.json").read_text())
     assert verify["ok"] and verify["mismatches"] == 0 and verify["samples"] == 360
     assert verify["hw_vs_integer_model_mismatches"] == 0
     assert verify["hw_accuracy"] == verify["qonnx_accuracy"]
-    overflow = json.loads((c / "overflow.json").read_text())
+    overflow = json.loads((out / "verify" / "overflow.json").read_text())
     assert all(r["fits"] for r in overflow["worst_case"])
     assert all(v["overflow_events"] == 0 for v in overflow["test_set_at_hw_widths"].values())
     # The study forces the policy layer (fc1) below its exact width: overflow must appear.

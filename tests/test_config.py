@@ -240,3 +240,21 @@ def test_depthwise_folding_takes_pe_only(tmp_path):
     assert "compile.folding.layers.dw1.simd: a depthwise layer takes one kernel position" in str(
         e.value
     )
+
+
+def test_section_digest_leaves_out_machine_resources(tmp_path, tiny_data):
+    base = _load(tmp_path, tiny_data)
+    sections = ("seed", "data", "model", "quant", "train", "hardware")
+    faster = _load(
+        tmp_path,
+        tiny_data,
+        [
+            "train.threads=8",
+            "train.device=cpu",
+            "hardware.synth_jobs=4",
+            "hardware.synth_timeout_s=60",
+        ],
+    )
+    assert faster.section_digest(*sections) == base.section_digest(*sections)
+    longer = _load(tmp_path, tiny_data, ["train.qat_epochs=3"])
+    assert longer.section_digest(*sections) != base.section_digest(*sections)

@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flow.data import DATASETS, Dataset, check_dataset_path, load_dataset
+from flow.data import check_dataset_path, load_dataset
+from flow.data.base import DATASETS, Dataset
 from flow.errors import ConfigError, DataError
 
 # --- digits ------------------------------------------------------------------------------

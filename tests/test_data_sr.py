@@ -9,16 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from flow.data import (
-    DATASETS,
-    SUPERRES_DATASETS,
-    Dataset,
-    bsd300,
-    check_dataset_path,
-    load_dataset,
-    samples,
-)
+from flow.data import bsd300, check_dataset_path, load_dataset, samples
 from flow.data import superres as sr
+from flow.data.base import DATASETS, SUPERRES_DATASETS, Dataset
 from flow.errors import ConfigError, DataError
 from tests.conftest import write_bsd300
 

@@ -17,7 +17,7 @@ TOLERANCES = {"lut": 0.15, "ff": 0.15, "bram36": 0.5, "dsp": 0.0}
 
 def test_every_stage_ran(tiny_build):
     _, out = tiny_build
-    stages = ["train", "export", "compile", "hardware", "sim", "synth"]
+    stages = ["train", "export", "compile", "verify", "hardware", "sim", "synth"]
     assert all((out / s / ".stage.json").exists() for s in stages)
     timings = json.loads((out / "timings.json").read_text())
     assert set(stages) <= set(timings)

@@ -10,11 +10,13 @@ import torch
 from qonnx.core.modelwrapper import ModelWrapper
 
 from flow import export as export_mod
+from flow import pipeline as pipeline_mod
+from flow import sources
 from flow import train as train_mod
 from flow.config import layer_plans, parse_config
 from flow.errors import A2QError, ExportError
-from flow.export import exported_integer_weights
 from flow.pipeline import run_pipeline
+from flow.qonnx_weights import exported_integer_weights
 
 
 def _cfg(data):
@@ -120,3 +122,42 @@ def test_export_refuses_weights_that_break_the_bound(tmp_path, tiny_data, monkey
     assert not (out / "model.onnx").exists()
     assert not (out / ".stage.json").exists()
     assert json.loads((out / "export_check.json").read_text())["ok"] is False
+
+
+def test_cache_key_leaves_out_resources_and_covers_code(tmp_path, tiny_data, monkeypatch):
+    res = run_pipeline(_cfg(tiny_data), tmp_path, until="export", show_progress=False)
+    assert [r["status"] for r in res.values()] == ["ran", "ran"]
+    # Machine resources (sweep --jobs sets train.threads and hardware.synth_jobs) are not
+    # part of what a stage computes: the results stay cached.
+    tiny_data["train"].update(threads=2, device="cpu")
+    tiny_data["hardware"] = {"synth_jobs": 3, "synth_timeout_s": 60}
+    res = run_pipeline(_cfg(tiny_data), tmp_path, until="export", show_progress=False)
+    assert [r["status"] for r in res.values()] == ["cached", "cached"]
+    # Another export code digest (an edited flow/export.py) re-runs export, not train.
+    real = pipeline_mod.code_digest
+
+    def edited(module: str, templates: bool = False) -> str:
+        return real(module, templates) + ("-edited" if module == "flow.export" else "")
+
+    monkeypatch.setattr(pipeline_mod, "code_digest", edited)
+    res = run_pipeline(_cfg(tiny_data), tmp_path, until="export", show_progress=False)
+    assert [r["status"] for r in res.values()] == ["cached", "ran"]
+
+
+def test_code_digest_follows_imports_and_templates(tmp_path, monkeypatch):
+    assert {"flow.train", "flow.config", "flow.data.base", "flow"} <= set(
+        sources._closure("flow.train")
+    )
+    assert "flow.hardware" not in sources._closure("flow.train")
+    monkeypatch.setattr(sources, "TEMPLATE_DIR", tmp_path)
+    template = tmp_path / "queue.sv"
+    digests = []
+    try:
+        for text in ("module q; endmodule\n", "module q; wire w; endmodule\n"):
+            template.write_text(text)
+            sources.code_digest.cache_clear()
+            digests.append(sources.code_digest("flow.hardware", True))
+        assert digests[0] != digests[1]
+        assert sources.code_digest("flow.hardware") == sources.code_digest("flow.hardware")
+    finally:
+        sources.code_digest.cache_clear()

@@ -65,14 +65,14 @@ def _check_superres(cfg, build) -> dict:
     assert examples["low_res"].shape[2:] == (8, 8) and examples["quantized"].shape[2:] == (16, 16)
     check = read_json(build / "export" / "export_check.json")["fidelity"]
     assert check["metric"] == "psnr" and check["ok"]
-    verify = read_json(build / "compile" / "verify.json")
+    verify = read_json(build / "verify" / "verify.json")
     assert verify["output"] == "image" and verify["mismatches"] == 0
     assert verify["hw_psnr"] == pytest.approx(verify["qonnx_psnr"])
     # The accelerator's output stream is the image, channels-last, in integer pixels: scored
     # independently from FINN's execution of the HW graph it matches QONNX's PSNR.
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from flow.train import load_data
+    from flow.data.loading import load_data
 
     ds = load_data(cfg)
     hw = ModelWrapper(str(build / "compile" / "hw.onnx"))

@@ -20,7 +20,7 @@ from tests.conftest import TINY, write_config
 ESPCN = Path(__file__).resolve().parents[1] / "configs" / "espcn_samples.yaml"
 
 
-def _sweep(tmp_path, axes, until="compile", extra=None):
+def _sweep(tmp_path, axes, until="verify", extra=None):
     write_config(tmp_path, copy.deepcopy(TINY), "base.yaml")
     data = {"name": "t", "base": "base.yaml", "axes": axes, "until": until, **(extra or {})}
     path = tmp_path / "sweep.yaml"
@@ -190,7 +190,7 @@ def test_tiny_super_resolution_sweep_end_to_end(tmp_path):
     from flow.report.sweep_report import render_sweep_report
 
     write_config(tmp_path, copy.deepcopy(SR_TINY), "base.yaml")
-    data = {"name": "sr", "base": "base.yaml", "until": "compile",
+    data = {"name": "sr", "base": "base.yaml", "until": "verify",
             "axes": {"method": ["baseline", "a2q_plus"], "acc_bits": [11, 13]}}  # fmt: skip
     path = tmp_path / "sweep.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))

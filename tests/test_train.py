@@ -5,8 +5,9 @@ from __future__ import annotations
 import torch
 
 from flow.config import layer_plans, parse_config
+from flow.ep_init import _project_l1, ep_init
 from flow.models import build_float_model, build_model, integer_weights
-from flow.train import _load_float_weights, _project_l1, ep_init, layer_metrics
+from flow.train import _load_float_weights, layer_metrics
 
 
 def test_project_l1_is_the_euclidean_projection():

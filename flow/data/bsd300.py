@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from flow.data import Dataset
 from flow.data import superres as sr
+from flow.data.base import Dataset
 from flow.errors import DataError
 
 FOLDER = "BSDS300"

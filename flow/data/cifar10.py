@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.data import Dataset
+from flow.data.base import Dataset
 from flow.errors import DataError
 
 FOLDER = "cifar-10-batches-py"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.data import Dataset
+from flow.data.base import Dataset
 from flow.errors import ConfigError, DataError
 
 PIXEL_MAX = 16

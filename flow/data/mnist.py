@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.data import Dataset
+from flow.data.base import Dataset
 from flow.errors import DataError
 
 FILES = {

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from flow.data import Dataset
 from flow.data import superres as sr
+from flow.data.base import Dataset
 from flow.errors import DataError
 
 NAMES = ("china.jpg", "flower.jpg")

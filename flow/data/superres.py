@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from flow.data.base import Dataset
 from flow.errors import ConfigError, DataError
 
 # A perfect reconstruction has infinite PSNR; each image's figure is capped here instead, so the
@@ -278,10 +279,8 @@ def make_dataset(
     patches: int,
     seed: int,
 ):
-    """A super-resolution :class:`~flow.data.Dataset`: ``patches`` random crops per training
+    """A super-resolution :class:`~flow.data.base.Dataset`: ``patches`` random crops per training
     image (drawn from ``seed``) and the test tiles of every image, interleaved."""
-    from flow.data import Dataset
-
     rng = np.random.default_rng(seed)
     x_train, y_train = random_pairs(train_images, tile, factor, patches * len(train_images), rng)
     x_test, y_test, groups = interleave(test_parts)

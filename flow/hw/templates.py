@@ -37,4 +37,3 @@ def template_sources(path: Path) -> list[Path]:
 def template_paths(template: str) -> list[Path]:
     """The files of ``hw_templates/<template>.sv``, for a simulator or linter command line."""
     return template_sources(TEMPLATE_DIR / f"{template}.sv")
-
