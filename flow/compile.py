@@ -38,7 +38,7 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 from qonnx.transformation.make_input_chanlast import MakeInputChannelsLast
 from qonnx.util.cleanup import cleanup_model
 
-from flow import artifacts, bounds, ops
+from flow import artifacts, ops, width_tables
 from flow.config import BuildConfig, CompileConfig, LayerPlan, dataset_pixel_bits, layer_plans
 from flow.errors import CompileError
 from flow.finn_compat import finn_api, init_finn
@@ -467,90 +467,6 @@ STEPS: list[tuple[str, Callable[[ModelWrapper, CompileContext], ModelWrapper]]] 
 ]
 
 
-def accumulator_table(
-    summary: dict[str, dict],
-    plans: list[LayerPlan] | None,
-    layer_of: dict[str, LayerPlan],
-    finn_widths: dict[str, str],
-) -> list[dict]:
-    """One row per MAC layer, in the config's layer order (graph order without a config):
-    the guarantee chain data-type bound >= target >= exact == hw."""
-    macs = [(name, e) for name, e in summary.items() if e["op_type"] in ops.mac_op_types()]
-    if plans:
-        rank = {p.name: i for i, p in enumerate(plans)}
-        macs.sort(key=lambda m: rank[layer_of[m[0]].name])
-    rows = []
-    for node, e in macs:
-        plan = layer_of.get(node)
-        idt = _dt(e["inputDataType"])
-        wdt = _dt(e["weightDataType"])
-        hw_bits = _dt(e["accDataType"])["bits"]
-        k = e["MW"]
-        nxt = [c for c in summary.values() if e["outputs"][0] in c["inputs"]]
-        thr_bits = (
-            _dt(nxt[0]["weightDataType"])["bits"]
-            if nxt and nxt[0]["op_type"] == "Thresholding"
-            else None
-        )
-        target = plan.acc_bits if plan else None
-        exact = e["exact_width"]
-        rows.append(
-            {
-                "name": plan.name if plan else node,
-                "node": node,
-                "op": e["op_type"],
-                "K": k,
-                "MH": e["MH"],
-                "input_bits": idt["bits"],
-                "input_signed": idt["signed"],
-                "weight_bits": plan.weight_bits if plan else wdt["bits"],
-                "datatype_bound_bits": bounds.datatype_bound_bits(
-                    k, idt["bits"], plan.weight_bits if plan else wdt["bits"], idt["signed"]
-                ),
-                "target_bits": target,
-                "exact_bits": exact,
-                "exact_range": e["exact_range"],
-                "hw_acc_bits": hw_bits,
-                "finn_acc_bits": _dt(finn_widths[node])["bits"] if node in finn_widths else None,
-                "threshold_bits": thr_bits,
-                "guaranteed": bool(target is not None and exact <= target and hw_bits == exact),
-                "PE": e.get("PE"),
-                "SIMD": e.get("SIMD"),
-            }
-        )
-    return rows
-
-
-def sums_table(summary: dict[str, dict]) -> list[dict]:
-    """Residual adds and global pools: the exact range of their sums and the stream width."""
-    rows = []
-    for node, e in summary.items():
-        terms = ops.get(e["op_type"], node=node, error=CompileError).sum_terms(e)
-        if terms is None:
-            continue
-        ins = [_dt(d) for d in e["in_dtypes"]]
-        out = _dt(e["out_dtypes"][0])
-        rows.append(
-            {
-                "node": node,
-                "op": e["op_type"],
-                "inputs": [d["name"] for d in ins],
-                "terms": terms,
-                "hw_bits": out["bits"],
-                "hw_type": out["name"],
-                "PE": e.get("PE"),
-            }
-        )
-    return rows
-
-
-def _dt(name: str) -> dict:
-    from qonnx.core.datatype import DataType
-
-    dt = DataType[name]
-    return {"name": name, "bits": dt.bitwidth(), "signed": dt.signed()}
-
-
 def compile_model(
     qonnx_path: Path,
     out_dir: Path,
@@ -581,8 +497,8 @@ def compile_model(
         model.save(str(steps_dir / f"{i:02d}_{name}.onnx"))
         log.debug("compile step %s: %.2f s", name, timings[name])
     summary = hw_layer_summary(model)
-    table = accumulator_table(summary, plans, ctx.layer_of, ctx.finn_widths)
-    sums = sums_table(summary)
+    table = width_tables.accumulator_table(summary, plans, ctx.layer_of, ctx.finn_widths)
+    sums = width_tables.sums_table(summary)
     for artifact, data in (
         (artifacts.TIME_PER_STEP, timings),
         (artifacts.ACCUMULATORS, table),

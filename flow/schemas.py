@@ -5,8 +5,8 @@ the type of every key it declares (strictly: no "12" for 12, no true for 1). Key
 with a default are optional. Figures of the build's metric live under ``<prefix>_<k>`` with
 ``k`` = ``accuracy`` or ``psnr`` named by a ``metric`` field (files without one are
 accuracy): :class:`Scored` checks those by the metric the file names. Derived from what the
-writers write: ``train.run_train``, ``export.run_export``, ``compile.accumulator_table`` /
-``sums_table``, ``verify.run_verification``, ``simulate.run_simulation`` and
+writers write: ``train.run_train``, ``export.run_export``, ``width_tables.accumulator_table`` /
+``sums_table``, ``verify.run_verify``, ``simulate.run_simulation`` and
 ``synthesize.run_synth_stage``.
 """
 

@@ -1,0 +1,93 @@
+"""The width tables of a compiled HW graph: the guarantee chain of every MAC layer
+(``accumulators.json``) and the exact sums of residual adds and global pools (``sums.json``).
+"""
+
+from __future__ import annotations
+
+from flow import bounds, ops
+from flow.config import LayerPlan
+from flow.errors import CompileError
+
+
+def accumulator_table(
+    summary: dict[str, dict],
+    plans: list[LayerPlan] | None,
+    layer_of: dict[str, LayerPlan],
+    finn_widths: dict[str, str],
+) -> list[dict]:
+    """One row per MAC layer, in the config's layer order (graph order without a config):
+    the guarantee chain data-type bound >= target >= exact == hw."""
+    macs = [(name, e) for name, e in summary.items() if e["op_type"] in ops.mac_op_types()]
+    if plans:
+        rank = {p.name: i for i, p in enumerate(plans)}
+        macs.sort(key=lambda m: rank[layer_of[m[0]].name])
+    rows = []
+    for node, e in macs:
+        plan = layer_of.get(node)
+        idt = _dt(e["inputDataType"])
+        wdt = _dt(e["weightDataType"])
+        hw_bits = _dt(e["accDataType"])["bits"]
+        k = e["MW"]
+        nxt = [c for c in summary.values() if e["outputs"][0] in c["inputs"]]
+        thr_bits = (
+            _dt(nxt[0]["weightDataType"])["bits"]
+            if nxt and nxt[0]["op_type"] == "Thresholding"
+            else None
+        )
+        target = plan.acc_bits if plan else None
+        exact = e["exact_width"]
+        rows.append(
+            {
+                "name": plan.name if plan else node,
+                "node": node,
+                "op": e["op_type"],
+                "K": k,
+                "MH": e["MH"],
+                "input_bits": idt["bits"],
+                "input_signed": idt["signed"],
+                "weight_bits": plan.weight_bits if plan else wdt["bits"],
+                "datatype_bound_bits": bounds.datatype_bound_bits(
+                    k, idt["bits"], plan.weight_bits if plan else wdt["bits"], idt["signed"]
+                ),
+                "target_bits": target,
+                "exact_bits": exact,
+                "exact_range": e["exact_range"],
+                "hw_acc_bits": hw_bits,
+                "finn_acc_bits": _dt(finn_widths[node])["bits"] if node in finn_widths else None,
+                "threshold_bits": thr_bits,
+                "guaranteed": bool(target is not None and exact <= target and hw_bits == exact),
+                "PE": e.get("PE"),
+                "SIMD": e.get("SIMD"),
+            }
+        )
+    return rows
+
+
+def sums_table(summary: dict[str, dict]) -> list[dict]:
+    """Residual adds and global pools: the exact range of their sums and the stream width."""
+    rows = []
+    for node, e in summary.items():
+        terms = ops.get(e["op_type"], node=node, error=CompileError).sum_terms(e)
+        if terms is None:
+            continue
+        ins = [_dt(d) for d in e["in_dtypes"]]
+        out = _dt(e["out_dtypes"][0])
+        rows.append(
+            {
+                "node": node,
+                "op": e["op_type"],
+                "inputs": [d["name"] for d in ins],
+                "terms": terms,
+                "hw_bits": out["bits"],
+                "hw_type": out["name"],
+                "PE": e.get("PE"),
+            }
+        )
+    return rows
+
+
+def _dt(name: str) -> dict:
+    from qonnx.core.datatype import DataType
+
+    dt = DataType[name]
+    return {"name": name, "bits": dt.bitwidth(), "signed": dt.signed()}
