@@ -93,6 +93,12 @@ class Mvau(MacOp):
             {mem: render_memfile(lines, ctx.header)},
         )
 
+    def worst_case_stimulus(self, params: dict, e: dict) -> tuple[np.ndarray, np.ndarray, int]:
+        """Two input vectors per output channel: its minimum and its maximum dot product."""
+        q, cases = self.worst_cases(params, e)
+        x = np.asarray([v for pair in cases for v in pair], dtype=np.int64)
+        return x.reshape(-1), x @ q, params["SIMD"]
+
     def input_fifo_depth(self, node: HwNode) -> int:
         # It reads its input vector during its first neuron fold only: a FIFO of one whole
         # vector lets the producer run ahead during the other folds.
