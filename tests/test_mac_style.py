@@ -94,3 +94,47 @@ def test_tiny_const_network_is_bit_exact_through_the_sim_stage(const_build: Path
         macs = [n for n in plan["nodes"] if n["op_type"] == "MVAU"]
         assert len(macs) == len(acc) and {n["mac_style"] for n in macs} == {"const"}
         assert "mvau.sv" not in plan["top_sources"]
+
+
+@pytest.mark.slow
+def test_const_layer_synthesizes_and_is_compared_with_rom(tmp_path: Path, record_property) -> None:
+    """One small fully parallel layer (32 inputs, 8 neurons, 4-bit weights, ~70 % zeros) in
+    both MAC styles through Yosys; the LUTs of each are recorded, not fixed."""
+    from flow import synthesize as syn
+    from flow.bounds import signed_bits
+
+    rng = np.random.default_rng(0)
+    w = np.where(rng.random((32, 8)) < 0.3, rng.integers(-8, 8, size=(32, 8)), 0)  # (MW, MH)
+    lo, hi = int(w.clip(max=0).sum(axis=0).min() * 15), int(w.clip(min=0).sum(axis=0).max() * 15)
+    acc = signed_bits(lo, hi)
+    mvau = {
+        "op_type": "MVAU",
+        "inputs": ["x"],
+        "outputs": ["y"],
+        "in_shapes": [[1, 32]],
+        "out_shapes": [[1, 8]],
+        "in_dtypes": ["UINT4"],
+        "out_dtypes": [f"INT{acc}"],
+        "inputDataType": "UINT4",
+        "accDataType": f"INT{acc}",
+        "PE": 8,
+        "SIMD": 32,
+        "MW": 32,
+        "MH": 8,
+        "weights": w.tolist(),
+        "exact_width": acc,
+    }
+    luts = {}
+    for style in ("rom", "const"):
+        files, plan = build_plan(
+            {"MVAU_0": mvau}, ["fc0"], "exact", "test", mac_styles={"fc0": style}
+        )
+        write_plan(files, plan, tmp_path / style / "exact")
+        synth = syn.run_synthesis(
+            {"exact": tmp_path / style / "exact"}, tmp_path / style / "synth", jobs=1,
+            stitched_top=False,
+        )  # fmt: skip
+        luts[style] = synth["variants"]["exact"]["layers"]["MVAU_0"]["lut"]
+        record_property(f"lut_{style}", luts[style])
+    print(f"fc0 32x8 fully parallel, 4-bit weights, 70 % zeros: LUT {luts}")
+    assert luts["rom"] > 0 and luts["const"] > 0
