@@ -15,8 +15,10 @@ import pytest
 
 from flow.config import parse_config
 from flow.hardware import build_plan, write_plan
+from flow.hw.constmac import ConstMvauSpec
 from flow.hw.tools import run_tool, verilator
 from flow.simulate import worst_case_rtl
+from flow.width_tables import weight_sparsity
 from tests.conftest import TINY
 from tests.test_ops import W, _summary
 
@@ -67,6 +69,19 @@ def test_const_mvau_is_planned_instead_of_the_rom_template(tmp_path: Path) -> No
     assert worst["MVAU_0"] == {"vectors": 4, "acc_bits": 6, "extremes": [lo, hi], "mismatches": 0}
 
 
+@pytest.mark.parametrize(("pe", "simd"), [(1, 1), (2, 3), (4, 6), (3, 2)])
+def test_zero_lanes_are_the_lanes_the_const_generator_drops(pe: int, simd: int) -> None:
+    rng = np.random.default_rng(pe * 10 + simd)
+    w = np.where(rng.random((6, 12)) < 0.2, rng.integers(-3, 4, size=(6, 12)), 0)  # (K, C)
+    w[:, 0] = 0
+    zero_weights, zero_lanes = weight_sparsity(w, pe, simd)
+    spec = ConstMvauSpec("m", w.T, pe, simd, 4, False, 16)
+    dropped = [not spec.lane_weights(p, s).any() for p in range(pe) for s in range(simd)]
+    assert zero_weights == (w == 0).mean() and zero_lanes == np.mean(dropped)
+    assert weight_sparsity(np.zeros((4, 2)), 2, 4) == (1.0, 1.0)
+    assert weight_sparsity(np.ones((4, 2)), 1, 1) == (0.0, 0.0)
+
+
 @pytest.fixture(scope="module")
 def const_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny config with every MAC layer const, through the sim stage."""
@@ -89,6 +104,7 @@ def test_tiny_const_network_is_bit_exact_through_the_sim_stage(const_build: Path
         w = sim["worst_case_rtl"][row["node"]]
         assert w["mismatches"] == 0 and w["vectors"] == 2 * row["MH"]
         assert w["extremes"] == row["exact_range"]
+        assert 0 <= row["zero_lane_fraction"] <= row["zero_weight_fraction"] < 1
     for variant in ("exact", "acc32"):
         plan = json.loads((const_build / "hardware" / variant / "plan.json").read_text())
         macs = [n for n in plan["nodes"] if n["op_type"] == "MVAU"]
