@@ -29,6 +29,9 @@ Method = Literal["baseline", "a2q", "a2q_plus"]
 EdgePolicy = Literal["constrained", "unconstrained"]
 DatasetName = Literal["digits", "mnist", "cifar10", "samples", "bsd300"]
 Device = Literal["auto", "cpu", "cuda"]
+# How a MAC layer multiplies: weights in a ROM read per fold (hw_templates/mvau.sv), or
+# hard-wired into a generated module (flow/hw/constmac.py; MVAU layers only).
+MacStyle = Literal["rom", "const"]
 
 
 @dataclass(frozen=True)
@@ -162,10 +165,20 @@ class CompileConfig:
 
 
 @dataclass(frozen=True)
+class LayerHardware:
+    """Per-layer override of the hardware section."""
+
+    mac_style: MacStyle | None = None
+
+
+@dataclass(frozen=True)
 class HardwareConfig:
     """Generation, simulation and synthesis of the accelerator."""
 
     fifo_depth: int = 2
+    # How every MAC layer multiplies (see MacStyle); per layer in ``layers``.
+    mac_style: MacStyle = "rom"
+    layers: dict[str, LayerHardware] = field(default_factory=dict)
     # Test frames simulated (bit-exact check and cycles per frame).
     sim_frames: int = 100
     # Also simulate with random input gaps and output back-pressure.
@@ -415,6 +428,15 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
     return plans
 
 
+def mac_styles(cfg: BuildConfig) -> dict[str, str]:
+    """The MAC style of every layer (layer name -> ``rom`` or ``const``), overrides applied."""
+    hw = cfg.hardware
+    return {
+        p.name: (hw.layers[p.name].mac_style if p.name in hw.layers else None) or hw.mac_style
+        for p in layer_plans(cfg)
+    }
+
+
 def validate(cfg: BuildConfig) -> None:
     """Cross-check a config; raise ConfigError naming the key on the first problem."""
     from flow.data import check_dataset_path
@@ -454,6 +476,7 @@ def validate(cfg: BuildConfig) -> None:
                 f"L1 budget admits no non-zero weight; the smallest P that does is {smallest}"
             )
     _validate_compile(cfg, plans)
+    _validate_hardware(cfg, plans)
     try:
         check_dataset_path(cfg.data.dataset, Path(cfg.data.path) if cfg.data.path else None)
     except DataError as e:
@@ -517,4 +540,26 @@ def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
             f"compile.top_k: the last layer {plans[-1].name} uses {plans[-1].method}, whose "
             "per-channel scale changes the argmax, so top-1 cannot run in hardware; set "
             "quant.last_layer: unconstrained or compile.top_k: false (with host_ops: [Mul])"
+        )
+
+
+def _validate_hardware(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
+    hw = cfg.hardware
+    names = [p.name for p in plans]
+    for name in hw.layers:
+        if name not in names:
+            raise ConfigError(
+                f"hardware.layers.{name}: no such layer{suggest(name, names)}; the layers are "
+                f"{', '.join(names)}"
+            )
+    styles = mac_styles(cfg)
+    depthwise = [p.name for p in plans if p.kind == "depthwise" and styles[p.name] == "const"]
+    if depthwise:
+        # The generator writes MVAUs; a depthwise layer runs on the VVAU template.
+        own = [n for n in depthwise if n in hw.layers and hw.layers[n].mac_style]
+        key = f"hardware.layers.{own[0]}.mac_style" if own else "hardware.mac_style"
+        raise ConfigError(
+            f"{key}: 'const' takes MVAU layers only, and {', '.join(depthwise)} "
+            f"{'is a depthwise layer' if len(depthwise) == 1 else 'are depthwise layers'} "
+            "(VVAU); give them hardware.layers.<name>.mac_style: rom"
         )

@@ -5,6 +5,9 @@ node, its memory files, the stitched top ``a2q_top``) plus ``plan.json`` and a d
 all. Writing the plan only touches files whose content changed, so an unchanged node is not
 regenerated and downstream caches keyed by content stay valid.
 
+A MAC layer of the ``const`` style (``hardware.mac_style``) brings a module generated for it
+(its weights hard-wired, see ``flow.hw.constmac``) instead of its template and memory files.
+
 Two variants are planned: ``exact`` (every accumulator at the width the compile stage
 proved) and ``acc32`` (every accumulator and the thresholds on it widened to 32 bits, what
 FINN builds without minimization), so synthesis can show what the narrow widths save.
@@ -47,10 +50,12 @@ def plan_nodes(
     variant: str,
     header: str,
     fifo_depth: int,
+    mac_styles: dict[str, str] | None = None,
 ) -> list[HwNode]:
     """The module instances of one variant in graph order, glue (DWC, FIFO) on every edge.
 
     Streams are named after the HW graph's tensors; glue gets its own stream names.
+    ``mac_styles``: layer name -> MAC style (``rom`` where not given).
     """
     if variant not in VARIANTS:
         raise HardwareError(f"unknown variant {variant!r}; variants are {', '.join(VARIANTS)}")
@@ -68,7 +73,9 @@ def plan_nodes(
         if op.is_mac:
             current_layer = layer_of[name]
         wide = op.widens(acc32, e["inputs"][0] in mac_outputs)
-        node = op.plan(e, PlanContext(name, current_layer, wide, header))
+        style = (mac_styles or {}).get(current_layer, "rom")
+        node = op.plan(e, PlanContext(name, current_layer, wide, header, style))
+        node.mac_style = style if op.is_mac else None
         node.inputs, node.outputs = list(e["inputs"]), list(e["outputs"])
         node.in_signed = dtype_bits(e["in_dtypes"][0])[1] if e.get("in_dtypes") else False
         nodes.append(node)
@@ -168,8 +175,9 @@ def _port_decls(node: HwNode) -> list[str]:
 
 
 def render_wrapper(node: HwNode, header: str) -> str:
-    """A module named after the node that instantiates its template with fixed parameters."""
-    template = ops.get(node.op_type).template
+    """A module named after the node that instantiates its template (or the module generated
+    for it) with fixed parameters."""
+    template = node.module or ops.get(node.op_type).template
     params = ",\n".join(f"    .{k}({_sv_value(v)})" for k, v in node.params.items())
     conns = ", ".join(
         f".{p}_{s}" for p in node.in_ports + node.out_ports for s in ("valid", "ready", "data")
@@ -243,24 +251,31 @@ def build_plan(
     variant: str,
     config_digest: str,
     fifo_depth: int = 2,
+    mac_styles: dict[str, str] | None = None,
 ) -> tuple[dict[str, str], dict]:
     """All files of one variant (name -> content) and its ``plan.json`` content."""
     header = _header(variant)
-    nodes = plan_nodes(summary, layer_names, variant, header, fifo_depth)
+    nodes = plan_nodes(summary, layer_names, variant, header, fifo_depth, mac_styles)
     return assemble_plan(nodes, variant, config_digest, header)
 
 
 def assemble_plan(
     nodes: list[HwNode], variant: str, config_digest: str, header: str
 ) -> tuple[dict[str, str], dict]:
-    """Files (templates, wrappers, memory files, top) and ``plan.json`` for a node chain."""
+    """Files (templates, generated modules, wrappers, memory files, top) and ``plan.json``
+    for a node chain. A node with a generated module needs it instead of its template."""
     files: dict[str, str] = {}
     op_of = {n.name: ops.get(n.op_type, node=n.name, error=HardwareError) for n in nodes}
-    sources = {name: template_sources(op.template_path()) for name, op in op_of.items()}
-    for path in {p for paths in sources.values() for p in paths}:
+    paths = {
+        n.name: [] if n.module else template_sources(op_of[n.name].template_path()) for n in nodes
+    }
+    sources = {n.name: [p.name for p in paths[n.name]] + sorted(n.generated) for n in nodes}
+    for path in {p for ps in paths.values() for p in ps}:
         files[path.name] = path.read_text()
-    templates = sorted({p.name for paths in sources.values() for p in paths})
+    templates = sorted({p.name for ps in paths.values() for p in ps})
+    generated = [f for n in nodes for f in sorted(n.generated)]
     for n in nodes:
+        files.update(n.generated)
         files[f"{n.name}.sv"] = render_wrapper(n, header)
         files.update(n.mem)
     files[f"{TOP}.sv"] = render_top(nodes, header)
@@ -270,7 +285,7 @@ def assemble_plan(
         "generated_by": header,
         "config_digest": config_digest,
         "digest": text_digest(*(f"{k}\0{v}" for k, v in sorted(files.items()))),
-        "top_sources": [*templates, *(f"{n.name}.sv" for n in nodes), f"{TOP}.sv"],
+        "top_sources": [*templates, *generated, *(f"{n.name}.sv" for n in nodes), f"{TOP}.sv"],
         "input": {
             "elem_bits": nodes[0].in_elem[0],
             "elems_per_word": nodes[0].in_elem[1],
@@ -288,11 +303,12 @@ def assemble_plan(
                 "name": n.name,
                 "op_type": n.op_type,
                 "layer": n.layer,
-                "template": op_of[n.name].template,
+                "template": n.module or op_of[n.name].template,
+                **({"mac_style": n.mac_style} if n.mac_style else {}),
                 "params": n.params,
                 "in_width": n.in_width,
                 "out_width": n.out_width,
-                "sources": [*(p.name for p in sources[n.name]), f"{n.name}.sv"],
+                "sources": [*sources[n.name], f"{n.name}.sv"],
                 "mem_files": sorted(n.mem),
             }
             for n in nodes
@@ -320,7 +336,7 @@ def write_plan(files: dict[str, str], plan: dict, out_dir: Path) -> int:
 def run_hardware(cfg, compile_dir: Path, out_dir: Path, config_digest: str) -> dict:
     """The hardware stage: plan and write both variants from the compiled HW graph."""
     from flow.compile import hw_summary
-    from flow.config import layer_plans
+    from flow.config import layer_plans, mac_styles
 
     summary = hw_summary(compile_dir)
     layer_of = {r["node"]: r["name"] for r in read_json(compile_dir / "accumulators.json")}
@@ -329,7 +345,9 @@ def run_hardware(cfg, compile_dir: Path, out_dir: Path, config_digest: str) -> d
     names = [layer_of[n] for n, e in summary.items() if e["op_type"] in ops.mac_op_types()]
     result = {}
     for variant in VARIANTS:
-        files, plan = build_plan(summary, names, variant, config_digest, cfg.hardware.fifo_depth)
+        files, plan = build_plan(
+            summary, names, variant, config_digest, cfg.hardware.fifo_depth, mac_styles(cfg)
+        )
         changed = write_plan(files, plan, out_dir / variant)
         log.info("hardware %s: %d files, %d changed", variant, len(files), changed)
         result[variant] = {"digest": plan["digest"], "files": len(files), "changed": changed}

@@ -180,6 +180,8 @@ ACC_COLUMNS = [
     ("guaranteed", "guaranteed"),
     ("PE", "PE"),
     ("SIMD", "SIMD"),
+    ("zero_weight_pct", "zero w %"),
+    ("zero_lane_pct", "zero lanes %"),
 ]
 SUM_COLUMNS = [
     ("node", "node"),
@@ -192,8 +194,23 @@ SUM_COLUMNS = [
 
 
 def format_accumulators(rows: list[dict]) -> str:
-    """The per-layer width table of ``compile/accumulators.json``."""
-    return format_table(rows, ACC_COLUMNS)
+    """The per-layer width table of ``compile/accumulators.json``, with its weight sparsity
+    (zero weights, and (PE, SIMD) lanes zero in every fold) in percent."""
+
+    def pct(v: float | None) -> float | None:
+        return None if v is None else round(100 * v, 1)
+
+    return format_table(
+        [
+            {
+                **r,
+                "zero_weight_pct": pct(r.get("zero_weight_fraction")),
+                "zero_lane_pct": pct(r.get("zero_lane_fraction")),
+            }
+            for r in rows
+        ],
+        ACC_COLUMNS,
+    )
 
 
 def _compile_section(b: Build) -> list[str]:

@@ -166,6 +166,9 @@ class AccumulatorRow(Schema):
     guaranteed: bool | None = None
     PE: int | None = None
     SIMD: int | None = None
+    # Weight sparsity: zero weights, and (PE, SIMD) lanes zero in every fold (fractions).
+    zero_weight_fraction: Number | None = None
+    zero_lane_fraction: Number | None = None
 
 
 class SumRow(Schema):

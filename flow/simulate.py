@@ -17,13 +17,12 @@ from pathlib import Path
 import numpy as np
 from qonnx.core.modelwrapper import ModelWrapper
 
-from flow import artifacts, bounds
+from flow import artifacts, ops
 from flow.config import BuildConfig
 from flow.data.loading import load_data
 from flow.errors import HardwareError
 from flow.executor import IntegerGraph, execute_finn, graph_input, image_nchw, tie_aware_argmax
 from flow.hw.memfiles import pack_words, unpack_words
-from flow.hw.memfiles_conv import depthwise_order
 from flow.hw.streamsim import simulate_stream
 from flow.metrics import PSNR, metric_for, score
 from flow.passes import hw_layer_summary
@@ -67,33 +66,16 @@ def _top_sim(
     )
 
 
-def _worst_case_stimulus(node: dict, e: dict) -> tuple[np.ndarray, np.ndarray, int, int]:
-    """Input stream values, expected outputs (rows), input and output elements per word.
-
-    MVAU: two vectors per output channel (its minimum and maximum dot product). VVAU: the
-    channels are independent, so two pixels carry every channel's extremes, in the
-    depthwise window order.
-    """
-    p = node["params"]
-    q = np.asarray(e["weights"], dtype=np.int64)  # (K, channels)
-    lo, hi = bounds.input_range(p["IN_WIDTH"], bool(p["IN_SIGNED"]))
-    cases = [bounds.worst_case_inputs(col, lo, hi) for col in q.T.tolist()]
-    if node["op_type"] == "MVAU":
-        x = np.asarray([v for pair in cases for v in pair], dtype=np.int64)
-        return x.reshape(-1), x @ q, p["SIMD"], p["PE"]
-    # VVAU: pixel j holds, per channel c, that channel's j-th worst-case vector.
-    x = np.asarray([[case[j] for case in cases] for j in range(2)], dtype=np.int64)  # (2, C, K)
-    expected = np.einsum("jck,kc->jc", x, q)
-    windows = x.transpose(0, 2, 1)  # (2, K, C)
-    return depthwise_order(windows, p["PE"]).reshape(-1), expected, p["PE"], p["PE"]
-
-
 def worst_case_rtl(hw_dir: Path, plan: dict, summary: dict[str, dict], workdir: Path) -> dict:
     """Drive each MAC node's per-channel worst-case inputs through its RTL; count mismatches."""
     out = {}
-    for node in (n for n in plan["nodes"] if n["op_type"] in ("MVAU", "VVAU")):
+    for node in plan["nodes"]:
+        op = ops.get(node["op_type"], node=node["name"], error=HardwareError)
+        if not op.is_mac:
+            continue
         e, p = summary[node["name"]], node["params"]
-        values, expected, in_per, pe = _worst_case_stimulus(node, e)
+        values, expected, in_per = op.worst_case_stimulus(p, e)
+        pe = p["PE"]
         words = pack_words(values, p["IN_WIDTH"], in_per, signed=bool(p["IN_SIGNED"]))
         n_out = expected.size // pe
         res = simulate_stream(

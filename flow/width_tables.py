@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from flow import bounds, ops
 from flow.config import LayerPlan
 from flow.errors import CompileError
@@ -16,7 +18,8 @@ def accumulator_table(
     finn_widths: dict[str, str],
 ) -> list[dict]:
     """One row per MAC layer, in the config's layer order (graph order without a config):
-    the guarantee chain data-type bound >= target >= exact == hw."""
+    the guarantee chain data-type bound >= target >= exact == hw, and its weight sparsity
+    (:func:`weight_sparsity`)."""
     macs = [(name, e) for name, e in summary.items() if e["op_type"] in ops.mac_op_types()]
     if plans:
         rank = {p.name: i for i, p in enumerate(plans)}
@@ -36,6 +39,9 @@ def accumulator_table(
         )
         target = plan.acc_bits if plan else None
         exact = e["exact_width"]
+        zero_weights, zero_lanes = weight_sparsity(
+            np.asarray(e["weights"]), int(e.get("PE") or 1), int(e.get("SIMD") or 1)
+        )
         rows.append(
             {
                 "name": plan.name if plan else node,
@@ -58,9 +64,24 @@ def accumulator_table(
                 "guaranteed": bool(target is not None and exact <= target and hw_bits == exact),
                 "PE": e.get("PE"),
                 "SIMD": e.get("SIMD"),
+                "zero_weight_fraction": zero_weights,
+                "zero_lane_fraction": zero_lanes,
             }
         )
     return rows
+
+
+def weight_sparsity(w: np.ndarray, pe: int, simd: int) -> tuple[float, float]:
+    """(fraction of zero weights, fraction of (PE, SIMD) lanes whose weight is zero in every
+    fold) of a MAC layer's ``(K, channels)`` weights: SIMD lanes take ``K``, PE lanes the
+    channels, lane ``(p, s)`` weight ``w[sf*SIMD + s, nf*PE + p]`` in fold ``(nf, sf)``.
+
+    A zero lane is a multiplier the const MAC style does not build at all; a weight that is
+    zero in some folds only saves table bits.
+    """
+    k, c = w.shape
+    lanes = w.reshape(k // simd, simd, c // pe, pe) != 0  # (sf, s, nf, p)
+    return float((w == 0).mean()), float((~lanes.any(axis=(0, 2))).mean())
 
 
 def sums_table(summary: dict[str, dict]) -> list[dict]:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from flow.config import layer_plans, load_config
+from flow.config import layer_plans, load_config, mac_styles
 from flow.errors import ConfigError
 from tests.conftest import write_bsd300, write_cifar10, write_config
 
@@ -156,6 +156,24 @@ def test_default_benchmark_layers():
             "quant.layers.conv9: no such layer (did you mean 'conv1'?); the layers are conv0, "
             "conv1, fc0, fc1, fc2",
         ),
+        (
+            {"hardware": {"mac_style": "constant"}},
+            "hardware.mac_style: must be one of 'rom', 'const', not 'constant' (did you mean "
+            "'const'?)",
+        ),
+        (
+            {"hardware": {"layers": {"fc3": {"mac_style": "const"}}}},
+            "hardware.layers.fc3: no such layer (did you mean 'fc2'?); the layers are fc0, fc1, "
+            "fc2",
+        ),
+        (
+            {"hardware": {"layers": {"fc1": {"mac_style": "ram"}}}},
+            "hardware.layers.fc1.mac_style: must be one of 'rom', 'const' or null, not 'ram'",
+        ),
+        (
+            {"hardware": {"layers": {"fc1": {"style": "const"}}}},
+            "hardware.layers.fc1.style: unknown key (did you mean 'mac_style'?)",
+        ),
     ],
 )
 def test_bad_config_messages(tmp_path, tiny_data, patch, message):
@@ -242,6 +260,27 @@ def test_depthwise_folding_takes_pe_only(tmp_path):
     )
 
 
+def test_mac_style_per_layer_and_const_takes_mvau_layers_only(tmp_path, tiny_data):
+    tiny_data["hardware"] = {"mac_style": "const", "layers": {"fc2": {"mac_style": "rom"}}}
+    assert mac_styles(_load(tmp_path, tiny_data)) == {"fc0": "const", "fc1": "const", "fc2": "rom"}
+    tiny_data["hardware"] = {"layers": {"fc1": {"mac_style": "const"}}}
+    assert mac_styles(_load(tmp_path, tiny_data)) == {"fc0": "rom", "fc1": "const", "fc2": "rom"}
+    cifar = [f"data.path={write_cifar10(tmp_path / 'data')}"]
+    mobile = "configs/mobilenetv1_cifar10.yaml"
+    with pytest.raises(ConfigError) as e:
+        load_config(mobile, [*cifar, "hardware.layers={dw1: {mac_style: const}}"])
+    assert (
+        "hardware.layers.dw1.mac_style: 'const' takes MVAU layers only, and dw1 is a depthwise "
+        "layer (VVAU); give them hardware.layers.<name>.mac_style: rom"
+    ) in str(e.value)
+    with pytest.raises(ConfigError, match=r"hardware.mac_style: 'const' takes MVAU layers only, "
+                       r"and dw1, dw2, .* are depthwise layers"):  # fmt: skip
+        load_config(mobile, [*cifar, "hardware.mac_style=const"])
+    rom = ", ".join(f"dw{i}: {{mac_style: rom}}" for i in range(1, 14))
+    cfg = load_config(mobile, [*cifar, "hardware.mac_style=const", f"hardware.layers={{{rom}}}"])
+    assert mac_styles(cfg)["pw1"] == "const" and mac_styles(cfg)["dw1"] == "rom"
+
+
 def test_section_digest_leaves_out_machine_resources(tmp_path, tiny_data):
     base = _load(tmp_path, tiny_data)
     sections = ("seed", "data", "model", "quant", "train", "hardware")
@@ -258,3 +297,6 @@ def test_section_digest_leaves_out_machine_resources(tmp_path, tiny_data):
     assert faster.section_digest(*sections) == base.section_digest(*sections)
     longer = _load(tmp_path, tiny_data, ["train.qat_epochs=3"])
     assert longer.section_digest(*sections) != base.section_digest(*sections)
+    # The MAC style is what the hardware computes with, not a machine resource.
+    const = _load(tmp_path, tiny_data, ["hardware.mac_style=const"])
+    assert const.section_digest("hardware") != base.section_digest("hardware")

@@ -61,11 +61,13 @@ ACCUMULATORS = [
     {"name": "fc0", "node": "MVAU_0", "op": "MVAU", "K": 64, "MH": 32, "input_bits": 5,
      "input_signed": False, "weight_bits": 4, "datatype_bound_bits": 16, "target_bits": None,
      "exact_bits": 13, "exact_range": [-3906, 3751], "hw_acc_bits": 13, "finn_acc_bits": 13,
-     "threshold_bits": 11, "guaranteed": False, "PE": 1, "SIMD": 16},
+     "threshold_bits": 11, "guaranteed": False, "PE": 1, "SIMD": 16,
+     "zero_weight_fraction": 0.125, "zero_lane_fraction": 0.0},
     {"name": "fc1", "node": "MVAU_1", "op": "MVAU", "K": 32, "MH": 10, "input_bits": 4,
      "input_signed": False, "weight_bits": 4, "datatype_bound_bits": 14, "target_bits": 12,
      "exact_bits": 11, "exact_range": [-900, 1000], "hw_acc_bits": 11, "finn_acc_bits": 16,
-     "threshold_bits": None, "guaranteed": True, "PE": 1, "SIMD": 8},
+     "threshold_bits": None, "guaranteed": True, "PE": 1, "SIMD": 8,
+     "zero_weight_fraction": 0.4375, "zero_lane_fraction": 0.125},
 ]  # fmt: skip
 
 VERIFY = {"samples": 360, "mismatches": 0, "hw_accuracy": 96.66666666666667,
@@ -209,6 +211,8 @@ def test_full_build_report(tmp_path):
     assert "| fc1 | MVAU_1 | 32 | 4 | 4 | 14 | 12 | 11 | 11 | 16 | - | yes | yes |" in md
     assert "| fc0 | MVAU_0 | 64 | 5 | 4 | 16 | - | 13 | 13 | 13 | 11 | no | yes |" in md
     assert "| guaranteed layers (A2Q-constrained, exact <= target) | fc1 |" in md
+    # beside the widths: zero weights and (PE, SIMD) lanes zero in every fold, in percent
+    assert "| 11 | 16 | - | yes | yes | 43.8 | 12.5 |" in md
     # sparsity (percent), wrap study, warnings
     assert "| fc1 | a2q_plus | 12 | 43.8 | 3 | no | 741 | 1092.1 |" in md
     assert "| 10 | 91.11 | 8709 | 8709 |" in md

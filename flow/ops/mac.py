@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flow.bounds import signed_bits
+from flow.bounds import input_range, signed_bits, worst_case_inputs
 from flow.ops.base import WIDE_ACC, HwOp, dtype_bits
 
 
@@ -41,3 +41,15 @@ class MacOp(HwOp):
         acc_bits = WIDE_ACC if wide else dtype_bits(e["accDataType"])[0]
         w_bits = max(2, signed_bits(int(w.min()), int(w.max())))
         return in_bits, in_signed, acc_bits, w_bits
+
+    def worst_cases(self, params: dict, e: dict) -> tuple[np.ndarray, list[tuple]]:
+        """Per output channel its two worst-case input vectors (the extremes of its dot
+        product) for the template's input type, and the ``(K, channels)`` weights."""
+        q = np.asarray(e["weights"], dtype=np.int64)
+        lo, hi = input_range(params["IN_WIDTH"], bool(params["IN_SIGNED"]))
+        return q, [worst_case_inputs(col, lo, hi) for col in q.T.tolist()]
+
+    def worst_case_stimulus(self, params: dict, e: dict) -> tuple[np.ndarray, np.ndarray, int]:
+        """Input stream values and the exact outputs (rows of channels) that drive every
+        channel's worst cases through the template, and the input elements per word."""
+        raise NotImplementedError

@@ -1,4 +1,5 @@
-"""MVAU: a matrix-vector layer (MatMul/Gemm, or a lowered Conv) on ``mvau.sv``."""
+"""MVAU: a matrix-vector layer (MatMul/Gemm, or a lowered Conv) on ``mvau.sv``, or, in the
+``const`` MAC style, on a module generated with its weights hard-wired (``flow.hw.constmac``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import math
 
 import numpy as np
 
+from flow.hw.constmac import ConstMvauSpec, render_const_mvau
 from flow.hw.memfiles import mvau_weight_lines, render_memfile
 from flow.ops.base import (
     ExecNode,
@@ -69,14 +71,34 @@ class Mvau(MacOp):
         w = np.asarray(e["weights"], dtype=np.int64).T  # FINN stores (MW, MH)
         in_bits, in_signed, acc_bits, w_bits = self.widths(e, w, ctx.wide)
         pe, simd = int(e.get("PE", 1)), int(e.get("SIMD", 1))
-        mem = f"{ctx.name}_weights.mem"
-        params = {
+        shape = {
             "MW": e["MW"],
             "MH": e["MH"],
             "PE": pe,
             "SIMD": simd,
             "IN_WIDTH": in_bits,
             "IN_SIGNED": int(in_signed),
+        }
+        streams = [(in_bits, simd)], [(acc_bits, pe)]
+        if ctx.mac_style == "const":
+            # Its own module, wrapped like the template; the acc32 twin is the same tree
+            # with every adder 32 bits wide.
+            module = f"{ctx.name}_const"
+            spec = ConstMvauSpec(
+                module, w, pe, simd, in_bits, in_signed, acc_bits, exact_tree=not ctx.wide
+            )
+            return HwNode(
+                ctx.name,
+                self.op_type,
+                ctx.layer,
+                {**shape, "ACC_WIDTH": acc_bits},
+                *streams,
+                generated={f"{module}.sv": render_const_mvau(spec, ctx.header)},
+                module=module,
+            )
+        mem = f"{ctx.name}_weights.mem"
+        params = {
+            **shape,
             "W_WIDTH": w_bits,
             "ACC_WIDTH": acc_bits,
             "WEIGHT_FILE": mem,
@@ -88,10 +110,15 @@ class Mvau(MacOp):
             self.op_type,
             ctx.layer,
             params,
-            [(in_bits, simd)],
-            [(acc_bits, pe)],
+            *streams,
             {mem: render_memfile(lines, ctx.header)},
         )
+
+    def worst_case_stimulus(self, params: dict, e: dict) -> tuple[np.ndarray, np.ndarray, int]:
+        """Two input vectors per output channel: its minimum and its maximum dot product."""
+        q, cases = self.worst_cases(params, e)
+        x = np.asarray([v for pair in cases for v in pair], dtype=np.int64)
+        return x.reshape(-1), x @ q, params["SIMD"]
 
     def input_fifo_depth(self, node: HwNode) -> int:
         # It reads its input vector during its first neuron fold only: a FIFO of one whole

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from flow.hw.memfiles import render_memfile
-from flow.hw.memfiles_conv import vvau_weight_lines
+from flow.hw.memfiles_conv import depthwise_order, vvau_weight_lines
 from flow.ops.base import (
     ExecNode,
     HwNode,
@@ -84,6 +84,16 @@ class Vvau(MacOp):
             [(acc_bits, pe)],
             {mem: render_memfile(lines, ctx.header)},
         )
+
+    def worst_case_stimulus(self, params: dict, e: dict) -> tuple[np.ndarray, np.ndarray, int]:
+        """The channels are independent, so two pixels carry every channel's extremes: pixel
+        j holds, per channel, that channel's j-th worst-case vector, in the depthwise window
+        order."""
+        q, cases = self.worst_cases(params, e)
+        x = np.asarray([[case[j] for case in cases] for j in range(2)], dtype=np.int64)
+        expected = np.einsum("jck,kc->jc", x, q)  # x: (2, C, K)
+        windows = x.transpose(0, 2, 1)  # (2, K, C)
+        return depthwise_order(windows, params["PE"]).reshape(-1), expected, params["PE"]
 
 
 OP = Vvau()

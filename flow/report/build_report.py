@@ -32,7 +32,8 @@ before PSNR existed) are accuracy. Below, ``<k>`` is that key. What is read, per
   ``metric``, ``samples``, ``brevitas_<k>``, ``qonnx_<k>``, ``ok``, ``summary``.
 - ``compile/accumulators.json``: per layer ``name``, ``node``, ``K``, ``input_bits``,
   ``weight_bits``, ``datatype_bound_bits``, ``target_bits``, ``exact_bits``, ``hw_acc_bits``,
-  ``finn_acc_bits``, ``threshold_bits``, ``guaranteed``.
+  ``finn_acc_bits``, ``threshold_bits``, ``guaranteed``, ``zero_weight_fraction``,
+  ``zero_lane_fraction``.
 - ``verify/verify.json``: ``metric``, ``samples``, ``mismatches``, ``hw_<k>``,
   ``tolerance``, ``ok``.
 - ``verify/overflow.json``: ``metric``, ``worst_case[].fits``,
@@ -255,6 +256,7 @@ WIDTH_COLUMNS = [
     ("datatype_bound_bits", "P_dt"), ("target_bits", "target"), ("exact_bits", "exact"),
     ("hw_acc_bits", "hw acc"), ("finn_acc_bits", "FINN"), ("threshold_bits", "thr"),
     ("guaranteed", "guaranteed"), ("chain_ok", "chain ok"),
+    ("zero_weight_pct", "zero w %"), ("zero_lane_pct", "zero lanes %"),
 ]  # fmt: skip
 SPARSITY_COLUMNS = [
     ("name", "layer"), ("method", "method"), ("target_bits", "target"),
@@ -282,14 +284,33 @@ def _widths(b: Build, doc: Doc) -> None:
         return
     doc.para(
         "The guarantee chain per layer: exact <= target P <= data-type bound P_dt, and the "
-        "hardware accumulator is exactly the exact width. Unconstrained layers have no target."
+        "hardware accumulator is exactly the exact width. Unconstrained layers have no target. "
+        "Beside it the weight sparsity of the hardware layer: zero weights, and (PE, SIMD) "
+        "lanes whose weight is zero in every fold (multipliers the const MAC style does not "
+        "build)."
     )
     names = [str(r.get("name", r.get("node"))) for r in rows]
     fig, (ax,) = new_figure(width=max(7.5, 1.6 * len(rows)))
     grouped_bars(ax, names, {lab: [r.get(k) for r in rows] for k, lab in _WIDTH_SERIES}, "bits")
     ax.set_title("Accumulator width chain per layer")
     doc.figure("fig_widths.png", fig, "accumulator widths per layer (bits)")
-    doc.records([{**r, "chain_ok": chain_ok(r)} for r in rows], WIDTH_COLUMNS)
+    doc.records(
+        [
+            {
+                **r,
+                "chain_ok": chain_ok(r),
+                "zero_weight_pct": _pct(r.get("zero_weight_fraction")),
+                "zero_lane_pct": _pct(r.get("zero_lane_fraction")),
+            }
+            for r in rows
+        ],
+        WIDTH_COLUMNS,
+        {"zero_weight_pct": 1, "zero_lane_pct": 1},
+    )
+
+
+def _pct(v: object) -> float | None:
+    return 100 * f if (f := num(v)) is not None else None
 
 
 def _sparsity(b: Build, doc: Doc) -> None:
