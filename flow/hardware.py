@@ -23,7 +23,7 @@ import numpy as np
 import flow
 from flow import ops
 from flow.errors import HardwareError
-from flow.hw.templates import template_sources
+from flow.hw.templates import required_sources, template_sources
 from flow.ops import dwc, fifo
 from flow.ops.base import HwNode, PlanContext, dtype_bits
 from flow.util import atomic_write_text, read_json, text_digest, write_json
@@ -267,7 +267,10 @@ def assemble_plan(
     files: dict[str, str] = {}
     op_of = {n.name: ops.get(n.op_type, node=n.name, error=HardwareError) for n in nodes}
     paths = {
-        n.name: [] if n.module else template_sources(op_of[n.name].template_path()) for n in nodes
+        n.name: [p for text in n.generated.values() for p in required_sources(text)]
+        if n.module
+        else template_sources(op_of[n.name].template_path())
+        for n in nodes
     }
     sources = {n.name: [p.name for p in paths[n.name]] + sorted(n.generated) for n in nodes}
     for path in {p for ps in paths.values() for p in ps}:

@@ -247,6 +247,7 @@ def render_const_mvau(spec: ConstMvauSpec, header: str) -> str:
 
 _MODULE = """\
 // {header}
+// requires: out_queue.sv
 // Constant-weight MVAU (a2q-flow const MAC style): y = W x with the trained integer weights
 // hard-wired. Same ports, stream order and cycle behaviour as hw_templates/mvau.sv; every
 // adder of the tree is as wide as the exact range of its partial sum.
@@ -279,9 +280,7 @@ module {name} #(
   localparam int OW = PE * ACC_WIDTH;
 
   logic [SIMD*IN_WIDTH-1:0] ibuf[SF];
-  logic [OW-1:0] q0, q1;
-  logic [1:0] qcnt;
-  logic en, push, pop, issue;
+  logic en, issue;
   logic [SF_W-1:0] sf;
   logic [NF_W-1:0] nf;
   logic [F_W-1:0] f;
@@ -294,7 +293,6 @@ module {name} #(
   logic signed [ACC_WIDTH-1:0] dot[PE];
   logic [OW-1:0] acc, result;
 
-  assign en = qcnt != 2'd2;
   assign in_ready = en && nf == '0;
   assign issue = en && (nf != '0 || in_valid);
 
@@ -357,23 +355,11 @@ module {name} #(
     if (en && v[STAGES]) acc <= result;
   end
 
-  assign push = en && v[STAGES] && last[STAGES];
-  assign pop = out_valid && out_ready;
-  assign out_valid = qcnt != 2'd0;
-  assign out_data = q0;
-
-  always_ff @(posedge clk) begin
-    if (!rst_n) begin
-      qcnt <= 2'd0;
-    end else begin
-      qcnt <= qcnt + {{1'b0, push}} - {{1'b0, pop}};
-    end
-    if (pop) q0 <= q1;
-    if (push) begin
-      if (qcnt == 2'd0 || (qcnt == 2'd1 && pop)) q0 <= result;
-      else q1 <= result;
-    end
-  end
+  // Output queue (out_queue.sv): en is a register output, independent of out_ready.
+  out_queue #(.WIDTH(OW)) u_queue (
+      .clk, .rst_n, .in_valid(v[STAGES] && last[STAGES]), .in_ready(en), .in_data(result),
+      .out_valid, .out_ready, .out_data
+  );
 endmodule
 /* verilator lint_on UNUSEDPARAM */
 /* verilator lint_on UNUSEDSIGNAL */

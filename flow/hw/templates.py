@@ -24,14 +24,22 @@ def template_sources(path: Path) -> list[Path]:
     template and still use the shared ones)."""
     if not path.is_file():
         raise HardwareError(f"no template {path.stem!r}: {path} does not exist")
+    return [*required_sources(path.read_text(), path.parent, str(path)), path]
+
+
+def required_sources(text: str, folder: Path = TEMPLATE_DIR, where: str = "") -> list[Path]:
+    """The template files that SystemVerilog ``text`` (a template, or a generated module)
+    names on its ``// requires:`` lines, with their own requirements first, each once."""
     files: list[Path] = []
-    for line in _REQUIRES.finditer(path.read_text()):
+    for line in _REQUIRES.finditer(text):
         for name in line.group(1).split():
             if not name.endswith(".sv"):
-                raise HardwareError(f"{path}: 'requires' names {name!r}, not a .sv file")
-            dep = path.parent / name if (path.parent / name).is_file() else TEMPLATE_DIR / name
+                raise HardwareError(
+                    f"{where or 'module'}: 'requires' names {name!r}, not a .sv file"
+                )
+            dep = folder / name if (folder / name).is_file() else TEMPLATE_DIR / name
             files += [f for f in template_sources(dep) if f not in files]
-    return [*files, path]
+    return files
 
 
 def template_paths(template: str) -> list[Path]:

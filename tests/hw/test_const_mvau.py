@@ -11,6 +11,7 @@ from flow.bounds import signed_bits
 from flow.hw.constmac import ConstMvauSpec, csd_digits, render_const_mvau, tree_depth
 from flow.hw.memfiles import pack_words, unpack_words, value_range
 from flow.hw.streamsim import simulate_stream
+from flow.hw.templates import required_sources
 from flow.hw.tools import verilator
 
 from . import refmodels
@@ -33,11 +34,12 @@ def _sparse_weights(rng, mh: int, mw: int, bits: int, density: float) -> np.ndar
 
 def _simulate(tmp_path, sim_workdir, spec: ConstMvauSpec, x: np.ndarray, seed=None):
     src = tmp_path / f"{spec.name}.sv"
-    src.write_text(render_const_mvau(spec, "test"))
+    text = render_const_mvau(spec, "test")
+    src.write_text(text)
     words = pack_words(x.reshape(-1), spec.in_bits, spec.simd, signed=spec.in_signed)
     mh = spec.w.shape[0]
     res = simulate_stream(
-        [src],
+        [*required_sources(text), src],
         spec.name,
         {},
         spec.simd * spec.in_bits,
@@ -102,9 +104,11 @@ def test_const_mvau_lints_alone_in_both_tree_styles(tmp_path) -> None:
         name = "const_mvau_exact" if exact else "const_mvau_wide"
         spec = ConstMvauSpec(name, w, 2, 4, 4, False, 12 if exact else 32, exact_tree=exact)
         src = tmp_path / f"{name}.sv"
-        src.write_text(render_const_mvau(spec, "test"))
+        text = render_const_mvau(spec, "test")
+        src.write_text(text)
+        files = [*map(str, required_sources(text)), str(src)]
         r = subprocess.run(
-            [verilator(), "--lint-only", "-Wall", "--top-module", spec.name, str(src)],
+            [verilator(), "--lint-only", "-Wall", "--top-module", spec.name, *files],
             capture_output=True,
             text=True,
         )
