@@ -30,6 +30,7 @@ from flow.schemas import (
     Config,
     ExportCheck,
     FinnPerformance,
+    FoldingRow,
     HostOp,
     Marker,
     Number,
@@ -197,6 +198,13 @@ ACCUMULATORS = Artifact(
     "json",
     "each layer's data-type bound, target, exact, hardware and FINN accumulator widths",
     list[AccumulatorRow],
+)
+FOLDING = Artifact(
+    "compile/folding.json",
+    "compile",
+    "json",
+    "each MAC layer's PE, SIMD and MAC style, how they were chosen, and the area estimates",
+    list[FoldingRow],
 )
 SUMS = Artifact(
     "compile/sums.json",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.fold_constants import FoldConstants
@@ -38,8 +39,15 @@ from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
 from qonnx.transformation.make_input_chanlast import MakeInputChannelsLast
 from qonnx.util.cleanup import cleanup_model
 
-from flow import artifacts, ops, width_tables
-from flow.config import BuildConfig, CompileConfig, LayerPlan, dataset_pixel_bits, layer_plans
+from flow import artifacts, folding, ops, width_tables
+from flow.config import (
+    BuildConfig,
+    CompileConfig,
+    LayerPlan,
+    dataset_pixel_bits,
+    layer_plans,
+    mac_styles,
+)
 from flow.errors import CompileError
 from flow.finn_compat import finn_api, init_finn
 from flow.passes import (
@@ -80,6 +88,9 @@ class CompileContext:
     # HW MAC node name -> its config layer, set once the MAC nodes exist.
     layer_of: dict[str, LayerPlan] = field(default_factory=dict)
     finn_widths: dict[str, str] = field(default_factory=dict)
+    # MAC style asked per layer (rom, const, auto); the folding step resolves auto.
+    mac_styles: dict[str, str] = field(default_factory=dict)
+    folding: list[dict] = field(default_factory=list)
     host_tail: list[dict] = field(default_factory=list)
     reports: dict[str, Any] = field(default_factory=dict)
 
@@ -379,9 +390,58 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
             for attr in ("PE", "SIMD"):
                 if attr in dst.get_nodeattr_types():
                     dst.set_nodeattr(attr, src.get_nodeattr(attr))
+    ctx.folding = _refine_folding(model, ctx, "config" if f.layers else f.objective)
     # An explicit folding is the user's: only FINN's choice is aligned to the windows.
     _fold_stream_nodes(model, align_simd=not f.layers)
     return model
+
+
+def _refine_folding(model: ModelWrapper, ctx: CompileContext, by: str) -> list[dict]:
+    """Each MAC layer's final PE, SIMD and MAC style (:mod:`flow.folding`): the area search
+    for ``by`` "area", ``auto`` styles resolved by the area model; the rows of folding.json."""
+    f = ctx.cc.folding
+    target = f.target_cycles_per_frame or (
+        max(1, int(ctx.cc.clock_mhz * 1e6 / f.fps)) if f.fps else None
+    )
+    rows = []
+    for node in _mac_nodes(model):
+        inst, op = getCustomOp(node), _op(node)
+        name = ctx.layer_of[node.name].name if ctx.layer_of else node.name
+        mh, mw = op.mac_dims(inst)
+        # Only MVAUs are priced: the generator writes MVAUs, a VVAU keeps the ROM template.
+        priced = node.op_type == "MVAU"
+        vectors = int(np.prod(inst.get_nodeattr("numInputVectors" if priced else "Dim")))
+        w = model.get_initializer(node.input[1]).T.astype(np.int64) if priced else None
+        idt = inst.get_input_datatype()
+        acc = DataType[inst.get_nodeattr("accDataType")].bitwidth()
+        choice = folding.choose(
+            name,
+            node.name,
+            node.op_type,
+            w,
+            (mh, mw, vectors),
+            (inst.get_nodeattr("PE"), inst.get_nodeattr("SIMD")),
+            ctx.mac_styles.get(name, "rom"),
+            by if priced or by == "config" else "finn",
+            target,
+            (idt.bitwidth(), idt.signed(), acc),
+        )
+        if (choice.pe, choice.simd) != (choice.finn_pe, choice.finn_simd):
+            inst.set_nodeattr("PE", choice.pe)
+            inst.set_nodeattr("SIMD", choice.simd)
+            _fold_thresholds_like(model, node, choice.pe)
+            log.info(
+                "folding %s: PE=%d SIMD=%d %s (%s LUT estimated; FINN's PE=%d SIMD=%d)",
+                name,
+                choice.pe,
+                choice.simd,
+                choice.mac_style,
+                choice.estimate["lut"],
+                choice.finn_pe,
+                choice.finn_simd,
+            )
+        rows.append(choice.as_dict())
+    return rows
 
 
 def _elems(node, side: str) -> int:
@@ -473,14 +533,22 @@ def compile_model(
     cc: CompileConfig,
     input_datatype: str,
     plans: list[LayerPlan] | None = None,
+    mac_styles: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Compile a QONNX model to ``out_dir/hw.onnx``; write ``accumulators.json`` and reports.
+    """Compile a QONNX model to ``out_dir/hw.onnx``; write ``accumulators.json``,
+    ``folding.json`` and reports. ``mac_styles``: layer -> asked MAC style (``rom`` if none).
 
     ``out_dir`` holds what a build's ``compile/`` folder holds (:mod:`flow.artifacts`).
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     init_finn(out_dir / "finn_build")
-    ctx = CompileContext(out_dir=out_dir, cc=cc, input_datatype=input_datatype, plans=plans)
+    ctx = CompileContext(
+        out_dir=out_dir,
+        cc=cc,
+        input_datatype=input_datatype,
+        plans=plans,
+        mac_styles=dict(mac_styles or {}),
+    )
     try:
         model = ModelWrapper(str(qonnx_path))
     except Exception as e:
@@ -502,6 +570,7 @@ def compile_model(
     for artifact, data in (
         (artifacts.TIME_PER_STEP, timings),
         (artifacts.ACCUMULATORS, table),
+        (artifacts.FOLDING, ctx.folding),
         (artifacts.SUMS, sums),
         (artifacts.HOST_TAIL, ctx.host_tail),
     ):
@@ -512,6 +581,7 @@ def compile_model(
         # graph order
         "mac_nodes": [n for n, e in summary.items() if e["op_type"] in ops.mac_op_types()],
         "sums": sums,
+        "folding": ctx.folding,
         "time_per_step": timings,
         "host_tail": ctx.host_tail,
         **ctx.reports,
@@ -528,7 +598,12 @@ def run_compile(cfg: BuildConfig, build_dir: Path, out_dir: Path) -> dict:
     """The compile stage: the build's QONNX model to the HW graph in ``out_dir``."""
     t0 = time.perf_counter()
     result = compile_model(
-        artifacts.QONNX.at(build_dir), out_dir, cfg.compile, input_datatype(cfg), layer_plans(cfg)
+        artifacts.QONNX.at(build_dir),
+        out_dir,
+        cfg.compile,
+        input_datatype(cfg),
+        layer_plans(cfg),
+        mac_styles(cfg),
     )
     result["seconds"] = round(time.perf_counter() - t0, 2)
     return result

@@ -30,8 +30,12 @@ EdgePolicy = Literal["constrained", "unconstrained"]
 DatasetName = Literal["digits", "mnist", "cifar10", "samples", "bsd300"]
 Device = Literal["auto", "cpu", "cuda"]
 # How a MAC layer multiplies: weights in a ROM read per fold (hw_templates/mvau.sv), or
-# hard-wired into a generated module (flow/hw/constmac.py; MVAU layers only).
-MacStyle = Literal["rom", "const"]
+# hard-wired into a generated module (flow/hw/constmac.py; MVAU layers only), or ``auto``:
+# per layer the one the area model (flow/hw/area.py) prices smaller at its folding.
+MacStyle = Literal["rom", "const", "auto"]
+# How a throughput target becomes PE/SIMD: FINN's SetFolding (the first folding that meets
+# it), or per MVAU layer the folding (and, with mac_style auto, the style) of fewest LUTs.
+FoldingObjective = Literal["finn", "area"]
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,7 @@ class FoldingConfig:
     target_cycles_per_frame: int | None = None
     fps: float | None = None
     layers: dict[str, LayerFolding] = field(default_factory=dict)
+    objective: FoldingObjective = "finn"
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,10 @@ class HardwareConfig:
     synth_top: bool = True
     synth_jobs: int = 2
     synth_timeout_s: int = 1800
+    # A MAC layer estimated above this many LUTs is synthesized in slices of its PE lanes,
+    # synth_slices of them, and scaled (flow/hw/slices.py); 0 never slices.
+    synth_slice_lut: int = 40000
+    synth_slices: int = 2
 
 
 # Keys that say how a stage runs on this machine, not what it computes: left out of the stage
@@ -215,11 +224,15 @@ class BuildConfig:
     hardware: HardwareConfig = field(default_factory=HardwareConfig)
 
     def section_digest(self, *sections: str) -> str:
-        """A stable hash of the named top-level sections (used for stage caching), without
-        their machine resources (:data:`RESOURCE_KEYS`)."""
+        """A stable hash of the named sections (used for stage caching), without their
+        machine resources (:data:`RESOURCE_KEYS`). A dotted name is one key of a section
+        (``hardware.mac_style``)."""
         blob = {}
         for s in sections:
-            value = to_dict(getattr(self, s))
+            value: Any = self
+            for part in s.split("."):
+                value = getattr(value, part)
+            value = to_dict(value)
             if isinstance(value, dict):
                 value = {k: v for k, v in value.items() if f"{s}.{k}" not in RESOURCE_KEYS}
             blob[s] = value
@@ -268,6 +281,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     "hardware.sim_frames": (1, 10**6),
     "hardware.synth_jobs": (1, 64),
     "hardware.synth_timeout_s": (10, 86400),
+    "hardware.synth_slice_lut": (0, 10**9),
+    "hardware.synth_slices": (1, 64),
 }
 
 
@@ -429,7 +444,8 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
 
 
 def mac_styles(cfg: BuildConfig) -> dict[str, str]:
-    """The MAC style of every layer (layer name -> ``rom`` or ``const``), overrides applied."""
+    """The MAC style asked for every layer (layer name -> ``rom``, ``const`` or ``auto``),
+    overrides applied; the compile stage resolves ``auto`` (``compile/folding.json``)."""
     hw = cfg.hardware
     return {
         p.name: (hw.layers[p.name].mac_style if p.name in hw.layers else None) or hw.mac_style
@@ -502,6 +518,12 @@ def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
         raise ConfigError(
             "compile.folding: give exactly one of target_cycles_per_frame, fps or layers, "
             f"not {' and '.join(given) or 'none'}"
+        )
+    if f.layers and f.objective != "finn":
+        raise ConfigError(
+            f"compile.folding.objective: {f.objective!r} chooses PE/SIMD for a "
+            "target_cycles_per_frame or fps; with explicit compile.folding.layers leave it "
+            "at 'finn' (the layers are used as given)"
         )
     by_name = {p.name: p for p in plans}
     for name, lf in f.layers.items():

@@ -21,11 +21,13 @@ from pathlib import Path
 import numpy as np
 
 import flow
-from flow import ops
+from flow import artifacts, ops
 from flow.errors import HardwareError
+from flow.hw.slices import lane_slices
 from flow.hw.templates import required_sources, template_sources
 from flow.ops import dwc, fifo
 from flow.ops.base import HwNode, PlanContext, dtype_bits
+from flow.stages import stage_file
 from flow.util import atomic_write_text, read_json, text_digest, write_json
 
 log = logging.getLogger(__name__)
@@ -51,11 +53,13 @@ def plan_nodes(
     header: str,
     fifo_depth: int,
     mac_styles: dict[str, str] | None = None,
+    slicing: dict[str, list[list[int]]] | None = None,
 ) -> list[HwNode]:
     """The module instances of one variant in graph order, glue (DWC, FIFO) on every edge.
 
     Streams are named after the HW graph's tensors; glue gets its own stream names.
-    ``mac_styles``: layer name -> MAC style (``rom`` where not given).
+    ``mac_styles``: layer name -> MAC style (``rom`` where not given); ``slicing``: node
+    name -> the PE lanes of each slice synthesized instead of it (:mod:`flow.hw.slices`).
     """
     if variant not in VARIANTS:
         raise HardwareError(f"unknown variant {variant!r}; variants are {', '.join(VARIANTS)}")
@@ -76,6 +80,12 @@ def plan_nodes(
         style = (mac_styles or {}).get(current_layer, "rom")
         node = op.plan(e, PlanContext(name, current_layer, wide, header, style))
         node.mac_style = style if op.is_mac else None
+        for i, lanes in enumerate((slicing or {}).get(name, [])):
+            part = op.lane_slice(e, lanes)
+            if part is None:
+                raise HardwareError(f"{name}: a {op.op_type} cannot be synthesized in slices")
+            ctx = PlanContext(f"{name}_s{i}", current_layer, wide, header, style)
+            node.slices.append(op.plan(part, ctx))
         node.inputs, node.outputs = list(e["inputs"]), list(e["outputs"])
         node.in_signed = dtype_bits(e["in_dtypes"][0])[1] if e.get("in_dtypes") else False
         nodes.append(node)
@@ -252,10 +262,11 @@ def build_plan(
     config_digest: str,
     fifo_depth: int = 2,
     mac_styles: dict[str, str] | None = None,
+    slicing: dict[str, list[list[int]]] | None = None,
 ) -> tuple[dict[str, str], dict]:
     """All files of one variant (name -> content) and its ``plan.json`` content."""
     header = _header(variant)
-    nodes = plan_nodes(summary, layer_names, variant, header, fifo_depth, mac_styles)
+    nodes = plan_nodes(summary, layer_names, variant, header, fifo_depth, mac_styles, slicing)
     return assemble_plan(nodes, variant, config_digest, header)
 
 
@@ -266,18 +277,19 @@ def assemble_plan(
     for a node chain. A node with a generated module needs it instead of its template."""
     files: dict[str, str] = {}
     op_of = {n.name: ops.get(n.op_type, node=n.name, error=HardwareError) for n in nodes}
+    every = [*nodes, *(part for n in nodes for part in n.slices)]
     paths = {
         n.name: [p for text in n.generated.values() for p in required_sources(text)]
         if n.module
-        else template_sources(op_of[n.name].template_path())
-        for n in nodes
+        else template_sources(ops.get(n.op_type).template_path())
+        for n in every
     }
-    sources = {n.name: [p.name for p in paths[n.name]] + sorted(n.generated) for n in nodes}
+    sources = {n.name: [p.name for p in paths[n.name]] + sorted(n.generated) for n in every}
     for path in {p for ps in paths.values() for p in ps}:
         files[path.name] = path.read_text()
-    templates = sorted({p.name for ps in paths.values() for p in ps})
+    templates = sorted({p.name for n in nodes for p in paths[n.name]})
     generated = [f for n in nodes for f in sorted(n.generated)]
-    for n in nodes:
+    for n in every:
         files.update(n.generated)
         files[f"{n.name}.sv"] = render_wrapper(n, header)
         files.update(n.mem)
@@ -313,6 +325,21 @@ def assemble_plan(
                 "out_width": n.out_width,
                 "sources": [*sources[n.name], f"{n.name}.sv"],
                 "mem_files": sorted(n.mem),
+                **(
+                    {
+                        "slices": [
+                            {
+                                "name": part.name,
+                                "lanes": int(part.params["PE"]),
+                                "sources": [*sources[part.name], f"{part.name}.sv"],
+                                "mem_files": sorted(part.mem),
+                            }
+                            for part in n.slices
+                        ]
+                    }
+                    if n.slices
+                    else {}
+                ),
             }
             for n in nodes
         ],
@@ -339,9 +366,28 @@ def write_plan(files: dict[str, str], plan: dict, out_dir: Path) -> int:
 def run_hardware(cfg, compile_dir: Path, out_dir: Path, config_digest: str) -> dict:
     """The hardware stage: plan and write both variants from the compiled HW graph."""
     from flow.compile import hw_summary
-    from flow.config import layer_plans, mac_styles
+    from flow.config import layer_plans
 
     summary = hw_summary(compile_dir)
+    # The styles the compile stage resolved (auto -> rom or const) with the folding.
+    folding = read_json(stage_file(compile_dir, artifacts.FOLDING))
+    styles = {r["name"]: r["mac_style"] for r in folding}
+    hc = cfg.hardware
+    slicing = {
+        r["node"]: lanes
+        for r in folding
+        if r["estimate"]
+        and (
+            lanes := lane_slices(r["pe"], r["estimate"]["lut"], hc.synth_slice_lut, hc.synth_slices)
+        )
+    }
+    for node, lanes in slicing.items():
+        log.info(
+            "hardware: %s synthesized in %d slices of %d of its lanes (scaled)",
+            node,
+            len(lanes),
+            len(lanes[0]),
+        )
     layer_of = {r["node"]: r["name"] for r in read_json(compile_dir / "accumulators.json")}
     if len(layer_of) != len(layer_plans(cfg)):
         raise HardwareError("accumulators.json does not match the config's layers")
@@ -349,7 +395,7 @@ def run_hardware(cfg, compile_dir: Path, out_dir: Path, config_digest: str) -> d
     result = {}
     for variant in VARIANTS:
         files, plan = build_plan(
-            summary, names, variant, config_digest, cfg.hardware.fifo_depth, mac_styles(cfg)
+            summary, names, variant, config_digest, hc.fifo_depth, styles, slicing
         )
         changed = write_plan(files, plan, out_dir / variant)
         log.info("hardware %s: %d files, %d changed", variant, len(files), changed)

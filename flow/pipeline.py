@@ -138,7 +138,10 @@ def _report(ctx: StageContext) -> dict:
 _STAGES = {
     "train": Stage("train", ("seed", "data", "model", "quant", "train"), _train, "flow.train"),
     "export": Stage("export", ("export",), _export, "flow.export"),
-    "compile": Stage("compile", ("compile",), _compile, "flow.compile"),
+    # The folding step resolves the MAC styles (auto) with the folding, so it reads them.
+    "compile": Stage(
+        "compile", ("compile", "hardware.mac_style", "hardware.layers"), _compile, "flow.compile"
+    ),
     "verify": Stage("verify", (), _verify, "flow.verify"),
     "hardware": Stage("hardware", ("hardware",), _hardware, "flow.hardware", templates=True),
     "sim": Stage("sim", (), _sim, "flow.simulate"),

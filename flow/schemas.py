@@ -171,6 +171,24 @@ class AccumulatorRow(Schema):
     zero_lane_fraction: Number | None = None
 
 
+class FoldingRow(Schema):
+    """One MAC layer of ``compile/folding.json`` (:mod:`flow.folding`)."""
+
+    name: str
+    node: str
+    op: str
+    pe: int
+    simd: int
+    cycles: int
+    mac_style: Literal["rom", "const"]
+    asked_style: str
+    by: Literal["config", "finn", "area"]
+    finn_pe: int
+    finn_simd: int
+    estimate: dict[str, Number] | None = None
+    candidates: list[dict[str, Any]] = []
+
+
 class SumRow(Schema):
     """One residual add or global pool of ``compile/sums.json``."""
 
@@ -294,6 +312,8 @@ class SynthVariant(Schema):
     top: Resources | None = None
     top_from: str | None = None
     utilization: dict[str, Number] = {}
+    # Nodes synthesized in slices and scaled (flow.hw.slices).
+    scaled_nodes: list[str] = []
 
 
 class Synth(Schema):

@@ -98,6 +98,9 @@ class _Request:
     n_sources: int
     layer: str | None
     op_type: str | None
+    # A slice of a node (flow.hw.slices): the node's name and the factor to its whole.
+    part_of: str | None = None
+    scale: float = 1.0
 
     @property
     def what(self) -> str:
@@ -144,27 +147,40 @@ def _requests(variant: str, folder: Path) -> list[_Request]:
         raise HardwareError(f"{plan_path}: 'nodes' must be a list, not {nodes!r}")
     out = []
     all_mem: list[str] = []
+    sliced = False
     for i, node in enumerate(nodes):
         name = node.get("name") if isinstance(node, dict) else None
         if not isinstance(name, str) or not _MODULE_NAME.fullmatch(name):
             raise HardwareError(f"{plan_path}: nodes[{i}] needs a module 'name', not {name!r}")
-        sources = _names(plan_path, f"node {name!r} 'sources'", node.get("sources"), _FILE_NAME)
         mem = _names(plan_path, f"node {name!r} 'mem_files'", node.get("mem_files", []), _FILE_NAME)
         all_mem += [m for m in mem if m not in all_mem]
-        out.append(
-            _Request(
-                variant,
-                name,
-                False,
-                Path(folder),
-                files=(*sources, *mem),
-                n_sources=len(sources),
-                layer=node.get("layer"),
-                op_type=node.get("op_type"),
+        slices = node.get("slices") or []
+        lanes = sum(int(part["lanes"]) for part in slices)
+        for part in slices or [node]:
+            where = f"node {part.get('name')!r}"
+            sources = _names(plan_path, f"{where} 'sources'", part.get("sources"), _FILE_NAME)
+            own_mem = _names(
+                plan_path, f"{where} 'mem_files'", part.get("mem_files", []), _FILE_NAME
             )
-        )
+            out.append(
+                _Request(
+                    variant,
+                    part["name"],
+                    False,
+                    Path(folder),
+                    files=(*sources, *own_mem),
+                    n_sources=len(sources),
+                    layer=node.get("layer"),
+                    op_type=node.get("op_type"),
+                    part_of=name if slices else None,
+                    scale=int(node["params"]["PE"]) / lanes if slices else 1.0,
+                )
+            )
+        sliced |= bool(slices)
     if len({r.name for r in out}) != len(out):
         raise HardwareError(f"{plan_path}: node names are not unique")
+    if sliced:  # a top holding a layer too large to synthesize whole: the sum of the nodes
+        return _checked(plan_path, folder, out)
     top_sources = _names(plan_path, "'top_sources'", plan.get("top_sources"), _FILE_NAME)
     out.append(
         _Request(
@@ -178,6 +194,10 @@ def _requests(variant: str, folder: Path) -> list[_Request]:
             op_type=None,
         )
     )
+    return _checked(plan_path, folder, out)
+
+
+def _checked(plan_path: Path, folder: Path, out: list[_Request]) -> list[_Request]:
     for req in out:
         missing = [f for f in req.files if not (req.src_dir / f).is_file()]
         if missing:
@@ -340,12 +360,31 @@ def _collect(
             digest=digests[r],
             log=entry["log"],
         )
-        v = variants.setdefault(r.variant, {"layers": {}, "warnings": []})
+        v = variants.setdefault(r.variant, {"layers": {}, "warnings": [], "scaled_nodes": []})
         v["warnings"] += [f"{r.name}: {w}" for w in fig["warnings"]]
         if r.is_top:
             v["top"] = {"module": r.name, **fig}
+        elif r.part_of:
+            slices = v.setdefault("_slices", {}).setdefault(r.part_of, [])
+            slices.append((r, fig))
         else:
             v["layers"][r.name] = {"layer": r.layer, "op_type": r.op_type, **fig}
+    for v in variants.values():
+        for node, parts in v.pop("_slices", {}).items():
+            r = parts[0][0]
+            total = cells.sum_figures([fig for _, fig in parts])
+            v["layers"][node] = {
+                "layer": r.layer,
+                "op_type": r.op_type,
+                **cells.scaled(total, r.scale),
+                "seconds": round(sum(fig["seconds"] for _, fig in parts), 2),
+                "cached": all(fig["cached"] for _, fig in parts),
+                "scaled": {
+                    "factor": round(r.scale, 4),
+                    "slices": {p.name: {m: fig[m] for m in cells.METRICS} for p, fig in parts},
+                },
+            }
+            v["scaled_nodes"].append(node)
     for v in variants.values():
         v["total_nodes"] = cells.sum_figures(list(v["layers"].values()))
         if "top" in v:

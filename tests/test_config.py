@@ -158,7 +158,7 @@ def test_default_benchmark_layers():
         ),
         (
             {"hardware": {"mac_style": "constant"}},
-            "hardware.mac_style: must be one of 'rom', 'const', not 'constant' (did you mean "
+            "hardware.mac_style: must be one of 'rom', 'const', 'auto', not 'constant' (did you mean "
             "'const'?)",
         ),
         (
@@ -168,7 +168,7 @@ def test_default_benchmark_layers():
         ),
         (
             {"hardware": {"layers": {"fc1": {"mac_style": "ram"}}}},
-            "hardware.layers.fc1.mac_style: must be one of 'rom', 'const' or null, not 'ram'",
+            "hardware.layers.fc1.mac_style: must be one of 'rom', 'const', 'auto' or null, not 'ram'",
         ),
         (
             {"hardware": {"layers": {"fc1": {"style": "const"}}}},

@@ -36,7 +36,10 @@ def test_const_mvau_is_planned_instead_of_the_rom_template(tmp_path: Path) -> No
     files, plan = build_plan(summary, ["fc0"], "exact", "test", mac_styles={"fc0": "const"})
     node = next(n for n in plan["nodes"] if n["op_type"] == "MVAU")
     assert node["mac_style"] == "const" and node["template"] == "MVAU_0_const"
-    assert node["sources"] == ["out_queue.sv", "MVAU_0_const.sv", "MVAU_0.sv"] and node["mem_files"] == []
+    assert (
+        node["sources"] == ["out_queue.sv", "MVAU_0_const.sv", "MVAU_0.sv"]
+        and node["mem_files"] == []
+    )
     assert set(node["params"]) == {"MW", "MH", "PE", "SIMD", "IN_WIDTH", "IN_SIGNED", "ACC_WIDTH"}
     assert node["params"]["ACC_WIDTH"] == 6
     assert "mvau.sv" not in files and "mvau.sv" not in plan["top_sources"]

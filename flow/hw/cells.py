@@ -143,6 +143,14 @@ def sum_figures(figures: list[dict]) -> dict[str, Any]:
     return total
 
 
+def scaled(fig: dict, factor: float) -> dict[str, Any]:
+    """The :data:`METRICS` of ``fig`` times ``factor`` (a layer measured on a fraction of its
+    lanes, :mod:`flow.hw.slices`), rounded: whole cells, half BRAM36s."""
+    out: dict[str, Any] = {m: round(fig[m] * factor) for m in METRICS}
+    out["bram36"] = round(fig["bram36"] * factor * 2) / 2
+    return out
+
+
 def utilization(fig: dict, dev: Device) -> dict[str, float]:
     """Percent of the device; LUTs count logic and memory LUTs together, as Vivado does."""
     return {

@@ -115,6 +115,10 @@ class _Tree:
         self.decls: list[str] = []
         self.assigns: list[str] = []
         self.count = 0
+        # What the tree costs, counted as it is built (see :func:`const_cost`).
+        self.adder_bits = 0
+        self.reg_bits = 0
+        self.table_luts = 0.0
 
     def width(self, lo: int, hi: int) -> int:
         acc = self.spec.acc_bits
@@ -126,6 +130,9 @@ class _Tree:
         w = self.width(lo, hi)
         node = Node(f"t{self.p}_{self.count}", lo, hi, w, src, coef)
         self.count += 1
+        self.reg_bits += w if reg else 0
+        if "+" in expr or expr.startswith("-"):
+            self.adder_bits += w  # one LUT per bit on a carry chain
         self.decls.append(f"  logic signed [{w - 1}:0] {node.name};")
         self.assigns.append(
             f"  always_ff @(posedge clk) if (en) {node.name} <= {expr};"
@@ -163,6 +170,7 @@ class _Tree:
                 f"  localparam logic signed [{wb - 1}:0] {table} [{len(ws)}] = '{{{values}}};"
             )
             w = self.width(lo, hi)
+            self.table_luts += table_product_luts(ws, self.spec.in_bits + 1)
             out.append(self.new(lo, hi, f"{w}'({x}) * {w}'({table}[a_f])"))
         return out
 
@@ -201,6 +209,59 @@ class _Tree:
         return node
 
 
+def table_product_luts(ws: np.ndarray, x_bits: int) -> float:
+    """Estimated LUTs of one lane whose constant changes with the fold: ``x * table[f]``.
+
+    Each bit of the table is a Boolean function of the fold counter; it costs about one LUT6
+    per 64 folds, or two LUTs per fold where it is set when it is set rarely (a sparse
+    table). Each table bit that is ever set adds a row of ``x_bits`` partial-product LUTs.
+    """
+    folds = len(ws)
+    bits = signed_bits(int(ws.min()), int(ws.max()))
+    u = ws.astype(np.int64) & ((1 << bits) - 1)
+    luts = 0.0
+    for b in range(bits):
+        ones = int(((u >> b) & 1).sum())
+        if ones:
+            luts += min(-(-folds // 64), 2 * ones) + x_bits
+    return luts
+
+
+def _lanes(spec: ConstMvauSpec) -> tuple[list[tuple[_Tree, Node]], int]:
+    """Every PE lane's tree and root, and the register stages they share."""
+    stages = tree_depth(spec) // spec.levels_per_stage
+    lanes = []
+    for p in range(spec.pe):
+        tree = _Tree(spec, p)
+        lanes.append((tree, tree.reduce(tree.leaves(), spec.levels_per_stage, stages)))
+    return lanes, stages
+
+
+@dataclass(frozen=True)
+class ConstCost:
+    """What the generator builds for a layer: adder bits (about one LUT each), register bits
+    of the trees, estimated LUTs of fold-indexed constant tables, and the lanes kept."""
+
+    adder_bits: int
+    reg_bits: int
+    table_luts: float
+    lanes: int
+    zero_lanes: int
+
+
+def const_cost(spec: ConstMvauSpec) -> ConstCost:
+    """Count the logic :func:`render_const_mvau` generates for ``spec``, without rendering."""
+    lanes, _ = _lanes(spec)
+    zero = sum(not spec.lane_weights(p, s).any() for p in range(spec.pe) for s in range(spec.simd))
+    return ConstCost(
+        adder_bits=sum(t.adder_bits for t, _ in lanes),
+        reg_bits=sum(t.reg_bits for t, _ in lanes),
+        table_luts=sum(t.table_luts for t, _ in lanes),
+        lanes=spec.pe * spec.simd,
+        zero_lanes=zero,
+    )
+
+
 def tree_depth(spec: ConstMvauSpec) -> int:
     """Adder levels of the deepest PE lane (terms counted as the generator makes them)."""
     deepest = 0
@@ -217,12 +278,7 @@ def tree_depth(spec: ConstMvauSpec) -> int:
 
 def render_const_mvau(spec: ConstMvauSpec, header: str) -> str:
     """The SystemVerilog module of one const-style MVAU layer (module name ``spec.name``)."""
-    stages = tree_depth(spec) // spec.levels_per_stage
-    lanes = []
-    for p in range(spec.pe):
-        tree = _Tree(spec, p)
-        root = tree.reduce(tree.leaves(), spec.levels_per_stage, stages)
-        lanes.append((tree, root))
+    lanes, stages = _lanes(spec)
     body = []
     for p, (tree, root) in enumerate(lanes):
         body += [f"  // PE lane {p}: dot product range [{root.lo}, {root.hi}]", *tree.decls]

@@ -89,6 +89,8 @@ class HwNode:
     generated: dict[str, str] = field(default_factory=dict)
     module: str | None = None
     mac_style: str | None = None
+    # Groups of PE lanes synthesized instead of the whole node (flow.hw.slices).
+    slices: list[HwNode] = field(default_factory=list)
 
     @property
     def in_elem(self) -> Elem:

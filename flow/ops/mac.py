@@ -31,6 +31,11 @@ class MacOp(HwOp):
         w = np.asarray(e["weights"], dtype=np.int64)
         return w, int(np.abs(w).sum(axis=0).max())
 
+    def lane_slice(self, e: dict, lanes: list[int]) -> dict | None:
+        """The summary entry restricted to PE lanes ``lanes`` (:mod:`flow.hw.slices`), or
+        None where the op cannot be synthesized in slices."""
+        return None
+
     def widens(self, acc32: bool, fed_by_mac: bool) -> bool:
         return acc32
 

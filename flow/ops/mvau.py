@@ -114,6 +114,20 @@ class Mvau(MacOp):
             {mem: render_memfile(lines, ctx.header)},
         )
 
+    def lane_slice(self, e: dict, lanes: list[int]) -> dict:
+        """The summary entry of this layer restricted to PE lanes ``lanes``, same folding
+        (synthesis in slices, :mod:`flow.hw.slices`).
+
+        Output channel ``nf*PE + p`` is computed by lane ``p`` in neuron fold ``nf``; the
+        slice keeps, in fold order, the channels of its lanes, so its lane ``j`` in fold
+        ``nf`` computes the layer's channel ``nf*PE + lanes[j]``.
+        """
+        pe, mh = int(e.get("PE", 1)), int(e["MH"])
+        cols = [nf * pe + p for nf in range(mh // pe) for p in lanes]
+        w = np.asarray(e["weights"])[:, cols]  # FINN's (MW, MH)
+        shape = [[*e["out_shapes"][0][:-1], len(cols)]]
+        return {**e, "weights": w.tolist(), "MH": len(cols), "PE": len(lanes), "out_shapes": shape}
+
     def worst_case_stimulus(self, params: dict, e: dict) -> tuple[np.ndarray, np.ndarray, int]:
         """Two input vectors per output channel: its minimum and its maximum dot product."""
         q, cases = self.worst_cases(params, e)

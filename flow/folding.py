@@ -1,0 +1,147 @@
+"""Folding for area and the ``auto`` MAC style: the last word on each MVAU layer's PE, SIMD
+and MAC style, taken in the compile stage's folding step.
+
+FINN's ``SetFolding`` (or the config's explicit folding) gives every MAC layer a PE/SIMD that
+meets the throughput target: the first one it finds, whatever it costs. Here each MVAU layer
+is then priced with the area model (:mod:`flow.hw.area`):
+
+- ``compile.folding.objective: area`` lists every folding that meets the target
+  (:func:`foldings`) and keeps the one of fewest estimated LUTs (then BRAM, then FFs);
+  ``finn`` keeps FINN's (or the explicit) folding;
+- ``hardware.mac_style: auto`` prices both styles at each folding and keeps the smaller, so
+  a sparse layer goes to hard-wired constants and a dense, deeply folded one to a ROM.
+
+What was chosen, FINN's folding and every candidate's estimate go to
+``compile/folding.json``; the hardware stage builds the style recorded there. Depthwise
+layers (VVAU) keep their folding and the ROM template (the generator writes MVAUs only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from flow.hw.area import mac_area
+
+# Foldings with more than this many times the fewest lanes that meet the target are not
+# priced: they only add multipliers (a ROM) or adders (constants) beyond what is needed.
+MAX_LANE_FACTOR = 4
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One priced (PE, SIMD, style) of a layer."""
+
+    pe: int
+    simd: int
+    style: str
+    lut: int
+    ff: int
+    bram36: float
+
+    def key(self) -> tuple:
+        return (self.lut, self.bram36, self.ff, self.pe * self.simd)
+
+
+def foldings(mh: int, mw: int, vectors: int, target: int) -> list[tuple[int, int]]:
+    """Every (PE, SIMD) with PE | MH and SIMD | MW whose ``(MH/PE)(MW/SIMD)`` cycles per input
+    vector, times ``vectors``, meet ``target`` cycles per frame, up to
+    :data:`MAX_LANE_FACTOR` times the fewest lanes that do."""
+    pes = [d for d in range(1, mh + 1) if mh % d == 0]
+    simds = [d for d in range(1, mw + 1) if mw % d == 0]
+    fits = [(p, s) for p in pes for s in simds if (mh // p) * (mw // s) * vectors <= target]
+    if not fits:
+        return [(mh, mw)]  # fully parallel is as fast as this layer goes
+    fewest = min(p * s for p, s in fits)
+    return sorted((p, s) for p, s in fits if p * s <= MAX_LANE_FACTOR * fewest)
+
+
+def price(
+    w: np.ndarray,
+    choices: list[tuple[int, int]],
+    styles: tuple[str, ...],
+    in_bits: int,
+    in_signed: bool,
+    acc_bits: int,
+) -> list[Candidate]:
+    """Every (folding, style) of an MVAU with weights ``w`` ((MH, MW) integers), priced."""
+    out = []
+    for pe, simd in choices:
+        for style in styles:
+            a = mac_area(style, w, pe, simd, in_bits, in_signed, acc_bits)
+            out.append(Candidate(pe, simd, style, round(a.lut), round(a.ff), a.bram36))
+    return out
+
+
+@dataclass(frozen=True)
+class LayerFolding:
+    """What :func:`choose` decided for one MAC layer (a row of ``compile/folding.json``)."""
+
+    name: str
+    node: str
+    op: str
+    pe: int
+    simd: int
+    cycles: int
+    mac_style: str
+    asked_style: str
+    by: str
+    finn_pe: int
+    finn_simd: int
+    estimate: dict | None
+    candidates: list[dict]
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def choose(
+    name: str,
+    node: str,
+    op: str,
+    w: np.ndarray | None,
+    dims: tuple[int, int, int],
+    current: tuple[int, int],
+    asked_style: str,
+    by: str,
+    target: int | None,
+    widths: tuple[int, bool, int],
+) -> LayerFolding:
+    """The folding and style of one MAC layer.
+
+    ``w``: its (MH, MW) integer weights (None for a layer the model does not price: a
+    VVAU); ``dims``: (MH, MW, input vectors per frame); ``current``: the (PE, SIMD) that
+    FINN (``by`` "finn") or the config ("config") gave it; ``by`` "area": search every
+    folding that meets ``target``; ``widths``: (input bits, input signed, accumulator bits).
+    """
+    mh, mw, vectors = dims
+    pe, simd = current
+    if w is None:
+        style = "rom" if asked_style == "auto" else asked_style
+        cycles = (mh // pe) * (mw // simd) * vectors
+        return LayerFolding(
+            name, node, op, pe, simd, cycles, style, asked_style, by, pe, simd, None, []
+        )
+    styles = ("rom", "const") if asked_style == "auto" else (asked_style,)
+    choices = [current]
+    if by == "area" and target is not None:
+        choices = sorted(set(foldings(mh, mw, vectors, target)) | {current})
+    cands = price(w, choices, styles, *widths)
+    best = min(cands, key=Candidate.key)
+    cycles = (mh // best.pe) * (mw // best.simd) * vectors
+    return LayerFolding(
+        name,
+        node,
+        op,
+        best.pe,
+        best.simd,
+        cycles,
+        best.style,
+        asked_style,
+        by,
+        pe,
+        simd,
+        {"lut": best.lut, "ff": best.ff, "bram36": best.bram36},
+        [asdict(c) for c in sorted(cands, key=Candidate.key)],
+    )

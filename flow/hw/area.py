@@ -1,0 +1,98 @@
+"""Area model of one MVAU layer at a folding and MAC style: what folding-for-area and the
+``auto`` MAC style compare before anything is synthesized.
+
+- ``const``: structural. :func:`flow.hw.constmac.const_cost` counts what the generator
+  builds (each adder bit is about one LUT on a carry chain; fold-indexed constant tables are
+  estimated from their set bits), so zero lanes and small constants are priced exactly as
+  the generator drops them.
+- ``rom`` (``hw_templates/mvau.sv``): ``PE*SIMD`` products and an adder tree per cycle, a
+  PE-wide accumulator, and the weight ROM in block RAM (``ROM_STYLE`` "block") or in LUTs.
+  Its two constants are fitted to Yosys ``synth_xilinx`` results of that template (see
+  ``ROM_LUT_PER_PRODUCT_BIT``).
+
+Both styles share the stream buffer, the output queue and the thresholds that follow, so
+those are left out: the model ranks foldings and styles of one layer, it does not predict a
+design's total. The synth stage reports the measured figures next to it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from flow.bounds import signed_bits
+from flow.hw.constmac import ConstMvauSpec, const_cost
+from flow.ops.base import BLOCK_ROM_BITS
+
+# Fitted to Yosys synth_xilinx (xc7, -nodsp) results of ``mvau.sv`` in tfc_digits_baseline:
+# LUTs per (input bit x weight bit) of one lane's product with its share of the adder tree
+# (MVAU_1, SIMD=64, 5x4-bit products: 3,442 LUT; MVAU_0, SIMD=16, 6x4: 1,029), and ROM bits
+# per LUT where the weights stay in logic (MVAU_3: 640 x 16 bits, ~910 LUT beyond its MACs).
+ROM_LUT_PER_PRODUCT_BIT = 2.65
+ROM_LOGIC_BITS_PER_LUT = 11
+# Width of one 18 Kb block RAM by depth (xc7 RAMB18 aspect ratios).
+_BRAM18_WIDTH = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
+
+
+@dataclass(frozen=True)
+class Area:
+    """Estimated LUTs, FFs and BRAM36 of one MAC layer (without the shared stream logic)."""
+
+    lut: float
+    ff: float
+    bram36: float
+
+    def as_dict(self) -> dict:
+        return {"lut": round(self.lut), "ff": round(self.ff), "bram36": self.bram36}
+
+
+def bram36(width: int, depth: int) -> float:
+    """BRAM36 equivalents of a ``depth`` x ``width`` ROM in 18 Kb blocks."""
+    for max_depth, w in _BRAM18_WIDTH:
+        if depth <= max_depth:
+            return math.ceil(width / w) / 2
+    return math.ceil(width) * math.ceil(depth / 16384) / 2
+
+
+def rom_area(
+    mh: int, mw: int, pe: int, simd: int, in_bits: int, w_bits: int, acc_bits: int
+) -> Area:
+    """The ROM MVAU template at (PE, SIMD)."""
+    lanes = pe * simd
+    depth, width = (mh // pe) * (mw // simd), lanes * w_bits
+    lut = lanes * ROM_LUT_PER_PRODUCT_BIT * (in_bits + 1) * w_bits + 2 * pe * acc_bits
+    ff = simd * in_bits * (mw // simd) + 2 * pe * acc_bits  # input buffer, acc + queue
+    if depth * width >= BLOCK_ROM_BITS:
+        return Area(lut, ff, bram36(width, depth))
+    return Area(lut + width * depth / ROM_LOGIC_BITS_PER_LUT, ff, 0.0)
+
+
+def const_area(spec: ConstMvauSpec) -> Area:
+    """The generated const MVAU at ``spec``'s folding (structural count)."""
+    c = const_cost(spec)
+    lut = c.adder_bits + c.table_luts + 2 * spec.pe * spec.acc_bits
+    ff = c.reg_bits + 2 * spec.pe * spec.acc_bits
+    if spec.nf > 1:
+        ff += spec.simd * spec.in_bits * spec.sf
+    return Area(lut, ff, 0.0)
+
+
+def mac_area(
+    style: str,
+    w: np.ndarray,
+    pe: int,
+    simd: int,
+    in_bits: int,
+    in_signed: bool,
+    acc_bits: int,
+) -> Area:
+    """Estimated area of an MVAU with weights ``w`` ((MH, MW) integers) in ``style``."""
+    mh, mw = w.shape
+    if style == "const":
+        return const_area(ConstMvauSpec("est", w, pe, simd, in_bits, in_signed, acc_bits))
+    if style == "rom":
+        w_bits = max(2, signed_bits(int(w.min()), int(w.max())))
+        return rom_area(mh, mw, pe, simd, in_bits, w_bits, acc_bits)
+    raise ValueError(f"no area model for MAC style {style!r}")

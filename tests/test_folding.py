@@ -1,0 +1,131 @@
+"""Folding for area and the ``auto`` MAC style (flow.folding), on the area model (flow.hw.area):
+the foldings that meet a target, the structural count of the const generator, the choice."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from flow import folding
+from flow.config import parse_config
+from flow.errors import ConfigError
+from flow.hw.area import bram36, mac_area, rom_area
+from flow.hw.constmac import ConstMvauSpec, const_cost, render_const_mvau
+from tests.conftest import TINY
+
+
+def test_foldings_meet_the_target_and_stop_at_four_times_the_fewest_lanes() -> None:
+    got = folding.foldings(256, 256, 1, 1024)
+    assert all(256 % p == 0 and 256 % s == 0 for p, s in got)
+    assert all((256 // p) * (256 // s) <= 1024 for p, s in got)
+    assert min(p * s for p, s in got) == 64 and max(p * s for p, s in got) == 256
+    assert (1, 64) in got and (64, 1) in got and (256, 1) in got and (2, 16) not in got
+    # Conv layers: the cycles count every output pixel.
+    assert min(p * s for p, s in folding.foldings(16, 36, 64, 1024)) == 36
+    # Faster than the layer can go: fully parallel.
+    assert folding.foldings(10, 4, 8, 1) == [(10, 4)]
+
+
+def _adder_bits_in(text: str) -> int:
+    """Bits of every declared tree signal whose assignment adds or negates, from the SV."""
+    widths = {n: int(b) + 1 for b, n in re.findall(r"logic signed \[(\d+):0\] (t\d+_\d+);", text)}
+    bits = 0
+    for name, expr in re.findall(r"(t\d+_\d+) <?= (.*);", text):
+        if "+" in expr or expr.startswith("-"):
+            bits += widths[name]
+    return bits
+
+
+@pytest.mark.parametrize(("pe", "simd", "density"), [(4, 8, 0.5), (8, 32, 0.3), (2, 4, 0.9)])
+def test_const_cost_counts_exactly_what_the_generator_writes(pe, simd, density) -> None:
+    rng = np.random.default_rng(pe + simd)
+    w = np.where(rng.random((8, 32)) < density, rng.integers(-7, 8, size=(8, 32)), 0)
+    spec = ConstMvauSpec("m", w, pe, simd, 4, False, 16, levels_per_stage=2)
+    cost = const_cost(spec)
+    text = render_const_mvau(spec, "test")
+    assert cost.adder_bits == _adder_bits_in(text) > 0
+    regs = re.findall(r"always_ff @\(posedge clk\) if \(en\) (t\d+_\d+) <=", text)
+    widths = {n: int(b) + 1 for b, n in re.findall(r"logic signed \[(\d+):0\] (t\d+_\d+);", text)}
+    assert cost.reg_bits == sum(widths[n] for n in regs)
+    dropped = sum(not spec.lane_weights(p, s).any() for p in range(pe) for s in range(simd))
+    assert cost.zero_lanes == dropped and cost.lanes == pe * simd
+    # Lanes whose constant changes with the fold are priced as tables; fully parallel: none.
+    assert (cost.table_luts > 0) == (spec.nf * spec.sf > 1)
+
+
+def test_zero_weights_cost_nothing_in_the_const_style_and_everything_in_a_rom() -> None:
+    rng = np.random.default_rng(0)
+    dense = rng.integers(-7, 8, size=(64, 64))
+    sparse = np.where(rng.random((64, 64)) < 0.02, dense, 0)
+    for pe, simd in ((64, 64), (8, 8)):
+        rom_dense = mac_area("rom", dense, pe, simd, 4, False, 14)
+        rom_sparse = mac_area("rom", sparse, pe, simd, 4, False, 14)
+        assert rom_dense.lut == rom_sparse.lut  # a ROM stores zeros like any weight
+        const_dense = mac_area("const", dense, pe, simd, 4, False, 14)
+        const_sparse = mac_area("const", sparse, pe, simd, 4, False, 14)
+        # Fully parallel, a zero weight is no logic at all; folded, only a lane that is zero
+        # in every fold is: the others still select their constant by the fold counter.
+        assert const_sparse.lut < const_dense.lut / (10 if pe * simd == 64 * 64 else 1.5)
+        assert const_sparse.bram36 == const_dense.bram36 == 0
+    assert mac_area("const", np.zeros((4, 4), dtype=int), 4, 4, 4, False, 8).lut == 2 * 4 * 8
+
+
+def test_rom_memory_goes_to_block_ram_by_size() -> None:
+    assert bram36(256, 1024) == 7.5  # 256 bits x 1K: 15 RAMB18 (1K x 18)
+    assert bram36(72, 512) == 1.0 and bram36(4, 4096) == 0.5
+    big = rom_area(256, 256, 1, 64, 4, 4, 14)
+    assert big.bram36 == 7.5
+    small = rom_area(10, 256, 1, 4, 4, 4, 15)  # 640 x 16 bits: logic
+    assert small.bram36 == 0 and small.lut > rom_area(10, 256, 1, 4, 4, 4, 15).lut - 1
+
+
+def test_auto_takes_const_for_a_sparse_layer_and_rom_for_a_dense_deeply_folded_one() -> None:
+    rng = np.random.default_rng(1)
+    dense = rng.integers(-7, 8, size=(256, 256))
+    sparse = np.where(rng.random((256, 256)) < 0.001, dense, 0)
+    args = ("fc1", "MVAU_1", "MVAU")
+    widths = (4, False, 14)
+    d = folding.choose(*args, dense, (256, 256, 1), (1, 64), "auto", "finn", 1024, widths)
+    assert (d.mac_style, d.pe, d.simd, d.by) == ("rom", 1, 64, "finn")
+    assert {c["style"] for c in d.candidates} == {"rom", "const"} and len(d.candidates) == 2
+    assert d.estimate == {k: d.candidates[0][k] for k in ("lut", "ff", "bram36")}
+    s = folding.choose(*args, sparse, (256, 256, 1), (1, 64), "auto", "finn", 1024, widths)
+    assert s.mac_style == "const" and s.estimate["bram36"] == 0
+    # The area search prices every folding that meets the target, and keeps the cheapest.
+    a = folding.choose(*args, sparse, (256, 256, 1), (1, 64), "auto", "area", 1024, widths)
+    assert a.by == "area" and a.cycles <= 1024 and (a.finn_pe, a.finn_simd) == (1, 64)
+    assert len(a.candidates) == 2 * len(folding.foldings(256, 256, 1, 1024))
+    assert a.estimate["lut"] == min(c["lut"] for c in a.candidates) <= s.estimate["lut"]
+    # A style given is kept; a depthwise layer (no weights priced) keeps the ROM template.
+    r = folding.choose(*args, sparse, (256, 256, 1), (1, 64), "rom", "area", 1024, widths)
+    assert {c["style"] for c in r.candidates} == {"rom"}
+    v = folding.choose(
+        "dw", "VVAU_0", "VVAU", None, (16, 9, 64), (4, 1), "auto", "finn", 1024, widths
+    )
+    assert (v.mac_style, v.cycles, v.candidates, v.estimate) == ("rom", 4 * 9 * 64, [], None)
+
+
+def test_config_takes_auto_and_rejects_an_area_objective_with_explicit_folding() -> None:
+    data = {**TINY, "hardware": {"mac_style": "auto"}}
+    data["compile"] = {"folding": {"target_cycles_per_frame": 64, "objective": "area"}}
+    cfg = parse_config(data)
+    assert cfg.hardware.mac_style == "auto" and cfg.compile.folding.objective == "area"
+    data["compile"] = {"folding": {"layers": {"fc0": {"pe": 1, "simd": 1}}, "objective": "area"}}
+    with pytest.raises(ConfigError, match=r"compile.folding.objective: 'area' chooses PE/SIMD"):
+        parse_config(data)
+    data["compile"] = {"folding": {"target_cycles_per_frame": 64, "objective": "smallest"}}
+    with pytest.raises(ConfigError, match=r"compile.folding.objective"):
+        parse_config(data)
+
+
+def test_the_compile_digest_covers_the_mac_styles_and_nothing_else_of_hardware() -> None:
+    from flow.pipeline import STAGES
+
+    compile_stage = next(s for s in STAGES if s.name == "compile")
+    base = parse_config(TINY)
+    styled = parse_config({**TINY, "hardware": {"mac_style": "auto"}})
+    other = parse_config({**TINY, "hardware": {"sim_frames": 7}})
+    d = compile_stage.digest
+    assert d(base, "") != d(styled, "") and d(base, "") == d(other, "")
