@@ -8,6 +8,8 @@ A sweep YAML names a base config and axes::
       method: [baseline, a2q, a2q_plus]   # shorthand for quant.method
       acc_bits: [10, 11, 12, 13, 14, 16]  # shorthand for quant.acc_bits
       seed: [0]
+      cycles: [1024]                      # compile.folding.target_cycles_per_frame
+      mac_style: [rom, const]             # hardware.mac_style
     set: ["train.qat_epochs=20"]      # fixed overrides for every point (optional)
     until: null                        # last stage of every build (optional)
 
@@ -22,6 +24,12 @@ for classifiers or ``psnr`` for super-resolution: rows carry ``metric`` and ``fl
 ``quant_<k>``, ``hw_<k>``, ``wrap_<k>`` (and ``bicubic_psnr`` for super-resolution); group
 rows ``<k>_mean``, ``<k>_std``, ``wrap_<k>_mean``. A sweep whose points would mix the two is
 refused when it is loaded.
+
+Rows also carry what the equal-throughput comparison of the sweep report needs:
+``cycles_per_frame`` (the folding target, or the simulated figure when the build was folded
+by fps or by hand), ``sim_cycles_per_frame``, ``macs_per_cycle`` (sum of PE x SIMD over the
+MAC layers of the exact plan), ``mac_style`` (the config's) and ``mac_styles`` (per layer,
+from the plan), and the acc32 variant's ``lut_acc32``, ``ff_acc32`` and ``bram36_acc32``.
 """
 
 from __future__ import annotations
@@ -42,6 +50,7 @@ from typing import Any
 import yaml
 
 from flow import artifacts as A
+from flow import ops
 from flow.artifacts import Build
 from flow.config import is_superres, load_config
 from flow.errors import A2QError, ConfigError
@@ -52,7 +61,13 @@ from flow.util import atomic_write_text, write_json
 
 log = logging.getLogger(__name__)
 
-ALIASES = {"method": "quant.method", "acc_bits": "quant.acc_bits", "seed": "seed"}
+ALIASES = {
+    "method": "quant.method",
+    "acc_bits": "quant.acc_bits",
+    "seed": "seed",
+    "cycles": "compile.folding.target_cycles_per_frame",
+    "mac_style": "hardware.mac_style",
+}
 SWEEP_KEYS = ("name", "base", "axes", "set", "until")
 
 
@@ -242,6 +257,11 @@ def point_rows(point: Point, build: Path, result: dict, metric: str | None = Non
     verify = b.get(A.VERIFY) or {}
     overflow = b.get(A.OVERFLOW) or {}
     synth = b.get(A.SYNTH) or {}
+    cfg = b.get(A.CONFIG) or {}
+    sim = b.get(A.SIM) or {}
+    target = cfg.get("compile", {}).get("folding", {}).get("target_cycles_per_frame")
+    macs = _mac_nodes(b.get(A.plan_artifact("exact")) or {})
+    per_cycle = sum(int(n["params"].get("PE", 1)) * int(n["params"].get("SIMD", 1)) for n in macs)
     top = A.synth_variant(synth, "exact").get("top") or {}
     wide = A.synth_variant(synth, "acc32").get("top") or {}
     named = b.metric_key()
@@ -265,8 +285,17 @@ def point_rows(point: Point, build: Path, result: dict, metric: str | None = Non
         "bram36": top.get("bram36"),
         "dsp": top.get("dsp"),
         "lut_acc32": wide.get("lut"),
+        "ff_acc32": wide.get("ff"),
+        "bram36_acc32": wide.get("bram36"),
         "lut_ratio": A.synth_ratios(synth)["lut"],
         "sparsity": {r["name"]: r["sparsity"] for r in metrics.get("layers", [])},
+        # fps or explicit folding has no target: the simulated figure stands in
+        "cycles_per_frame": target if target is not None else sim.get("cycles_per_frame"),
+        "sim_cycles_per_frame": sim.get("cycles_per_frame"),
+        "macs_per_cycle": per_cycle or None,
+        "mac_style": cfg.get("hardware", {}).get("mac_style", point.values.get("mac_style")),
+        # plans written before MAC styles existed are all ROM-based
+        "mac_styles": {n["layer"]: n.get("mac_style", "rom") for n in macs},
         "build_seconds": round(result["seconds"], 1),
     }
     rows = []
@@ -275,6 +304,11 @@ def point_rows(point: Point, build: Path, result: dict, metric: str | None = Non
         wrap_value = wrap.get(bits) if point.values.get("method") == "baseline" else None
         rows.append({"point": _fmt(values), **values, **base, f"wrap_{k}": wrap_value})
     return rows
+
+
+def _mac_nodes(plan: dict) -> list[dict]:
+    """The MAC nodes (MVAU, VVAU) of a hardware plan."""
+    return [n for n in plan.get("nodes", []) if (op := ops.find(n["op_type"])) and op.is_mac]
 
 
 def rows_metric(rows: list[dict]) -> str:
@@ -339,7 +373,13 @@ CSV_COLUMNS = [
     "bram36",
     "dsp",
     "lut_acc32",
+    "ff_acc32",
+    "bram36_acc32",
     "lut_ratio",
+    "mac_style",
+    "cycles_per_frame",
+    "sim_cycles_per_frame",
+    "macs_per_cycle",
     "build_seconds",
     "error",
 ]

@@ -341,11 +341,12 @@ def test_fmt():
 
 
 def P(method, bits, acc, lut, seed=0, status="ok", **kw):
-    """One sweep point."""
+    """One sweep point (folded to 1024 cycles per frame, ROM MACs)."""
     return {"point": f"method={method},acc_bits={bits},seed={seed}", "method": method,
             "acc_bits": bits, "seed": seed, "status": status, "error": None,
             "float_accuracy": 98.0, "quant_accuracy": acc, "hw_accuracy": acc, "lut": lut,
-            "lut_ratio": None if lut is None else round(20000 / lut, 2), **kw}  # fmt: skip
+            "lut_ratio": None if lut is None else round(20000 / lut, 2),
+            "cycles_per_frame": 1024, "mac_style": "rom", **kw}  # fmt: skip
 
 
 def test_pareto_front_known_answer():
@@ -455,6 +456,139 @@ def test_sweep_without_synthesis_names_what_is_missing(tmp_path):
 def test_sweep_without_summary(tmp_path):
     with pytest.raises(A2QError, match="no sweep summary"):
         rs.render_sweep_report(tmp_path)
+
+
+def E(method, bits, acc, lut, style="rom", cycles=1024, **kw):
+    """One design of an equal-throughput sweep: 80 MACs per cycle, acc32 figures by default
+    1.25x the LUTs and FFs, the same BRAM."""
+    figures = {"ff": None, "bram36": None, "lut_acc32": None, "ff_acc32": None}
+    if lut is not None:
+        ff, bram = kw.get("ff", lut // 2), kw.get("bram36", 4)
+        figures = {"ff": ff, "bram36": bram, "lut_acc32": lut * 5 // 4, "ff_acc32": ff * 5 // 4,
+                   "bram36_acc32": bram}  # fmt: skip
+    point = f"method={method},acc_bits={bits},cycles={cycles},mac_style={style}"
+    return P(method, bits, acc, lut, **{
+        "point": point, "cycles_per_frame": cycles, "mac_style": style, "macs_per_cycle": 80,
+        "build_dir": f"builds/{method}_{bits}_{style}_{cycles}", **figures, **kw})  # fmt: skip
+
+
+def _baseline(acc, lut, **kw):
+    """The rows of one baseline build covering P = 10 and 12 (same hardware, same folder)."""
+    rows = [E("baseline", 12, acc, lut, max_exact_bits=17, **kw) for _ in (10, 12)]
+    rows[0]["acc_bits"] = 10
+    rows[0]["point"] = rows[0]["point"].replace("acc_bits=12", "acc_bits=10")
+    return rows
+
+
+EQTP_POINTS = [
+    # 1024 cycles per frame, ROM MACs (float accuracy 98.0: near float is >= 97.0)
+    *_baseline(97.9, 16000, ff=9000, lut_acc32=20000, ff_acc32=12000),
+    E("a2q", 10, 96.0, 7000),  # 2 points below float: not near, however small
+    E("a2q", 12, 97.0, 11000),  # exactly 1 point below: near
+    E("a2q_plus", 10, 97.2, 9000, bram36=5),  # the smallest A2Q+, one more BRAM
+    E("a2q_plus", 12, 97.6, 11111),
+    E("a2q_plus", 9, 99.0, 10, status="failed"),  # failed: takes no part
+    # 1024 cycles per frame, constant MACs: no A2Q point
+    E("baseline", 12, 97.8, 14000, style="const", bram36=0, lut_acc32=30000),
+    E("a2q_plus", 11, 97.5, 7000, style="const", bram36=0),
+    # 1 cycle per frame (fully parallel), ROM MACs: A2Q+ does not pay, A2Q is not near float
+    E("baseline", 12, 97.9, 50000, cycles=1, lut_acc32=80000),
+    E("a2q_plus", 12, 97.5, 60000, cycles=1),
+    E("a2q", 12, 90.0, 30000, cycles=1),
+]  # fmt: skip
+
+
+def _by(entries, cycles, style):
+    return {e["kind"]: e for e in entries
+            if e["cycles_per_frame"] == cycles and e["mac_style"] == style}  # fmt: skip
+
+
+def test_equal_throughput_known_answer():
+    entries = rs.equal_throughput(EQTP_POINTS, rs.ACCURACY)
+    groups = [(e["cycles_per_frame"], e["mac_style"]) for e in entries[::4]]
+    assert groups == [(1, "rom"), (1, "any"), (1024, "const"), (1024, "rom"), (1024, "any")]
+    assert all([e["kind"] for e in entries[i : i + 4]] == ["baseline@32", "baseline@exact",
+               "A2Q", "A2Q+"] for i in range(0, len(entries), 4))  # fmt: skip
+    rom = _by(entries, 1024, "rom")
+    # the baseline build's two rows are one design: its widest row, with acc32 figures at 32
+    b32, bex = rom["baseline@32"], rom["baseline@exact"]
+    assert b32["point"] == bex["point"] == "method=baseline,acc_bits=12,cycles=1024,mac_style=rom"
+    assert (b32["acc_bits"], b32["lut"], b32["ff"], b32["bram36"]) == (32, 20000, 12000, 4)
+    assert (bex["acc_bits"], bex["lut"], bex["ff"], bex["bram36"]) == (17, 16000, 9000, 4)
+    assert b32["lut_per_mac_per_cycle"] == 250.0 and bex["lut_per_mac_per_cycle"] == 200.0
+    assert (b32["ratio_vs_best_baseline"], b32["ratio_vs_baseline32"]) == (0.8, 1.0)
+    assert (bex["ratio_vs_best_baseline"], bex["ratio_vs_baseline32"]) == (1.0, 1.25)
+    a2q, plus = rom["A2Q"], rom["A2Q+"]
+    assert (a2q["point"], a2q["acc_bits"], a2q["accuracy"], a2q["lut"]) == (
+        "method=a2q,acc_bits=12,cycles=1024,mac_style=rom", 12, 97.0, 11000)  # fmt: skip
+    assert (a2q["ratio_vs_best_baseline"], a2q["ratio_vs_baseline32"]) == (1.4545, 1.8182)
+    assert a2q["no_more_bram"] is True and a2q["reason"] is None
+    assert (plus["acc_bits"], plus["lut"], plus["lut_per_mac_per_cycle"]) == (10, 9000, 112.5)
+    assert (plus["ratio_vs_best_baseline"], plus["ratio_vs_baseline32"]) == (1.7778, 2.2222)
+    assert plus["no_more_bram"] is False  # 5 BRAM36 against the baseline's 4
+    const = _by(entries, 1024, "const")
+    assert const["A2Q"]["lut"] is None and const["A2Q"]["reason"] == "no successful A2Q point"
+    assert const["A2Q+"]["ratio_vs_best_baseline"] == 2.0  # 14000 / 7000
+    # across styles: the smaller baseline is const, at 32 bits the ROM one
+    best = _by(entries, 1024, "any")
+    assert best["baseline@32"]["design_style"] == "rom" and best["baseline@32"]["lut"] == 20000
+    assert best["baseline@exact"]["design_style"] == "const"
+    assert best["A2Q+"]["design_style"] == "const" and best["A2Q+"]["lut"] == 7000
+    assert best["A2Q+"]["ratio_vs_best_baseline"] == 2.0
+    assert best["A2Q+"]["ratio_vs_baseline32"] == round(20000 / 7000, 4)
+    assert best["A2Q"]["ratio_vs_best_baseline"] == round(14000 / 11000, 4)
+    assert best["A2Q"]["no_more_bram"] is False  # 4 BRAM36 against the const baseline's 0
+    # fully parallel: A2Q+ is larger than the baseline; no A2Q design is near float
+    par = _by(entries, 1, "any")
+    assert par["A2Q+"]["ratio_vs_best_baseline"] == round(50000 / 60000, 4)
+    assert par["A2Q"]["lut"] is None and par["A2Q"]["point"] is None
+    assert par["A2Q"]["reason"] == "no A2Q design within 1 point of its float accuracy"
+    # without synthesis: said so; points without cycles per frame take no part
+    bare = [E("a2q", 12, 97.5, None), P("a2q", 12, 97.5, 500, cycles_per_frame=None)]
+    (b32, bex, a2q, plus) = rs.equal_throughput(bare, rs.ACCURACY)[:4]
+    assert a2q["reason"] == "no A2Q point with exact LUT figures"
+    assert b32["reason"] == "no successful baseline@32 point"
+    assert len(rs.equal_throughput(bare, rs.ACCURACY)) == 8  # (1024, rom) and (1024, any)
+    assert rs.equal_throughput([P("a2q", 12, 97.5, 500, cycles_per_frame=None)], rs.ACCURACY) == []
+
+
+def test_equal_throughput_section(tmp_path):
+    out = rs.render_sweep_report(make_sweep(tmp_path, EQTP_POINTS))
+    assert out["equal_throughput"] == rs.equal_throughput(EQTP_POINTS, rs.ACCURACY)
+    assert out["missing"] == []
+    md = out["md"].read_text()
+    section = md[md.index("## Equal throughput, equal accuracy") : md.index("## Every point")]
+    assert "### 1 cycle per frame" in section and "### 1024 cycles per frame" in section
+    assert ("| rom | A2Q+ | method=a2q_plus,acc_bits=10,cycles=1024,mac_style=rom | 10 | 97.20 | "
+            "9000 | 4500 | 5 | 112.50 | 1.78 | 2.22 | no | - |") in section  # fmt: skip
+    assert ("| any (const) | A2Q+ | method=a2q_plus,acc_bits=11,cycles=1024,mac_style=const | "
+            "11 | 97.50 | 7000 |") in section  # fmt: skip
+    assert "| const | A2Q | - |" in section and "no successful A2Q point |" in section
+    assert "| any (" not in section.split("### 1024")[0]  # one style at 1 cycle: no `any` rows
+    assert (
+        "At 1024 cycles per frame, the smallest design without A2Q within 1 point of its float "
+        "accuracy is baseline@exact (`method=baseline,acc_bits=12,cycles=1024,mac_style=const`, "
+        "const MACs, 14000 LUTs); A2Q+ (`method=a2q_plus,acc_bits=11,cycles=1024,"
+        "mac_style=const`, const MACs, 7000 LUTs) is 2.00x smaller; A2Q (`method=a2q,acc_bits=12,"
+        "cycles=1024,mac_style=rom`, rom MACs, 11000 LUTs) is 1.27x smaller."
+    ) in section
+    assert (
+        "At 1 cycle per frame, the smallest design without A2Q within 1 point of its float "
+        "accuracy is baseline@exact (`method=baseline,acc_bits=12,cycles=1,mac_style=rom`, rom "
+        "MACs, 50000 LUTs); A2Q+ does not pay: its smallest design (`method=a2q_plus,acc_bits=12,"
+        "cycles=1,mac_style=rom`, rom MACs, 60000 LUTs) takes 1.20x the LUTs of that baseline; "
+        "no A2Q design is within 1 point of its float accuracy."
+    ) in section
+    # no baseline near float: nothing to compare with
+    far = [E("baseline", 12, 90.0, 16000), E("a2q_plus", 12, 97.5, 9000)]
+    md = rs.render_sweep_report(make_sweep(tmp_path, far))["md"].read_text()
+    assert ("At 1024 cycles per frame no baseline design is within 1 point of its float "
+            "accuracy: A2Q and A2Q+ have nothing to be compared with.") in md  # fmt: skip
+    # a summary from before cycles per frame were recorded: named as missing
+    old = [{k: v for k, v in p.items() if k != "cycles_per_frame"} for p in SWEEP_POINTS]
+    out = rs.render_sweep_report(make_sweep(tmp_path, old))
+    assert out["missing"] == ["points[].cycles_per_frame"] and out["equal_throughput"] == []
+    assert "Missing: cycles per frame of the successful points" in out["md"].read_text()
 
 
 @pytest.mark.slow
@@ -663,7 +797,7 @@ def PS(method, bits, db, lut, seed=0, status="ok", **kw):
             "acc_bits": bits, "seed": seed, "status": status, "error": None, "metric": "psnr",
             "float_psnr": 30.0, "bicubic_psnr": 28.0, "quant_psnr": db, "hw_psnr": db,
             "lut": lut, "lut_ratio": None if lut is None else round(20000 / lut, 2),
-            **kw}  # fmt: skip
+            "cycles_per_frame": 1024, "mac_style": "rom", **kw}  # fmt: skip
 
 
 SR_SWEEP_POINTS = [
@@ -739,6 +873,14 @@ def test_super_resolution_sweep_report(tmp_path):
     assert "| method=baseline,acc_bits=10,seed=0 | ok | baseline | 10 | 0 | 30.00 | 28.00 | " \
            "29.90 | 29.90 | 12.50 |" in md  # fmt: skip
     assert "A2Q+ is below A2Q at 10 bits (29.10 dB vs 29.20 dB)" in md
+    # equal throughput in PSNR: A2Q+ at 12 bits is 0.55 dB below float, not within 0.5 dB
+    assert "## Equal throughput, equal PSNR" in md and "| rom | A2Q+ | - |" in md
+    assert (
+        "At 1024 cycles per frame, the smallest design without A2Q within 0.5 dB of its float "
+        "PSNR is baseline@exact (`method=baseline,acc_bits=10,seed=0`, rom MACs, 16000 LUTs); no "
+        "A2Q+ design is within 0.5 dB of its float PSNR; A2Q (`method=a2q,acc_bits=12,seed=0`, "
+        "rom MACs, 8000 LUTs) is 2.00x smaller."
+    ) in md
     assert "accuracy" not in md.lower() and " % " not in md
     assert_self_contained(out["html"].read_text())
     # mixed points are refused, naming the metrics

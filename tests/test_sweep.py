@@ -60,6 +60,9 @@ def test_tiny_sweep_end_to_end_and_failed_point(tmp_path):
     ok = [r for r in rows.values() if r["export.atol"] > 0]
     failed = [r for r in rows.values() if r["export.atol"] == 0]
     assert all(r["status"] == "ok" for r in ok)
+    # the resolved config's folding target and MAC style (no hardware stage ran: no MACs)
+    assert all((r["cycles_per_frame"], r["mac_style"]) == (1024, "rom") for r in ok)
+    assert all(r["macs_per_cycle"] is None and r["sim_cycles_per_frame"] is None for r in ok)
     # atol 0 makes the export's QONNX-vs-Brevitas check fail: recorded, the others went on.
     assert all(r["status"] == "failed" for r in failed)
     assert all("export check failed" in r["error"] for r in failed)
@@ -144,6 +147,73 @@ def test_old_builds_without_a_metric_are_accuracy(tmp_path):
     assert row["metric"] == "accuracy" and row["quant_accuracy"] == 97.0
     assert row["wrap_accuracy"] == 91.0 and "bicubic_psnr" not in row
     assert to_csv([row]).splitlines()[0] == ",".join(sw.CSV_COLUMNS)
+
+
+def _res(lut, ff, bram36):
+    return {"lut": lut, "lutram": 0, "ff": ff, "bram36": bram36, "dsp": 0}
+
+
+def test_rows_carry_throughput_and_mac_figures(tmp_path):
+    build = tmp_path / "b"
+    folding = {"target_cycles_per_frame": None, "fps": 97700.0, "layers": {}}
+    build.mkdir()
+    (build / "config.yaml").write_text(yaml.safe_dump({
+        "name": "b", "compile": {"folding": folding},
+        "hardware": {"mac_style": "rom", "layers": {"fc1": {"mac_style": "const"}}}}))  # fmt: skip
+    write_json(build / "hardware" / "exact" / "plan.json", {"nodes": [
+        {"name": "MVAU_0", "op_type": "MVAU", "layer": "fc0", "mac_style": "rom",
+         "params": {"MW": 64, "MH": 32, "PE": 2, "SIMD": 8}},
+        {"name": "Thresholding_0", "op_type": "Thresholding", "layer": "fc0",
+         "params": {"PE": 2}},  # not a MAC: its PE takes no part
+        {"name": "MVAU_1", "op_type": "MVAU_hls", "layer": "fc1", "mac_style": "const",
+         "params": {"MW": 32, "MH": 10, "PE": 1, "SIMD": 4}},
+        {"name": "VVAU_0", "op_type": "VVAU", "layer": "dw", "params": {"CHANNELS": 8, "PE": 4}},
+    ]})  # fmt: skip
+    write_json(build / "sim" / "sim.json", {
+        "metric": "accuracy", "accuracy": 97.0, "frames": 10, "mismatches": 0, "bit_exact": True,
+        "latency_cycles": 2000, "cycles_per_frame": 1023.5, "clock_mhz": 100.0, "fps": 97704.0,
+        "worst_case_ok": True})  # fmt: skip
+    write_json(build / "synth" / "synth.json", {"flow": "yosys", "part": "xc7z020", "variants": {
+        "exact": {"layers": {}, "top": _res(900, 700, 2)},
+        "acc32": {"layers": {}, "top": _res(1500, 1100, 3)}}})  # fmt: skip
+    point = Point("p", {"method": "baseline", "acc_bits": 12, "mac_style": "rom"}, [], [10, 12])
+    rows = point_rows(point, build, OK)
+    for r in rows:
+        assert (r["lut"], r["ff"], r["bram36"]) == (900, 700, 2)
+        assert (r["lut_acc32"], r["ff_acc32"], r["bram36_acc32"]) == (1500, 1100, 3)
+        # folded by fps: no target, the simulated figure stands in
+        assert r["cycles_per_frame"] == r["sim_cycles_per_frame"] == 1023.5
+        assert r["macs_per_cycle"] == 2 * 8 + 1 * 4 + 4  # MVAU, MVAU_hls, VVAU (no SIMD)
+        assert r["mac_styles"] == {"fc0": "rom", "fc1": "const", "dw": "rom"}
+        assert r["mac_style"] == "rom"
+    table = list(csv.DictReader(io.StringIO(to_csv(rows))))
+    assert table[0]["cycles_per_frame"] == "1023.5" and table[0]["macs_per_cycle"] == "24"
+    assert table[1]["bram36_acc32"] == "3" and table[1]["mac_style"] == "rom"
+    # a cycles-per-frame target is the row's throughput, whatever the simulation measured
+    folding["target_cycles_per_frame"], folding["fps"] = 1024, None
+    (build / "config.yaml").write_text(
+        yaml.safe_dump(
+            {"name": "b", "compile": {"folding": folding}, "hardware": {"mac_style": "const"}}
+        )
+    )
+    (row, _) = point_rows(point, build, OK)
+    assert (row["cycles_per_frame"], row["sim_cycles_per_frame"]) == (1024, 1023.5)
+    assert row["mac_style"] == "const"
+    # nothing built: no figures, and the point's own style stands for the config's
+    (bad, _) = point_rows(point, tmp_path / "nothing", {**OK, "status": "failed"})
+    assert bad["mac_style"] == "rom" and bad["macs_per_cycle"] is None
+    assert bad["cycles_per_frame"] is None and bad["mac_styles"] == {}
+
+
+def test_cycles_and_mac_style_are_sweep_axes(tmp_path):
+    sweep = load_sweep(_sweep(tmp_path, {"method": ["a2q"], "cycles": [1024, 1],
+                                         "mac_style": ["rom", "const"]}))  # fmt: skip
+    assert [p.id for p in sweep.points] == [
+        "method=a2q,cycles=1024,mac_style=rom", "method=a2q,cycles=1024,mac_style=const",
+        "method=a2q,cycles=1,mac_style=rom", "method=a2q,cycles=1,mac_style=const"]  # fmt: skip
+    assert sweep.points[3].overrides == [
+        "quant.method=a2q", "compile.folding.target_cycles_per_frame=1",
+        "hardware.mac_style=const"]  # fmt: skip
 
 
 def test_rows_of_two_metrics_are_refused():
