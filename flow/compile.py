@@ -375,7 +375,7 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
             inst.set_nodeattr("SIMD", lf.simd)
             _fold_thresholds_like(model, node, lf.pe)
     else:
-        target = f.target_cycles_per_frame or max(1, int(ctx.cc.clock_mhz * 1e6 / f.fps))
+        target = f.target(ctx.cc.clock_mhz)
         # mvau_wwidth_max is a limit of FINN's HLS MVAU weight memory ports; our MVAU keeps
         # its weights in LUT ROM, so it does not apply.
         spec = _specialized(model, ctx)
@@ -400,9 +400,7 @@ def _refine_folding(model: ModelWrapper, ctx: CompileContext, by: str) -> list[d
     """Each MAC layer's final PE, SIMD and MAC style (:mod:`flow.folding`): the area search
     for ``by`` "area", ``auto`` styles resolved by the area model; the rows of folding.json."""
     f = ctx.cc.folding
-    target = f.target_cycles_per_frame or (
-        max(1, int(ctx.cc.clock_mhz * 1e6 / f.fps)) if f.fps else None
-    )
+    target = f.target(ctx.cc.clock_mhz)
     rows = []
     for node in _mac_nodes(model):
         inst, op = getCustomOp(node), _op(node)

@@ -36,6 +36,7 @@ MacStyle = Literal["rom", "const", "auto"]
 # How a throughput target becomes PE/SIMD: FINN's SetFolding (the first folding that meets
 # it), or per MVAU layer the folding (and, with mac_style auto, the style) of fewest LUTs.
 FoldingObjective = Literal["finn", "area"]
+DEFAULT_TARGET_CYCLES = 1024
 
 
 @dataclass(frozen=True)
@@ -142,12 +143,23 @@ class LayerFolding:
 
 @dataclass(frozen=True)
 class FoldingConfig:
-    """Exactly one of: a cycles-per-frame target, an fps target, or PE/SIMD per layer."""
+    """At most one of: a cycles-per-frame target, an fps target, or PE/SIMD per layer (none:
+    the default target of 1024 cycles per frame)."""
 
     target_cycles_per_frame: int | None = None
     fps: float | None = None
     layers: dict[str, LayerFolding] = field(default_factory=dict)
     objective: FoldingObjective = "finn"
+
+    def __post_init__(self) -> None:
+        if self.target_cycles_per_frame is None and not self.fps and not self.layers:
+            object.__setattr__(self, "target_cycles_per_frame", DEFAULT_TARGET_CYCLES)
+
+    def target(self, clock_mhz: float) -> int | None:
+        """The cycles-per-frame target, or None for an explicit per-layer folding."""
+        if self.fps:
+            return max(1, int(clock_mhz * 1e6 / self.fps))
+        return self.target_cycles_per_frame
 
 
 @dataclass(frozen=True)
@@ -155,7 +167,7 @@ class CompileConfig:
     """FINN lowering to HW layers, folding, estimates and the overflow study."""
 
     folding: FoldingConfig = field(
-        default_factory=lambda: FoldingConfig(target_cycles_per_frame=1024)
+        default_factory=lambda: FoldingConfig(target_cycles_per_frame=DEFAULT_TARGET_CYCLES)
     )
     fpga_part: str = "xc7z020clg400-1"
     clock_mhz: float = 100.0
@@ -514,7 +526,7 @@ def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
         )
         if v
     ]
-    if len(given) != 1:
+    if len(given) > 1:
         raise ConfigError(
             "compile.folding: give exactly one of target_cycles_per_frame, fps or layers, "
             f"not {' and '.join(given) or 'none'}"

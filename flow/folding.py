@@ -145,3 +145,48 @@ def choose(
         {"lut": best.lut, "ff": best.ff, "bram36": best.bram36},
         [asdict(c) for c in sorted(cands, key=Candidate.key)],
     )
+
+
+# The per-layer table of ``a2q inspect`` and the build report.
+COLUMNS = [
+    ("name", "layer"),
+    ("PE", "PE"),
+    ("SIMD", "SIMD"),
+    ("cycles", "cycles"),
+    ("style", "MAC style"),
+    ("by", "folding by"),
+    ("finn", "FINN's PE,SIMD"),
+    ("est_lut", "est. LUT"),
+    ("est_bram36", "est. BRAM36"),
+    ("lut", "LUT"),
+    ("bram36", "BRAM36"),
+    ("candidates", "priced"),
+]
+
+
+def table(rows: list[dict], synth: dict | None) -> list[dict]:
+    """``compile/folding.json`` rows beside the measured figures of their nodes (exact
+    variant of ``synth.json``; ``*`` marks a layer synthesized in slices and scaled)."""
+    measured = ((synth or {}).get("variants", {}).get("exact") or {}).get("layers", {})
+    out = []
+    for r in rows:
+        m = measured.get(r["node"]) or {}
+        star = "*" if m.get("scaled") else ""
+        asked, style = r["asked_style"], r["mac_style"]
+        out.append(
+            {
+                "name": r["name"],
+                "PE": r["pe"],
+                "SIMD": r["simd"],
+                "cycles": r["cycles"],
+                "style": style if asked == style else f"{asked}->{style}",
+                "by": r["by"],
+                "finn": f"{r['finn_pe']},{r['finn_simd']}",
+                "est_lut": (r.get("estimate") or {}).get("lut"),
+                "est_bram36": (r.get("estimate") or {}).get("bram36"),
+                "lut": f"{m['lut']}{star}" if "lut" in m else None,
+                "bram36": m.get("bram36"),
+                "candidates": len(r.get("candidates") or []),
+            }
+        )
+    return out

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flow import artifacts as A
+from flow import folding
 from flow.artifacts import Build
 from flow.errors import A2QError
 from flow.metrics import metric_named
@@ -227,6 +228,13 @@ def _compile_section(b: Build) -> list[str]:
         out.append(
             format_table([{**r, "inputs": " + ".join(r["inputs"])} for r in sums], SUM_COLUMNS)
         )
+    fold = b.get(A.FOLDING)
+    if fold:
+        out.append(
+            "folding and MAC style per layer (est.: the area model that chose them; LUT: "
+            "synthesized, * = in slices, scaled):"
+        )
+        out.append(format_table(folding.table(fold, b.get(A.SYNTH)), folding.COLUMNS))
     tail = b.get(A.HOST_TAIL)
     if tail:
         ops = ", ".join(op["op_type"] for op in tail)

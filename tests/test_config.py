@@ -158,8 +158,8 @@ def test_default_benchmark_layers():
         ),
         (
             {"hardware": {"mac_style": "constant"}},
-            "hardware.mac_style: must be one of 'rom', 'const', 'auto', not 'constant' (did you mean "
-            "'const'?)",
+            "hardware.mac_style: must be one of 'rom', 'const', 'auto', not 'constant' "
+            "(did you mean 'const'?)",
         ),
         (
             {"hardware": {"layers": {"fc3": {"mac_style": "const"}}}},
@@ -168,7 +168,8 @@ def test_default_benchmark_layers():
         ),
         (
             {"hardware": {"layers": {"fc1": {"mac_style": "ram"}}}},
-            "hardware.layers.fc1.mac_style: must be one of 'rom', 'const', 'auto' or null, not 'ram'",
+            "hardware.layers.fc1.mac_style: must be one of 'rom', 'const', 'auto' or null, "
+            "not 'ram'",
         ),
         (
             {"hardware": {"layers": {"fc1": {"style": "const"}}}},

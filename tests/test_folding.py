@@ -129,3 +129,68 @@ def test_the_compile_digest_covers_the_mac_styles_and_nothing_else_of_hardware()
     other = parse_config({**TINY, "hardware": {"sim_frames": 7}})
     d = compile_stage.digest
     assert d(base, "") != d(styled, "") and d(base, "") == d(other, "")
+
+
+# ------------------------------------------------------------------- synthesis in slices
+
+
+def test_lane_slices_are_evenly_spread_groups_of_contiguous_lanes() -> None:
+    from flow.hw.slices import lane_slices
+
+    got = lane_slices(256, 500_000, 40_000, 2)  # 13 groups of 20 lanes, first and last
+    assert got == [list(range(0, 20)), list(range(240, 256))]
+    assert len(lane_slices(256, 500_000, 40_000, 3)[1]) == 20
+    assert lane_slices(256, 500_000, 40_000, 3)[1][0] == 120
+    assert lane_slices(8, 1_000, 40_000, 2) == [] and lane_slices(8, 10**6, 0, 2) == []
+    assert lane_slices(2, 10**6, 1_000, 4) == [[0], [1]]  # never more groups than lanes
+
+
+def _sliceable_summary() -> dict[str, dict]:
+    """The hand-built MVAU -> Thresholding -> LabelSelect, with an MVAU of 4 neurons on
+    PE=2 lanes (2 neuron folds), so lane 1 computes channels 1 and 3."""
+    from tests.test_ops import _summary
+
+    summary = _summary(with_identity=False)
+    w = np.arange(16).reshape(4, 4) % 5 - 2  # (MW, MH)
+    summary["MVAU_0"].update(MH=4, PE=2, SIMD=2, weights=w.tolist(), out_shapes=[[1, 4]])
+    summary["Thresholding_0"].update(NumChannels=4, thresholds=[[0, 1, 2]] * 4, in_shapes=[[1, 4]])
+    return summary
+
+
+def test_a_sliced_layer_is_synthesized_on_its_slices_and_scaled(tmp_path, monkeypatch) -> None:
+    from flow import ops
+    from flow import synthesize as syn
+    from flow.hardware import build_plan, write_plan
+    from flow.hw.tools import run_tool, verilator
+    from tests.test_synthesize import FakeYosys
+
+    summary = _sliceable_summary()
+    part = ops.get("MVAU").lane_slice(summary["MVAU_0"], [1])
+    assert part["MH"] == 2 and part["PE"] == 1 and part["out_shapes"] == [[1, 2]]
+    assert np.array_equal(
+        np.asarray(part["weights"]), np.asarray(summary["MVAU_0"]["weights"])[:, [1, 3]]
+    )
+    for style in ("const", "rom"):
+        files, plan = build_plan(
+            summary, ["fc0"], "exact", "t", mac_styles={"fc0": style}, slicing={"MVAU_0": [[1]]}
+        )
+        node = next(n for n in plan["nodes"] if n["name"] == "MVAU_0")
+        (s,) = node["slices"]
+        assert s["name"] == "MVAU_0_s0" and s["lanes"] == 1 and s["sources"][-1] == "MVAU_0_s0.sv"
+        assert "MVAU_0_s0.sv" not in plan["top_sources"]
+        folder = tmp_path / style
+        write_plan(files, plan, folder)
+        args = [verilator(), "--lint-only", "-Wall", "--top-module", "MVAU_0_s0"]
+        run_tool([*args, *s["sources"]], folder, tmp_path / f"{style}.log", 120)
+
+    fake = FakeYosys()
+    monkeypatch.setattr(syn, "run_tool", fake)
+    monkeypatch.setattr(syn, "yosys_version", lambda exe: "Yosys 0.0 (fake)")
+    synth = syn.run_synthesis({"exact": tmp_path / "const"}, tmp_path / "out", jobs=1)
+    assert "exact/MVAU_0_s0" in fake.ran and "exact/MVAU_0" not in fake.ran
+    assert "exact/a2q_top" not in fake.ran  # a top holding a sliced layer is not synthesized
+    v = synth["variants"]["exact"]
+    layer = v["layers"]["MVAU_0"]
+    assert (layer["lut"], layer["ff"]) == (2 * 2, 2 * len("MVAU_0_s0"))  # 2 lanes / 1 measured
+    assert layer["scaled"]["factor"] == 2.0 and list(layer["scaled"]["slices"]) == ["MVAU_0_s0"]
+    assert v["scaled_nodes"] == ["MVAU_0"] and v["top_from"] == "sum_of_nodes"

@@ -87,11 +87,12 @@ def test_zero_lanes_are_the_lanes_the_const_generator_drops(pe: int, simd: int) 
 
 @pytest.fixture(scope="module")
 def const_build(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny config with every MAC layer const, through the sim stage."""
+    """The tiny config with every MAC layer const, folded for area, through the sim stage."""
     from flow.pipeline import run_pipeline
 
     data = copy.deepcopy(TINY)
     data["hardware"] = {"mac_style": "const"}
+    data["compile"] = {"folding": {"target_cycles_per_frame": 64, "objective": "area"}}
     root = tmp_path_factory.mktemp("const")
     run_pipeline(parse_config(data), root, until="sim", show_progress=False)
     return root / "tiny"
@@ -108,11 +109,21 @@ def test_tiny_const_network_is_bit_exact_through_the_sim_stage(const_build: Path
         assert w["mismatches"] == 0 and w["vectors"] == 2 * row["MH"]
         assert w["extremes"] == row["exact_range"]
         assert 0 <= row["zero_lane_fraction"] <= row["zero_weight_fraction"] < 1
+    folding = json.loads((const_build / "compile" / "folding.json").read_text())
+    assert [r["node"] for r in folding] == [r["node"] for r in acc]
     for variant in ("exact", "acc32"):
         plan = json.loads((const_build / "hardware" / variant / "plan.json").read_text())
         macs = [n for n in plan["nodes"] if n["op_type"] == "MVAU"]
         assert len(macs) == len(acc) and {n["mac_style"] for n in macs} == {"const"}
         assert "mvau.sv" not in plan["top_sources"]
+        # The hardware is built at the folding the area search chose.
+        for n, r in zip(macs, folding, strict=True):
+            assert (n["params"]["PE"], n["params"]["SIMD"]) == (r["pe"], r["simd"])
+    for r in folding:
+        assert r["by"] == "area" and r["mac_style"] == "const" and r["cycles"] <= 64
+        assert r["estimate"]["lut"] == min(c["lut"] for c in r["candidates"])
+        assert len(r["candidates"]) > 1
+    assert sim["cycles_per_frame"] <= 64 * 1.1
 
 
 @pytest.mark.slow

@@ -60,6 +60,7 @@ from pathlib import Path
 from matplotlib.ticker import MaxNLocator
 
 from flow import artifacts as A
+from flow import folding
 from flow.artifacts import Build
 from flow.errors import A2QError
 from flow.metrics import PSNR
@@ -309,6 +310,22 @@ def _widths(b: Build, doc: Doc) -> None:
     )
 
 
+def _folding(b: Build, doc: Doc) -> None:
+    doc.heading("Folding and MAC style per layer")
+    rows = as_list(b.get(A.FOLDING))
+    if not note(b, doc, A.FOLDING) or not rows:
+        return
+    doc.para(
+        "PE and SIMD of each MAC layer and how it multiplies (`rom`: weights in a ROM read per "
+        "fold; `const`: weights hard-wired, zero weights and lanes dropped; `auto->x`: the "
+        "area model chose x). Folding by `finn` is FINN's first folding that meets the target, "
+        "`area` the folding of fewest estimated LUTs among every one that meets it, `config` "
+        "the config's own. The estimates are the area model's (flow/hw/area.py), beside the "
+        "synthesized figures of the node (* = synthesized in slices of its lanes and scaled)."
+    )
+    doc.records(folding.table(rows, b.get(A.SYNTH)), folding.COLUMNS)
+
+
 def _pct(v: object) -> float | None:
     return 100 * f if (f := num(v)) is not None else None
 
@@ -456,6 +473,7 @@ def render_build_report(build_dir: Path) -> dict:
     examples(b, doc)
     _widths(b, doc)
     _sparsity(b, doc)
+    _folding(b, doc)
     _wrap(b, doc)
     resources(b, doc)
     estimates(b, doc)
