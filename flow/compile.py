@@ -57,6 +57,7 @@ from flow.passes import (
     ExactAccumulatorWidth,
     MakeOutputChannelsLast,
     MoveScalarMulPastMaxPoolNHWC,
+    PruneDeadChannels,
     ReduceMeanToGlobalAveragePool,
     RemoveIdentityInputThreshold,
     SplitOffHostTail,
@@ -91,6 +92,8 @@ class CompileContext:
     # MAC style asked per layer (rom, const, auto); the folding step resolves auto.
     mac_styles: dict[str, str] = field(default_factory=dict)
     folding: list[dict] = field(default_factory=list)
+    # MAC node -> output channels removed by the prune_channels step.
+    pruned: dict[str, int] = field(default_factory=dict)
     host_tail: list[dict] = field(default_factory=list)
     reports: dict[str, Any] = field(default_factory=dict)
 
@@ -301,6 +304,27 @@ def match_layers(
     return out
 
 
+def step_prune_channels(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
+    """Remove the channels between two MVAUs that are never read or always constant
+    (:class:`flow.passes.PruneDeadChannels`; ``compile.prune_channels``)."""
+    if not ctx.cc.prune_channels:
+        return model
+    prune = PruneDeadChannels()
+    model = model.transform(prune)
+    ctx.pruned = dict(prune.pruned)
+    for node, n in prune.pruned.items():
+        plan = ctx.layer_of.get(node)
+        log.info(
+            "%s%s: %d output channels pruned (never read or constant; %d constants moved into "
+            "the next thresholds)",
+            node,
+            f" (layer {plan.name})" if plan else "",
+            n,
+            prune.folded.get(node, 0),
+        )
+    return model
+
+
 def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     """Minimal weight types, then our exact accumulator and threshold widths.
 
@@ -423,6 +447,7 @@ def _refine_folding(model: ModelWrapper, ctx: CompileContext, by: str) -> list[d
             by if priced or by == "config" else "finn",
             target,
             (idt.bitwidth(), idt.signed(), acc),
+            _word_in(model, node),
         )
         if (choice.pe, choice.simd) != (choice.finn_pe, choice.finn_simd):
             inst.set_nodeattr("PE", choice.pe)
@@ -440,6 +465,15 @@ def _refine_folding(model: ModelWrapper, ctx: CompileContext, by: str) -> list[d
             )
         rows.append(choice.as_dict())
     return rows
+
+
+def _word_in(model: ModelWrapper, node) -> int | None:
+    """Elements per word a MAC node's producer sends, where a width converter must join them
+    (None after a sliding window or other stream node, which is folded to its consumer)."""
+    producer = model.find_producer(node.input[0])
+    if producer is None or _op(producer).pass_through:
+        return None
+    return _elems(producer, "out")
 
 
 def _elems(node, side: str) -> int:
@@ -519,6 +553,7 @@ STEPS: list[tuple[str, Callable[[ModelWrapper, CompileContext], ModelWrapper]]] 
     ("streamline", step_streamline),
     ("host_tail", step_host_tail),
     ("convert_to_hw", step_convert_to_hw),
+    ("prune_channels", step_prune_channels),
     ("minimize_widths", step_minimize_widths),
     ("folding", step_folding),
     ("estimates", step_estimates),
@@ -563,7 +598,9 @@ def compile_model(
         model.save(str(steps_dir / f"{i:02d}_{name}.onnx"))
         log.debug("compile step %s: %.2f s", name, timings[name])
     summary = hw_layer_summary(model)
-    table = width_tables.accumulator_table(summary, plans, ctx.layer_of, ctx.finn_widths)
+    table = width_tables.accumulator_table(
+        summary, plans, ctx.layer_of, ctx.finn_widths, ctx.pruned
+    )
     sums = width_tables.sums_table(summary)
     for artifact, data in (
         (artifacts.TIME_PER_STEP, timings),

@@ -179,6 +179,9 @@ class CompileConfig:
     wrap_bits: list[int] = field(default_factory=list)
     # Test samples for the fidelity check; null -> the whole test set.
     verify_samples: int | None = None
+    # Remove channels between two dense layers that are never read or always constant
+    # (flow/passes/prune_channels.py): A2Q's all-zero neurons cost no hardware.
+    prune_channels: bool = True
 
 
 @dataclass(frozen=True)

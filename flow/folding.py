@@ -44,17 +44,31 @@ class Candidate:
         return (self.lut, self.bram36, self.ff, self.pe * self.simd)
 
 
-def foldings(mh: int, mw: int, vectors: int, target: int) -> list[tuple[int, int]]:
+def foldings(
+    mh: int, mw: int, vectors: int, target: int, word: int | None = None
+) -> list[tuple[int, int]]:
     """Every (PE, SIMD) with PE | MH and SIMD | MW whose ``(MH/PE)(MW/SIMD)`` cycles per input
     vector, times ``vectors``, meet ``target`` cycles per frame, up to
-    :data:`MAX_LANE_FACTOR` times the fewest lanes that do."""
+    :data:`MAX_LANE_FACTOR` times the fewest lanes that do.
+
+    ``word``: the elements per word of the stream coming in (the PE of the layer before);
+    SIMD must divide it or be a multiple of it (a width converter joins them). Where no
+    folding both fits and meets the target, the fastest ones that fit.
+    """
     pes = [d for d in range(1, mh + 1) if mh % d == 0]
-    simds = [d for d in range(1, mw + 1) if mw % d == 0]
-    fits = [(p, s) for p in pes for s in simds if (mh // p) * (mw // s) * vectors <= target]
-    if not fits:
-        return [(mh, mw)]  # fully parallel is as fast as this layer goes
+    simds = [d for d in range(1, mw + 1) if mw % d == 0 and fits_word(d, word)]
+    pairs = [(p, s) for p in pes for s in simds]
+    fits = [(p, s) for p, s in pairs if (mh // p) * (mw // s) * vectors <= target]
+    if not fits:  # faster than this layer can go: its fastest foldings
+        fastest = max(p * s for p, s in pairs)
+        return sorted((p, s) for p, s in pairs if p * s == fastest)
     fewest = min(p * s for p, s in fits)
     return sorted((p, s) for p, s in fits if p * s <= MAX_LANE_FACTOR * fewest)
+
+
+def fits_word(simd: int, word: int | None) -> bool:
+    """Whether an input of ``simd`` elements per word joins a stream of ``word`` elements."""
+    return word is None or simd % word == 0 or word % simd == 0
 
 
 def price(
@@ -107,13 +121,15 @@ def choose(
     by: str,
     target: int | None,
     widths: tuple[int, bool, int],
+    word: int | None = None,
 ) -> LayerFolding:
     """The folding and style of one MAC layer.
 
     ``w``: its (MH, MW) integer weights (None for a layer the model does not price: a
     VVAU); ``dims``: (MH, MW, input vectors per frame); ``current``: the (PE, SIMD) that
     FINN (``by`` "finn") or the config ("config") gave it; ``by`` "area": search every
-    folding that meets ``target``; ``widths``: (input bits, input signed, accumulator bits).
+    folding that meets ``target`` and takes the incoming stream's ``word`` elements per word
+    (:func:`foldings`); ``widths``: (input bits, input signed, accumulator bits).
     """
     mh, mw, vectors = dims
     pe, simd = current
@@ -126,7 +142,8 @@ def choose(
     styles = ("rom", "const") if asked_style == "auto" else (asked_style,)
     choices = [current]
     if by == "area" and target is not None:
-        choices = sorted(set(foldings(mh, mw, vectors, target)) | {current})
+        own = {current} if fits_word(simd, word) else set()
+        choices = sorted(set(foldings(mh, mw, vectors, target, word)) | own)
     cands = price(w, choices, styles, *widths)
     best = min(cands, key=Candidate.key)
     cycles = (mh // best.pe) * (mw // best.simd) * vectors

@@ -169,6 +169,8 @@ class AccumulatorRow(Schema):
     # Weight sparsity: zero weights, and (PE, SIMD) lanes zero in every fold (fractions).
     zero_weight_fraction: Number | None = None
     zero_lane_fraction: Number | None = None
+    # Output channels removed as never read or constant (flow.passes.prune_channels).
+    pruned_channels: int | None = None
 
 
 class FoldingRow(Schema):

@@ -16,10 +16,12 @@ def accumulator_table(
     plans: list[LayerPlan] | None,
     layer_of: dict[str, LayerPlan],
     finn_widths: dict[str, str],
+    pruned: dict[str, int] | None = None,
 ) -> list[dict]:
     """One row per MAC layer, in the config's layer order (graph order without a config):
-    the guarantee chain data-type bound >= target >= exact == hw, and its weight sparsity
-    (:func:`weight_sparsity`)."""
+    the guarantee chain data-type bound >= target >= exact == hw, its weight sparsity
+    (:func:`weight_sparsity`) and the output channels the compile stage pruned (``MH`` is
+    what is left, ``K`` the inputs left)."""
     macs = [(name, e) for name, e in summary.items() if e["op_type"] in ops.mac_op_types()]
     if plans:
         rank = {p.name: i for i, p in enumerate(plans)}
@@ -66,6 +68,7 @@ def accumulator_table(
                 "SIMD": e.get("SIMD"),
                 "zero_weight_fraction": zero_weights,
                 "zero_lane_fraction": zero_lanes,
+                "pruned_channels": (pruned or {}).get(node, 0),
             }
         )
     return rows

@@ -72,13 +72,22 @@ def test_zero_weights_cost_nothing_in_the_const_style_and_everything_in_a_rom() 
     assert mac_area("const", np.zeros((4, 4), dtype=int), 4, 4, 4, False, 8).lut == 2 * 4 * 8
 
 
-def test_rom_memory_goes_to_block_ram_by_size() -> None:
+def test_a_rom_goes_to_block_ram_where_that_saves_enough_luts_per_bram() -> None:
+    from flow.ops.base import rom_style
+
     assert bram36(256, 1024) == 7.5  # 256 bits x 1K: 15 RAMB18 (1K x 18)
     assert bram36(72, 512) == 1.0 and bram36(4, 4096) == 0.5
+    assert rom_style(256, 1024) == "block"  # 23.8k LUT of logic against 7.5 BRAM36
+    assert rom_style(16, 640) == "block"  # ~930 LUT against half a BRAM36
+    assert rom_style(165, 71) == "block"  # 71 channels x 15 thresholds x 11 bits
+    assert rom_style(480, 13) == "logic"  # shallow and wide: 567 LUT against 7 BRAM36
+    assert rom_style(8, 32) == "logic" and rom_style(10**5, 1) == "logic"  # one word: constants
     big = rom_area(256, 256, 1, 64, 4, 4, 14)
     assert big.bram36 == 7.5
-    small = rom_area(10, 256, 1, 4, 4, 4, 15)  # 640 x 16 bits: logic
-    assert small.bram36 == 0 and small.lut > rom_area(10, 256, 1, 4, 4, 4, 15).lut - 1
+    shallow = rom_area(10, 256, 10, 4, 4, 4, 15)  # 64 words of 160 bits: logic
+    # 40 lanes of 5x4-bit products, a 15-bit accumulator per PE, 64 x 160 ROM bits in logic
+    assert shallow.bram36 == 0
+    assert shallow.lut == pytest.approx(40 * 2.65 * 5 * 4 + 2 * 10 * 15 + 64 * 160 / 11)
 
 
 def test_auto_takes_const_for_a_sparse_layer_and_rom_for_a_dense_deeply_folded_one() -> None:

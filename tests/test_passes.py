@@ -306,3 +306,68 @@ def test_init_finn_uses_the_given_build_dir(tmp_path: Path):
     init_finn(tmp_path / "finn")
     assert get_settings().finn_build_dir == (tmp_path / "finn").resolve()
     assert (tmp_path / "finn").is_dir()
+
+
+def _chain_model() -> ModelWrapper:
+    """inp (1,3) -> MVAU_0 (4 ch) -> Thresholding_0 -> MVAU_1 (3 ch) -> Thresholding_1 ->
+    MVAU_2 (2 ch) -> out, with channels made to be pruned (see the test)."""
+    w0 = np.array([[1, 0, 2, 0], [-1, 0, 1, 0], [2, 0, -3, 0]], dtype=np.float32)
+    w1 = np.array([[0, 1, -2], [0, 2, 1], [0, 0, 0], [0, -1, 3]], dtype=np.float32)
+    w2 = np.array([[1, -1], [2, 0], [-1, 3]], dtype=np.float32)
+    t0 = np.array([[0.5, 2, 4], [-1, 0.5, 2], [1, 2, 3], [1, 2, 3]], dtype=np.float32)
+    t1 = np.array([[-2, 1, 3], [0.5, 1, 5], [-1, 2, 4]], dtype=np.float32)
+
+    def mvau(name, i, o, mw, mh, idt):
+        return helper.make_node(
+            "MVAU", [i, f"W{name}"], [o], domain=HW, backend="fpgadataflow", MW=mw, MH=mh,
+            SIMD=1, PE=1, inputDataType=idt, weightDataType="INT4", outputDataType="INT32",
+            accDataType="INT32", noActivation=1, name=f"MVAU_{name}",
+        )  # fmt: skip
+
+    def thr(name, i, o, ch):
+        return helper.make_node(
+            "Thresholding", [i, f"T{name}"], [o], domain=HW, backend="fpgadataflow",
+            NumChannels=ch, PE=1, numSteps=3, inputDataType="INT32", weightDataType="FLOAT32",
+            outputDataType="UINT2", ActVal=0, name=f"Thresholding_{name}",
+        )  # fmt: skip
+
+    nodes = [
+        mvau("0", "inp", "a0", 3, 4, "UINT2"), thr("0", "a0", "h0", 4),
+        mvau("1", "h0", "a1", 4, 3, "UINT2"), thr("1", "a1", "h1", 3),
+        mvau("2", "h1", "out", 3, 2, "UINT2"),
+    ]  # fmt: skip
+    graph = helper.make_graph(nodes, "g", [_vi("inp", [1, 3])], [_vi("out", [1, 2])])
+    model = ModelWrapper(qonnx_make_model(graph))
+    for name, w in (("W0", w0), ("W1", w1), ("W2", w2)):
+        model.set_initializer(name, w)
+        model.set_tensor_datatype(name, DataType["INT4"])
+    model.set_initializer("T0", t0)
+    model.set_initializer("T1", t1)
+    model.set_tensor_datatype("inp", DataType["UINT2"])
+    return model.transform(InferShapes())
+
+
+def test_dead_and_unread_channels_are_pruned_and_the_outputs_do_not_change():
+    from flow.passes import PruneDeadChannels
+
+    model = _chain_model()
+    before = run_all_inputs(model, "UINT2")
+    prune = PruneDeadChannels()
+    pruned = model.transform(prune)
+    # Layer 0: channel 1 always outputs 1 (acc 0 >= -1): moved into Thresholding_1; channel 2
+    # is read by no weight of layer 1; channel 3 always outputs 0. Only channel 0 is left.
+    # Layer 1: channel 0 is constant 1 but MVAU_2 has no thresholds after it: it stays.
+    assert prune.pruned == {"MVAU_0": 3} and prune.folded == {"MVAU_0": 1}
+    inst = {n.name: getCustomOp(n) for n in pruned.graph.node}
+    assert inst["MVAU_0"].get_nodeattr("MH") == 1 and inst["MVAU_1"].get_nodeattr("MW") == 1
+    assert inst["Thresholding_0"].get_nodeattr("NumChannels") == 1
+    assert inst["MVAU_1"].get_nodeattr("MH") == 3
+    assert pruned.get_tensor_shape("h0") == [1, 1]
+    # Channel 1 of layer 0 (value 1) weighed (0, 2, 1) into layer 1's outputs.
+    t1 = pruned.get_initializer("T1")
+    assert np.array_equal(t1, np.array([[-2, 1, 3], [-1.5, -1, 3], [-2, 1, 3]], dtype=np.float32))
+    assert np.array_equal(run_all_inputs(pruned, "UINT2"), before)
+    # A fixed point: nothing more to remove.
+    again = PruneDeadChannels()
+    pruned.transform(again)
+    assert again.pruned == {}

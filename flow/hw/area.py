@@ -17,23 +17,19 @@ design's total. The synth stage reports the measured figures next to it.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from flow.bounds import signed_bits
 from flow.hw.constmac import ConstMvauSpec, const_cost
-from flow.ops.base import BLOCK_ROM_BITS
+from flow.ops.base import ROM_BITS_PER_LUT, bram36, rom_style
 
 # Fitted to Yosys synth_xilinx (xc7, -nodsp) results of ``mvau.sv`` in tfc_digits_baseline:
 # LUTs per (input bit x weight bit) of one lane's product with its share of the adder tree
-# (MVAU_1, SIMD=64, 5x4-bit products: 3,442 LUT; MVAU_0, SIMD=16, 6x4: 1,029), and ROM bits
-# per LUT where the weights stay in logic (MVAU_3: 640 x 16 bits, ~910 LUT beyond its MACs).
+# (MVAU_1, SIMD=64, 5x4-bit products: 3,442 LUT; MVAU_0, SIMD=16, 6x4: 1,029). A ROM left in
+# logic costs ROM_BITS_PER_LUT (flow.ops.base, where the block/logic choice is made).
 ROM_LUT_PER_PRODUCT_BIT = 2.65
-ROM_LOGIC_BITS_PER_LUT = 11
-# Width of one 18 Kb block RAM by depth (xc7 RAMB18 aspect ratios).
-_BRAM18_WIDTH = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 
 
 @dataclass(frozen=True)
@@ -48,14 +44,6 @@ class Area:
         return {"lut": round(self.lut), "ff": round(self.ff), "bram36": self.bram36}
 
 
-def bram36(width: int, depth: int) -> float:
-    """BRAM36 equivalents of a ``depth`` x ``width`` ROM in 18 Kb blocks."""
-    for max_depth, w in _BRAM18_WIDTH:
-        if depth <= max_depth:
-            return math.ceil(width / w) / 2
-    return math.ceil(width) * math.ceil(depth / 16384) / 2
-
-
 def rom_area(
     mh: int, mw: int, pe: int, simd: int, in_bits: int, w_bits: int, acc_bits: int
 ) -> Area:
@@ -64,9 +52,10 @@ def rom_area(
     depth, width = (mh // pe) * (mw // simd), lanes * w_bits
     lut = lanes * ROM_LUT_PER_PRODUCT_BIT * (in_bits + 1) * w_bits + 2 * pe * acc_bits
     ff = simd * in_bits * (mw // simd) + 2 * pe * acc_bits  # input buffer, acc + queue
-    if depth * width >= BLOCK_ROM_BITS:
+    if rom_style(width, depth) == "block":
         return Area(lut, ff, bram36(width, depth))
-    return Area(lut + width * depth / ROM_LOGIC_BITS_PER_LUT, ff, 0.0)
+    rom = width * depth / ROM_BITS_PER_LUT if depth > 1 else 0  # one word: constants
+    return Area(lut + rom, ff, 0.0)
 
 
 def const_area(spec: ConstMvauSpec) -> Area:

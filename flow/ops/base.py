@@ -21,10 +21,16 @@ from flow.errors import HardwareError
 from flow.hw.templates import TEMPLATE_DIR
 
 WIDE_ACC = 32
-# ROMs of at least this many bits (in the exact variant) go to block RAM, smaller ones to
-# LUT logic. Left to Yosys, the choice flips with the word width, so the exact and acc32
-# variants would not be comparable; both get the exact variant's choice.
+# Sliding-window line buffers of at least this many bits go to block RAM.
 BLOCK_ROM_BITS = 16384
+# A weight/threshold ROM goes to block RAM where that saves more LUTs per BRAM36 than the part
+# has LUTs per BRAM36 (xc7z020: 53,200 / 140 = 380), LUT logic costing one LUT per about 11
+# ROM bits (Yosys synth_xilinx on mvau.sv: 640 x 16 bits, ~910 LUT). The exact and acc32
+# variants both get the exact variant's choice, so they stay comparable.
+LUT_PER_BRAM36 = 380
+ROM_BITS_PER_LUT = 11
+# Width of one 18 Kb block RAM by depth (xc7 RAMB18 aspect ratios).
+_BRAM18_WIDTH = ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1))
 # Integers up to these magnitudes are exact in float32 / float64, sums of them included.
 F32_EXACT, F64_EXACT = 1 << 24, 1 << 53
 
@@ -33,9 +39,25 @@ Range = tuple[int, int]  # (min, max) of a tensor's values, or a bound of them
 Stream = tuple[np.ndarray, int, int]  # a tensor (batch first) and its Range
 
 
-def rom_style(bits: int) -> str:
-    """The ``ROM_STYLE`` of a weight/threshold ROM holding ``bits`` bits."""
-    return "block" if bits >= BLOCK_ROM_BITS else "logic"
+def bram36(width: int, depth: int) -> float:
+    """BRAM36 equivalents of a ``depth`` x ``width`` ROM in 18 Kb blocks."""
+    for max_depth, w in _BRAM18_WIDTH:
+        if depth <= max_depth:
+            return math.ceil(width / w) / 2
+    return width * math.ceil(depth / 16384) / 2
+
+
+def rom_style(width: int, depth: int) -> str:
+    """The ``ROM_STYLE`` of a ROM of ``depth`` words of ``width`` bits: ``block`` where block
+    RAM saves at least :data:`LUT_PER_BRAM36` LUTs per BRAM36 it takes, else ``logic``.
+
+    A ROM of one word (a fully parallel layer) is a constant: logic, which synthesis folds
+    into the arithmetic.
+    """
+    if depth <= 1:
+        return "logic"
+    luts = width * depth / ROM_BITS_PER_LUT
+    return "block" if luts >= LUT_PER_BRAM36 * bram36(width, depth) else "logic"
 
 
 def dtype_bits(name: str) -> tuple[int, bool]:

@@ -102,7 +102,7 @@ class Mvau(MacOp):
             "W_WIDTH": w_bits,
             "ACC_WIDTH": acc_bits,
             "WEIGHT_FILE": mem,
-            "ROM_STYLE": rom_style(w.size * w_bits),
+            "ROM_STYLE": rom_style(pe * simd * w_bits, w.size // (pe * simd)),
         }
         lines = mvau_weight_lines(w, pe, simd, w_bits)
         return HwNode(

@@ -128,7 +128,7 @@ class Thresholding(HwOp):
             thr_bits = signed_bits(int(t.min()), int(t.max()))
         else:
             thr_bits = max(1, int(t.max()).bit_length())
-        style = rom_style(t.size * thr_bits)
+        style = rom_style(pe * t.shape[1] * thr_bits, channels // pe)
         if ctx.wide:
             in_bits = thr_bits = WIDE_ACC
         mem = f"{ctx.name}_thresholds.mem"

@@ -72,7 +72,7 @@ class Vvau(MacOp):
             "W_WIDTH": w_bits,
             "ACC_WIDTH": acc_bits,
             "WEIGHT_FILE": mem,
-            "ROM_STYLE": rom_style(w.size * w_bits),
+            "ROM_STYLE": rom_style(pe * w_bits, w.size // pe),
         }
         lines = vvau_weight_lines(w, pe, w_bits)
         return HwNode(

@@ -14,6 +14,7 @@ from flow.passes.exact_accumulator_width import (
 from flow.passes.layer_summary import hw_layer_summary
 from flow.passes.mul_past_maxpool_nhwc import MoveScalarMulPastMaxPoolNHWC
 from flow.passes.output_channels_last import MakeOutputChannelsLast
+from flow.passes.prune_channels import PruneDeadChannels
 from flow.passes.reduce_mean_to_gap import ReduceMeanToGlobalAveragePool
 from flow.passes.remove_identity_input_quant import RemoveIdentityInputThreshold
 from flow.passes.split_host_tail import HOST_TAIL_KEY, SplitOffHostTail, apply_host_tail
@@ -25,6 +26,7 @@ __all__ = [
     "ExactAccumulatorWidth",
     "MakeOutputChannelsLast",
     "MoveScalarMulPastMaxPoolNHWC",
+    "PruneDeadChannels",
     "ReduceMeanToGlobalAveragePool",
     "RemoveIdentityInputThreshold",
     "SplitOffHostTail",
