@@ -129,7 +129,8 @@ def choose(
     VVAU); ``dims``: (MH, MW, input vectors per frame); ``current``: the (PE, SIMD) that
     FINN (``by`` "finn") or the config ("config") gave it; ``by`` "area": search every
     folding that meets ``target`` and takes the incoming stream's ``word`` elements per word
-    (:func:`foldings`); ``widths``: (input bits, input signed, accumulator bits).
+    (:func:`foldings`), as FINN's folding does when its SIMD cannot take that stream (after
+    pruned channels); ``widths``: (input bits, input signed, accumulator bits).
     """
     mh, mw, vectors = dims
     pe, simd = current
@@ -141,8 +142,11 @@ def choose(
         )
     styles = ("rom", "const") if asked_style == "auto" else (asked_style,)
     choices = [current]
+    if by == "finn" and target is not None and not fits_word(simd, word):
+        by = "area"  # FINN's SIMD cannot take the stream before it: the best that can
     if by == "area" and target is not None:
-        own = {current} if fits_word(simd, word) else set()
+        meets = (mh // pe) * (mw // simd) * vectors <= target
+        own = {current} if fits_word(simd, word) and meets else set()
         choices = sorted(set(foldings(mh, mw, vectors, target, word)) | own)
     cands = price(w, choices, styles, *widths)
     best = min(cands, key=Candidate.key)
