@@ -423,57 +423,61 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
 def _refine_folding(model: ModelWrapper, ctx: CompileContext, by: str) -> list[dict]:
     """Each MAC layer's final PE, SIMD and MAC style (:mod:`flow.folding`): the area search
     for ``by`` "area", ``auto`` styles resolved by the area model; the rows of folding.json."""
-    f = ctx.cc.folding
-    target = f.target(ctx.cc.clock_mhz)
-    rows = []
-    for node in _mac_nodes(model):
+    layers = []
+    macs = _mac_nodes(model)
+    for node in macs:
         inst, op = getCustomOp(node), _op(node)
         name = ctx.layer_of[node.name].name if ctx.layer_of else node.name
         mh, mw = op.mac_dims(inst)
         # Only MVAUs are priced: the generator writes MVAUs, a VVAU keeps the ROM template.
         priced = node.op_type == "MVAU"
         vectors = int(np.prod(inst.get_nodeattr("numInputVectors" if priced else "Dim")))
-        w = model.get_initializer(node.input[1]).T.astype(np.int64) if priced else None
         idt = inst.get_input_datatype()
         acc = DataType[inst.get_nodeattr("accDataType")].bitwidth()
-        choice = folding.choose(
-            name,
-            node.name,
-            node.op_type,
-            w,
-            (mh, mw, vectors),
-            (inst.get_nodeattr("PE"), inst.get_nodeattr("SIMD")),
-            ctx.mac_styles.get(name, "rom"),
-            by if priced or by == "config" else "finn",
-            target,
-            (idt.bitwidth(), idt.signed(), acc),
-            _word_in(model, node),
+        word, source = _stream_in(model, node)
+        layers.append(
+            folding.MacLayer(
+                name=name,
+                node=node.name,
+                op=node.op_type,
+                w=model.get_initializer(node.input[1]).T.astype(np.int64) if priced else None,
+                dims=(mh, mw, vectors),
+                current=(inst.get_nodeattr("PE"), inst.get_nodeattr("SIMD")),
+                asked_style=ctx.mac_styles.get(name, "rom"),
+                by=by if priced or by == "config" else "finn",
+                widths=(idt.bitwidth(), idt.signed(), acc),
+                word=word,
+                linked=bool(layers) and source is not None and source == layers[-1].node,
+            )
         )
-        if (choice.pe, choice.simd) != (choice.finn_pe, choice.finn_simd):
-            inst.set_nodeattr("PE", choice.pe)
-            inst.set_nodeattr("SIMD", choice.simd)
-            _fold_thresholds_like(model, node, choice.pe)
+    rows = folding.choose(layers, ctx.cc.folding.target(ctx.cc.clock_mhz))
+    for node, row in zip(macs, rows, strict=True):
+        if (row.pe, row.simd) != (row.finn_pe, row.finn_simd):
+            inst = getCustomOp(node)
+            inst.set_nodeattr("PE", row.pe)
+            inst.set_nodeattr("SIMD", row.simd)
+            _fold_thresholds_like(model, node, row.pe)
             log.info(
                 "folding %s: PE=%d SIMD=%d %s (%s LUT estimated; FINN's PE=%d SIMD=%d)",
-                name,
-                choice.pe,
-                choice.simd,
-                choice.mac_style,
-                choice.estimate["lut"],
-                choice.finn_pe,
-                choice.finn_simd,
-            )
-        rows.append(choice.as_dict())
-    return rows
+                row.name, row.pe, row.simd, row.mac_style,
+                (row.estimate or {}).get("lut"), row.finn_pe, row.finn_simd,
+            )  # fmt: skip
+    return [row.model_dump() for row in rows]
 
 
-def _word_in(model: ModelWrapper, node) -> int | None:
+def _stream_in(model: ModelWrapper, node) -> tuple[int | None, str | None]:
     """Elements per word a MAC node's producer sends, where a width converter must join them
-    (None after a sliding window or other stream node, which is folded to its consumer)."""
+    (None after a sliding window or other stream node, which is folded to its consumer), and
+    the MAC node that stream comes from when it comes straight from one (through thresholds
+    folded with it), so that its width is that MAC's PE."""
     producer = model.find_producer(node.input[0])
     if producer is None or _op(producer).pass_through:
-        return None
-    return _elems(producer, "out")
+        return None, None
+    source = producer
+    if _op(producer).folds_with_mac:
+        source = model.find_producer(producer.input[0])
+    mac = source.name if source is not None and _op(source).is_mac else None
+    return _elems(producer, "out"), mac
 
 
 def _elems(node, side: str) -> int:

@@ -18,11 +18,12 @@ layers (VVAU) keep their folding and the ROM template (the generator writes MVAU
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
 from flow.hw.area import mac_area
+from flow.schemas import FoldingRow
 
 # Foldings with more than this many times the fewest lanes that meet the target are not
 # priced: they only add multipliers (a ROM) or adders (constants) beyond what is needed.
@@ -89,82 +90,121 @@ def price(
 
 
 @dataclass(frozen=True)
-class LayerFolding:
-    """What :func:`choose` decided for one MAC layer (a row of ``compile/folding.json``)."""
+class MacLayer:
+    """What the folding step knows of one MAC layer before choosing.
+
+    ``w``: its (MH, MW) integer weights (None for a layer the model does not price: a VVAU);
+    ``dims``: (MH, MW, input vectors per frame); ``current``: the (PE, SIMD) that FINN (``by``
+    "finn") or the config ("config") gave it; ``by`` "area": search every folding that meets
+    the target; ``widths``: (input bits, input signed, accumulator bits); ``word``: elements
+    per word of its input stream where that is fixed, and ``linked``: whether that stream
+    comes straight (through thresholds) from the MAC layer before, whose PE it then carries.
+    """
 
     name: str
     node: str
     op: str
-    pe: int
-    simd: int
-    cycles: int
-    mac_style: str
+    w: np.ndarray | None
+    dims: tuple[int, int, int]
+    current: tuple[int, int]
     asked_style: str
     by: str
-    finn_pe: int
-    finn_simd: int
-    estimate: dict | None
-    candidates: list[dict]
+    widths: tuple[int, bool, int]
+    word: int | None = None
+    linked: bool = False
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def cycles(self, pe: int, simd: int) -> int:
+        mh, mw, vectors = self.dims
+        return (mh // pe) * (mw // simd) * vectors
+
+    def options(self, target: int | None, search: bool) -> list[Candidate]:
+        """The priced candidates: the current folding, or (``search``) every folding that
+        meets ``target`` and takes a fixed input word; each in every style asked."""
+        pe, simd = self.current
+        if self.w is None:
+            style = "rom" if self.asked_style == "auto" else self.asked_style
+            return [Candidate(pe, simd, style, 0, 0, 0.0)]
+        styles = ("rom", "const") if self.asked_style == "auto" else (self.asked_style,)
+        choices = [self.current]
+        if search and target is not None:
+            mh, mw, vectors = self.dims
+            word = None if self.linked else self.word
+            meets = self.cycles(pe, simd) <= target and fits_word(simd, word)
+            choices = sorted(
+                set(foldings(mh, mw, vectors, target, word)) | ({self.current} if meets else set())
+            )
+        return price(self.w, choices, styles, *self.widths)
 
 
-def choose(
-    name: str,
-    node: str,
-    op: str,
-    w: np.ndarray | None,
-    dims: tuple[int, int, int],
-    current: tuple[int, int],
-    asked_style: str,
-    by: str,
-    target: int | None,
-    widths: tuple[int, bool, int],
-    word: int | None = None,
-) -> LayerFolding:
-    """The folding and style of one MAC layer.
+def choose(layers: list[MacLayer], target: int | None) -> list[FoldingRow]:
+    """The folding and style of every MAC layer, together (rows of ``compile/folding.json``).
 
-    ``w``: its (MH, MW) integer weights (None for a layer the model does not price: a
-    VVAU); ``dims``: (MH, MW, input vectors per frame); ``current``: the (PE, SIMD) that
-    FINN (``by`` "finn") or the config ("config") gave it; ``by`` "area": search every
-    folding that meets ``target`` and takes the incoming stream's ``word`` elements per word
-    (:func:`foldings`), as FINN's folding does when its SIMD cannot take that stream (after
-    pruned channels); ``widths``: (input bits, input signed, accumulator bits).
+    A linked layer's SIMD must take the PE of the layer before it (:func:`fits_word`), so
+    the choice is made over the whole chain (dynamic programming over the candidates of
+    :meth:`MacLayer.options`): the fewest estimated LUTs in total (then BRAM, then FFs), not
+    each layer's cheapest on its own, which can force the next layer to many more lanes. A
+    layer kept at FINN's folding whose SIMD cannot take the stream before it (channels
+    pruned to odd counts) is searched like ``by: area``.
     """
-    mh, mw, vectors = dims
-    pe, simd = current
-    if w is None:
-        style = "rom" if asked_style == "auto" else asked_style
-        cycles = (mh // pe) * (mw // simd) * vectors
-        return LayerFolding(
-            name, node, op, pe, simd, cycles, style, asked_style, by, pe, simd, None, []
-        )
-    styles = ("rom", "const") if asked_style == "auto" else (asked_style,)
-    choices = [current]
-    if by == "finn" and target is not None and not fits_word(simd, word):
-        by = "area"  # FINN's SIMD cannot take the stream before it: the best that can
-    if by == "area" and target is not None:
-        meets = (mh // pe) * (mw // simd) * vectors <= target
-        own = {current} if fits_word(simd, word) and meets else set()
-        choices = sorted(set(foldings(mh, mw, vectors, target, word)) | own)
-    cands = price(w, choices, styles, *widths)
-    best = min(cands, key=Candidate.key)
-    cycles = (mh // best.pe) * (mw // best.simd) * vectors
-    return LayerFolding(
-        name,
-        node,
-        op,
-        best.pe,
-        best.simd,
-        cycles,
-        best.style,
-        asked_style,
-        by,
-        pe,
-        simd,
-        {"lut": best.lut, "ff": best.ff, "bram36": best.bram36},
-        [asdict(c) for c in sorted(cands, key=Candidate.key)],
+    options = [layer.options(target, layer.by == "area") for layer in layers]
+    # best[i][j]: (total cost, index of the candidate chosen in layer i - 1)
+    best: list[list[tuple[tuple, int]]] = []
+    for i, layer in enumerate(layers):
+        row = _step(best, options, i, layer)
+        if row is None and layer.by != "area":
+            options[i] = layer.options(target, True)
+            layers[i] = replace(layer, by="area")
+            row = _step(best, options, i, layers[i])
+        if row is None:  # nothing takes the stream: left to the stream check, which names it
+            row = _step(best, options, i, replace(layer, linked=False))
+        best.append(row)
+    picks = [min(range(len(best[-1])), key=lambda j: best[-1][j][0])] if best else []
+    for i in range(len(best) - 1, 0, -1):
+        picks.insert(0, best[i][picks[0]][1])
+    return [_decided(layer, opts, j) for layer, opts, j in zip(layers, options, picks, strict=True)]
+
+
+def _step(best: list, options: list[list[Candidate]], i: int, layer: MacLayer) -> list | None:
+    """The DP row of layer ``i``, or None when none of its candidates takes any input."""
+    row = []
+    for c in options[i]:
+        cost = (c.lut, c.bram36, c.ff)
+        if i == 0:
+            row.append((cost, -1))
+            continue
+        prev = [
+            (best[i - 1][k][0], k)
+            for k, p in enumerate(options[i - 1])
+            if not layer.linked or fits_word(c.simd, p.pe)
+        ]
+        if not prev:
+            row.append(None)
+            continue
+        (total, k) = min(prev)
+        row.append((tuple(a + b for a, b in zip(total, cost, strict=True)), k))
+    if all(r is None for r in row):
+        return None
+    worst = (float("inf"),) * 3
+    return [r if r is not None else (worst, 0) for r in row]
+
+
+def _decided(layer: MacLayer, options: list[Candidate], j: int) -> FoldingRow:
+    best, (pe, simd) = options[j], layer.current
+    priced = layer.w is not None
+    return FoldingRow(
+        name=layer.name,
+        node=layer.node,
+        op=layer.op,
+        pe=best.pe,
+        simd=best.simd,
+        cycles=layer.cycles(best.pe, best.simd),
+        mac_style=best.style,
+        asked_style=layer.asked_style,
+        by=layer.by,
+        finn_pe=pe,
+        finn_simd=simd,
+        estimate={"lut": best.lut, "ff": best.ff, "bram36": best.bram36} if priced else None,
+        candidates=[asdict(c) for c in sorted(options, key=Candidate.key)] if priced else [],
     )
 
 

@@ -4,6 +4,7 @@ the foldings that meet a target, the structural count of the const generator, th
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -90,30 +91,67 @@ def test_a_rom_goes_to_block_ram_where_that_saves_enough_luts_per_bram() -> None
     assert shallow.lut == pytest.approx(40 * 2.65 * 5 * 4 + 2 * 10 * 15 + 64 * 160 / 11)
 
 
+def _layer(w, current, style, by, **kw) -> folding.MacLayer:
+    mh, mw = w.shape
+    return folding.MacLayer(
+        "fc1", "MVAU_1", "MVAU", w, (mh, mw, 1), current, style, by, (4, False, 14), **kw
+    )
+
+
 def test_auto_takes_const_for_a_sparse_layer_and_rom_for_a_dense_deeply_folded_one() -> None:
     rng = np.random.default_rng(1)
     dense = rng.integers(-7, 8, size=(256, 256))
     sparse = np.where(rng.random((256, 256)) < 0.001, dense, 0)
-    args = ("fc1", "MVAU_1", "MVAU")
-    widths = (4, False, 14)
-    d = folding.choose(*args, dense, (256, 256, 1), (1, 64), "auto", "finn", 1024, widths)
+    (d,) = folding.choose([_layer(dense, (1, 64), "auto", "finn")], 1024)
     assert (d.mac_style, d.pe, d.simd, d.by) == ("rom", 1, 64, "finn")
     assert {c["style"] for c in d.candidates} == {"rom", "const"} and len(d.candidates) == 2
     assert d.estimate == {k: d.candidates[0][k] for k in ("lut", "ff", "bram36")}
-    s = folding.choose(*args, sparse, (256, 256, 1), (1, 64), "auto", "finn", 1024, widths)
+    (s,) = folding.choose([_layer(sparse, (1, 64), "auto", "finn")], 1024)
     assert s.mac_style == "const" and s.estimate["bram36"] == 0
     # The area search prices every folding that meets the target, and keeps the cheapest.
-    a = folding.choose(*args, sparse, (256, 256, 1), (1, 64), "auto", "area", 1024, widths)
+    (a,) = folding.choose([_layer(sparse, (1, 64), "auto", "area")], 1024)
     assert a.by == "area" and a.cycles <= 1024 and (a.finn_pe, a.finn_simd) == (1, 64)
     assert len(a.candidates) == 2 * len(folding.foldings(256, 256, 1, 1024))
     assert a.estimate["lut"] == min(c["lut"] for c in a.candidates) <= s.estimate["lut"]
+    # FINN's folding is not a candidate where it misses the target.
+    (f,) = folding.choose([_layer(sparse, (1, 64), "auto", "area")], 1)
+    assert (f.pe, f.simd, f.cycles) == (256, 256, 1)
     # A style given is kept; a depthwise layer (no weights priced) keeps the ROM template.
-    r = folding.choose(*args, sparse, (256, 256, 1), (1, 64), "rom", "area", 1024, widths)
+    (r,) = folding.choose([_layer(sparse, (1, 64), "rom", "area")], 1024)
     assert {c["style"] for c in r.candidates} == {"rom"}
-    v = folding.choose(
-        "dw", "VVAU_0", "VVAU", None, (16, 9, 64), (4, 1), "auto", "finn", 1024, widths
-    )
+    vvau = folding.MacLayer("dw", "VVAU_0", "VVAU", None, (16, 9, 64), (4, 1), "auto", "finn",
+                            (4, False, 14))  # fmt: skip
+    (v,) = folding.choose([vvau], 1024)
     assert (v.mac_style, v.cycles, v.candidates, v.estimate) == ("rom", 4 * 9 * 64, [], None)
+
+
+def test_the_chain_is_folded_together_so_a_layer_can_take_the_stream_before_it() -> None:
+    rng = np.random.default_rng(2)
+    a = np.where(rng.random((52, 71)) < 0.03, rng.integers(-2, 3, size=(52, 71)), 0)
+    b = np.where(rng.random((254, 52)) < 0.13, rng.integers(-2, 3, size=(254, 52)), 0)
+    first = _layer(a, (1, 71), "auto", "area")
+    second = folding.MacLayer("fc2", "MVAU_2", "MVAU", b, (254, 52, 1), (1, 13), "auto", "area",
+                              (4, False, 14), word=1, linked=True)  # fmt: skip
+    rows = folding.choose([first, second], 1024)
+    pe = rows[0].pe
+    assert rows[1].simd % pe == 0 or pe % rows[1].simd == 0  # the stream joins
+    total = sum(r.estimate["lut"] for r in rows)
+    # No pair of candidates that join costs less (brute force over both layers).
+    pairs = [
+        (x["lut"] + y["lut"], x["pe"], y["simd"])
+        for x in rows[0].candidates
+        for y in rows[1].candidates
+        if y["simd"] % x["pe"] == 0 or x["pe"] % y["simd"] == 0
+    ]
+    assert total == min(p[0] for p in pairs)
+    # Each layer's own cheapest is not always a pair that joins: the choice is joint.
+    alone = folding.choose([first], 1024)[0]
+    assert rows[0].estimate["lut"] >= alone.estimate["lut"]
+    # FINN's folding that cannot take its stream is searched instead.
+    finn = replace(second, by="finn", current=(1, 13))
+    pinned = replace(first, by="finn", current=(4, 1))
+    rows = folding.choose([pinned, finn], 1024)
+    assert rows[0].pe == 4 and rows[1].by == "area" and rows[1].simd % 4 == 0
 
 
 def test_config_takes_auto_and_rejects_an_area_objective_with_explicit_folding() -> None:
