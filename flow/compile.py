@@ -435,6 +435,10 @@ def _refine_folding(model: ModelWrapper, ctx: CompileContext, by: str) -> list[d
         idt = inst.get_input_datatype()
         acc = DataType[inst.get_nodeattr("accDataType")].bitwidth()
         word, source = _stream_in(model, node)
+        thr = next(
+            (c for c in model.find_consumers(node.output[0]) or [] if _op(c).folds_with_mac),
+            None,
+        )
         layers.append(
             folding.MacLayer(
                 name=name,
@@ -448,6 +452,8 @@ def _refine_folding(model: ModelWrapper, ctx: CompileContext, by: str) -> list[d
                 widths=(idt.bitwidth(), idt.signed(), acc),
                 word=word,
                 linked=bool(layers) and source is not None and source == layers[-1].node,
+                # its thresholds are about as wide as the accumulator they compare
+                thresholds=(getCustomOp(thr).get_nodeattr("numSteps"), acc) if thr else None,
             )
         )
     rows = folding.choose(layers, ctx.cc.folding.target(ctx.cc.clock_mhz))

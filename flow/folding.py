@@ -22,7 +22,8 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from flow.hw.area import mac_area
+from flow.hw import cells
+from flow.hw.area import Area, mac_area, threshold_area
 from flow.schemas import FoldingRow
 
 # Foldings with more than this many times the fewest lanes that meet the target are not
@@ -79,13 +80,17 @@ def price(
     in_bits: int,
     in_signed: bool,
     acc_bits: int,
+    thresholds: tuple[int, int] | None = None,
 ) -> list[Candidate]:
-    """Every (folding, style) of an MVAU with weights ``w`` ((MH, MW) integers), priced."""
+    """Every (folding, style) of an MVAU with weights ``w`` ((MH, MW) integers), priced with
+    the ``(steps, bits)`` thresholds that fold with it."""
     out = []
     for pe, simd in choices:
+        thr = threshold_area(w.shape[0], pe, *thresholds) if thresholds else Area(0, 0, 0.0)
         for style in styles:
             a = mac_area(style, w, pe, simd, in_bits, in_signed, acc_bits)
-            out.append(Candidate(pe, simd, style, round(a.lut), round(a.ff), a.bram36))
+            lut, ff, bram = a.lut + thr.lut, a.ff + thr.ff, a.bram36 + thr.bram36
+            out.append(Candidate(pe, simd, style, round(lut), round(ff), bram))
     return out
 
 
@@ -112,6 +117,8 @@ class MacLayer:
     widths: tuple[int, bool, int]
     word: int | None = None
     linked: bool = False
+    # (steps, bits) of the thresholds that fold with this layer's PE, if any.
+    thresholds: tuple[int, int] | None = None
 
     def cycles(self, pe: int, simd: int) -> int:
         mh, mw, vectors = self.dims
@@ -133,7 +140,7 @@ class MacLayer:
             choices = sorted(
                 set(foldings(mh, mw, vectors, target, word)) | ({self.current} if meets else set())
             )
-        return price(self.w, choices, styles, *self.widths)
+        return price(self.w, choices, styles, *self.widths, self.thresholds)
 
 
 def choose(layers: list[MacLayer], target: int | None) -> list[FoldingRow]:
@@ -227,11 +234,22 @@ COLUMNS = [
 
 def table(rows: list[dict], synth: dict | None) -> list[dict]:
     """``compile/folding.json`` rows beside the measured figures of their nodes (exact
-    variant of ``synth.json``; ``*`` marks a layer synthesized in slices and scaled)."""
+    variant of ``synth.json``: the MAC node and its thresholds, as the estimate prices
+    them; ``*`` marks a layer synthesized in slices and scaled)."""
     measured = ((synth or {}).get("variants", {}).get("exact") or {}).get("layers", {})
     out = []
     for r in rows:
-        m = measured.get(r["node"]) or {}
+        # As priced: the MAC node and the thresholds folded with it.
+        mine = [
+            f
+            for f in measured.values()
+            if f.get("layer") == r["name"] and f.get("op_type") in (r["op"], "Thresholding")
+        ]
+        m = (
+            {**cells.sum_figures(mine), "scaled": any(f.get("scaled") for f in mine)}
+            if mine
+            else {}
+        )
         star = "*" if m.get("scaled") else ""
         asked, style = r["asked_style"], r["mac_style"]
         out.append(

@@ -73,6 +73,21 @@ def test_zero_weights_cost_nothing_in_the_const_style_and_everything_in_a_rom() 
     assert mac_area("const", np.zeros((4, 4), dtype=int), 4, 4, 4, False, 8).lut == 2 * 4 * 8
 
 
+def test_thresholds_are_priced_with_the_pe_they_fold_with() -> None:
+    from flow.hw.area import THR_LUT_PER_BIT, threshold_area
+
+    one = threshold_area(66, 1, 15, 11)  # 66 x 165 bits: block RAM
+    assert one.bram36 == 2.5 and one.lut == pytest.approx(165 * THR_LUT_PER_BIT)
+    three = threshold_area(66, 3, 15, 11)  # 22 x 495 bits: shallow and wide, logic
+    assert three.bram36 == 0 and three.lut == pytest.approx(495 * THR_LUT_PER_BIT + 22 * 495 / 11)
+    rng = np.random.default_rng(3)
+    w = rng.integers(-7, 8, size=(66, 64))
+    layer = replace(_layer(w, (1, 8), "rom", "area"), thresholds=(15, 11))
+    (row,) = folding.choose([layer], 1024)
+    (bare,) = folding.choose([replace(layer, thresholds=None)], 1024)
+    assert row.pe == 1 and row.estimate["lut"] > bare.estimate["lut"]
+
+
 def test_a_rom_goes_to_block_ram_where_that_saves_enough_luts_per_bram() -> None:
     from flow.ops.base import rom_style
 

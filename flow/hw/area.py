@@ -10,9 +10,10 @@
   Its two constants are fitted to Yosys ``synth_xilinx`` results of that template (see
   ``ROM_LUT_PER_PRODUCT_BIT``).
 
-Both styles share the stream buffer, the output queue and the thresholds that follow, so
-those are left out: the model ranks foldings and styles of one layer, it does not predict a
-design's total. The synth stage reports the measured figures next to it.
+Both styles share the stream buffer and the output queue, so those are left out; the
+thresholds that follow a layer fold with its PE (:func:`threshold_area`), so a folding is
+priced with them. The model ranks foldings and styles, it does not predict a design's
+total; the synth stage reports the measured figures next to it.
 """
 
 from __future__ import annotations
@@ -66,6 +67,23 @@ def const_area(spec: ConstMvauSpec) -> Area:
     if spec.nf > 1:
         ff += spec.simd * spec.in_bits * spec.sf
     return Area(lut, ff, 0.0)
+
+
+# LUTs per threshold bit compared in parallel (PE x steps x width): Yosys on
+# thresholding.sv in the tfc_digits throughput sweep (Thresholding_2: PE=2, 15 steps, ~10
+# bits: 217 LUT with its ROM in block RAM).
+THR_LUT_PER_BIT = 0.7
+
+
+def threshold_area(channels: int, pe: int, steps: int, bits: int) -> Area:
+    """The thresholds that fold with a MAC layer (``thresholding.sv`` at the layer's PE):
+    ``PE x steps`` comparators of ``bits``, and their ROM in logic or block RAM by the same
+    rule as the hardware (:func:`flow.ops.base.rom_style`)."""
+    width, depth = pe * steps * bits, channels // pe
+    lut = width * THR_LUT_PER_BIT
+    if rom_style(width, depth) == "block":
+        return Area(lut, 2 * width, bram36(width, depth))
+    return Area(lut + (width * depth / ROM_BITS_PER_LUT if depth > 1 else 0), 2 * width, 0.0)
 
 
 def mac_area(
