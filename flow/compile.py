@@ -400,14 +400,14 @@ def step_folding(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
             _fold_thresholds_like(model, node, lf.pe)
     else:
         target = f.target(ctx.cc.clock_mhz)
-        # mvau_wwidth_max is a limit of FINN's HLS MVAU weight memory ports; our MVAU reads
-        # its ROM (or hard-wired constants) as one word, so it does not apply.
+        # FINN's own choice, with its HLS weight-port limit (mvau_wwidth_max: a wider weight
+        # word is not tried); compile.folding.objective: area searches every folding.
         spec = _specialized(model, ctx)
         for node in spec.graph.node:
             op = ops.find(node.op_type)
             if op is not None:
                 op.before_set_folding(getCustomOp(node))
-        spec = spec.transform(finn_api().SetFolding(target, mvau_wwidth_max=1 << 30))
+        spec = spec.transform(finn_api().SetFolding(target, mvau_wwidth_max=8191))
         by_output = {n.output[0]: n for n in spec.graph.node}
         for node in model.graph.node:
             src, dst = getCustomOp(by_output[node.output[0]]), getCustomOp(node)
