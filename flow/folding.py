@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from flow.hw import cells
 from flow.hw.area import Area, mac_area, threshold_area
 from flow.schemas import FoldingRow
 
@@ -246,7 +245,11 @@ def table(rows: list[dict], synth: dict | None) -> list[dict]:
             if f.get("layer") == r["name"] and f.get("op_type") in (r["op"], "Thresholding")
         ]
         m = (
-            {**cells.sum_figures(mine), "scaled": any(f.get("scaled") for f in mine)}
+            {
+                "lut": sum(f.get("lut", 0) for f in mine),
+                "bram36": sum(f.get("bram36", 0) for f in mine),
+                "scaled": any(f.get("scaled") for f in mine),
+            }
             if mine
             else {}
         )

@@ -70,6 +70,20 @@ ACCUMULATORS = [
      "zero_weight_fraction": 0.4375, "zero_lane_fraction": 0.125},
 ]  # fmt: skip
 
+FOLDING = [
+    {"name": "fc0", "node": "MVAU_0", "op": "MVAU", "pe": 1, "simd": 16, "cycles": 128,
+     "mac_style": "rom", "asked_style": "auto", "by": "area", "finn_pe": 2, "finn_simd": 8,
+     "estimate": {"lut": 900, "ff": 120, "bram36": 1.0},
+     "candidates": [{"pe": 1, "simd": 16, "style": "rom", "lut": 900, "ff": 120, "bram36": 1.0},
+                    {"pe": 1, "simd": 16, "style": "const", "lut": 2400, "ff": 90,
+                     "bram36": 0.0}]},
+    {"name": "fc1", "node": "MVAU_1", "op": "MVAU", "pe": 1, "simd": 8, "cycles": 40,
+     "mac_style": "const", "asked_style": "const", "by": "finn", "finn_pe": 1, "finn_simd": 8,
+     "estimate": {"lut": 150, "ff": 60, "bram36": 0.0},
+     "candidates": [{"pe": 1, "simd": 8, "style": "const", "lut": 150, "ff": 60,
+                     "bram36": 0.0}]},
+]  # fmt: skip
+
 VERIFY = {"samples": 360, "mismatches": 0, "hw_accuracy": 96.66666666666667,
           "qonnx_accuracy": 96.66666666666667, "tolerance": "exact labels", "ok": True}  # fmt: skip
 
@@ -146,6 +160,7 @@ FILES = {
     "train/metrics.json": METRICS,
     "export/export_check.json": EXPORT,
     "compile/accumulators.json": ACCUMULATORS,
+    "compile/folding.json": FOLDING,
     "verify/verify.json": VERIFY,
     "verify/overflow.json": OVERFLOW,
     "compile/report/estimate_layer_resources.json": FINN_RES,
@@ -646,6 +661,7 @@ SR_FILES = {
     "train/metrics.json": SR_METRICS,
     "export/export_check.json": SR_EXPORT,
     "compile/accumulators.json": ACCUMULATORS,
+    "compile/folding.json": FOLDING,
     "verify/verify.json": SR_VERIFY,
     "verify/overflow.json": SR_OVERFLOW,
     "sim/sim.json": SR_SIM,

@@ -91,6 +91,7 @@ INPUTS: dict[str, A.Artifact] = {
     "metrics": A.TRAIN_METRICS,
     "export": A.EXPORT_CHECK,
     "acc": A.ACCUMULATORS,
+    "folding": A.FOLDING,
     "verify": A.VERIFY,
     "overflow": A.OVERFLOW,
     "finn_res": A.FINN_RESOURCES,
