@@ -436,7 +436,7 @@ def _refine_folding(model: ModelWrapper, ctx: CompileContext, by: str) -> list[d
         acc = DataType[inst.get_nodeattr("accDataType")].bitwidth()
         word, source = _stream_in(model, node)
         thr = next(
-            (c for c in model.find_consumers(node.output[0]) or [] if _op(c).folds_with_mac),
+            (c for c in model.find_consumers(node.output[0]) or [] if c.op_type == "Thresholding"),
             None,
         )
         layers.append(

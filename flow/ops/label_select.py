@@ -15,6 +15,9 @@ class LabelSelect(HwOp):
     source = "TopK k=1"
     summary_attrs = ("Labels", "K")
     order = 3
+    # It takes the logits in the words of the MAC layer before it (whose PE divides the
+    # label count), so it keeps up with a fully parallel classifier.
+    folds_with_mac = True
 
     def elems(self, inst, side: str) -> int:
         return 1 if side == "out" else inst.get_nodeattr("PE")
