@@ -157,7 +157,7 @@ def choose(layers: list[MacLayer], target: int | None) -> list[FoldingRow]:
     best: list[list[tuple[tuple, int]]] = []
     for i, layer in enumerate(layers):
         row = _step(best, options, i, layer)
-        if row is None and layer.by != "area":
+        if row is None and layer.by == "finn":  # an explicit (config) folding is kept
             options[i] = layer.options(target, True)
             layers[i] = replace(layer, by="area")
             row = _step(best, options, i, layers[i])

@@ -167,6 +167,9 @@ def test_the_chain_is_folded_together_so_a_layer_can_take_the_stream_before_it()
     pinned = replace(first, by="finn", current=(4, 1))
     rows = folding.choose([pinned, finn], 1024)
     assert rows[0].pe == 4 and rows[1].by == "area" and rows[1].simd % 4 == 0
+    # An explicit folding is the user's: kept, for the stream check to name the mismatch.
+    rows = folding.choose([replace(pinned, by="config"), replace(finn, by="config")], 1024)
+    assert [(r.pe, r.simd, r.by) for r in rows] == [(4, 1, "config"), (1, 13, "config")]
 
 
 def test_config_takes_auto_and_rejects_an_area_objective_with_explicit_folding() -> None:
