@@ -152,6 +152,7 @@ def choose(layers: list[MacLayer], target: int | None) -> list[FoldingRow]:
     layer kept at FINN's folding whose SIMD cannot take the stream before it (channels
     pruned to odd counts) is searched like ``by: area``.
     """
+    layers = list(layers)  # a layer searched in place of FINN's folding is replaced here
     options = [layer.options(target, layer.by == "area") for layer in layers]
     # best[i][j]: (total cost, index of the candidate chosen in layer i - 1)
     best: list[list[tuple[tuple, int]]] = []
