@@ -117,6 +117,87 @@ def datatype_exact_bits(k: int, input_bits: int, weight_bits: int, input_signed:
     return signed_bits(k * min(products), k * max(products))
 
 
+# The widest activation and weight types the pipeline builds (model.act_bits / weight_bits).
+DATATYPE_MAX_BITS = 8
+# A signed weight type needs 2 bits to hold more than {-1, 0}.
+DATATYPE_MIN_WEIGHT_BITS = 2
+# How the data-type method splits an accumulator between input bits N and weight bits M.
+SPLITS = ("balanced", "weights", "inputs")
+
+
+def datatype_fits(
+    k: int,
+    acc_bits: int,
+    input_signed: bool = False,
+    *,
+    input_bits: int | None = None,
+    max_bits: int = DATATYPE_MAX_BITS,
+) -> list[tuple[int, int]]:
+    """Return the (N, M) pairs that fully use a P-bit accumulator for K-long dot products.
+
+    A pair fits when the data-type width :func:`datatype_exact_bits` (K, N, M) is at most P;
+    it is on the boundary when it fits and neither N + 1 nor M + 1 does (or is past
+    ``max_bits``): de Bruin et al.'s "configurations that fully use the accumulator". With
+    ``input_bits`` given (the first layer, whose input type the data fixes) N is that and only
+    M is maximised. Sorted by N; empty when not even (N, M = 2) fits.
+    """
+    k = _check_int("k", k, 1, MAX_K)
+    acc_bits = _check_int("acc_bits", acc_bits, 1, MAX_ACC_BITS)
+    s = _check_bool("input_signed", input_signed)
+    max_bits = _check_int("max_bits", max_bits, DATATYPE_MIN_WEIGHT_BITS, MAX_BITS)
+    if input_bits is not None:
+        ns = [_check_int("input_bits", input_bits, 1, MAX_BITS)]
+    else:
+        ns = list(range(1, max_bits + 1))
+
+    def fits(n: int, m: int) -> bool:
+        return datatype_exact_bits(k, n, m, s) <= acc_bits
+
+    pairs = []
+    for n in ns:
+        # The width grows with M, so the M that fit are 2..m.
+        m = max((m for m in range(DATATYPE_MIN_WEIGHT_BITS, max_bits + 1) if fits(n, m)), default=0)
+        if not m:
+            continue
+        if input_bits is None and n < max_bits and fits(n + 1, m):
+            continue  # a wider input fits beside the same weights: not on the boundary
+        pairs.append((n, m))
+    return pairs
+
+
+def choose_datatypes(
+    k: int,
+    acc_bits: int,
+    split: str,
+    input_signed: bool = False,
+    *,
+    input_bits: int | None = None,
+    max_bits: int = DATATYPE_MAX_BITS,
+) -> tuple[int, int] | None:
+    """Return the (N, M) the data-type method trains a layer at, or None when none fits.
+
+    One of :func:`datatype_fits`' boundary pairs, by ``split``: ``weights`` takes the most
+    weight bits, ``inputs`` the most input bits, ``balanced`` the smallest ``|N - M|`` (ties:
+    more weight bits).
+    """
+    if split not in SPLITS:
+        raise BoundError(f"split must be one of {', '.join(SPLITS)}, not {split!r}")
+    pairs = datatype_fits(k, acc_bits, input_signed, input_bits=input_bits, max_bits=max_bits)
+    if not pairs:
+        return None
+    key = {
+        "weights": lambda nm: (nm[1], nm[0]),
+        "inputs": lambda nm: (nm[0], nm[1]),
+        "balanced": lambda nm: (-abs(nm[0] - nm[1]), nm[1]),
+    }[split]
+    return max(pairs, key=key)
+
+
+def datatype_min_acc_bits(k: int, input_signed: bool = False, input_bits: int | None = None) -> int:
+    """Return the smallest P at which some (N >= 1, M >= 2) fits K (N fixed if given)."""
+    return datatype_exact_bits(k, input_bits or 1, DATATYPE_MIN_WEIGHT_BITS, input_signed)
+
+
 def a2q_l1_budget(acc_bits: int, input_bits: int, input_signed: bool) -> Fraction:
     """Return the A2Q per-channel L1 budget ``(2^(P-1) - 1) * 2^(s - N)``.
 
@@ -276,3 +357,65 @@ def format_bounds_table(report: dict) -> str:
         return ""
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+
+
+def fit_report(
+    k: int, acc_bits: int, input_signed: bool = False, input_bits: int | None = None
+) -> dict:
+    """Return a JSON-able list of the (N, M) pairs that fully use a P-bit accumulator for K.
+
+    ``pairs`` (by N) carry the data-type width each needs and the paper's closed form
+    ``P_dt``; ``choices`` says which pair each ``quant.datatype_split`` takes;
+    ``smallest_acc_bits`` is the narrowest P any pair fits (:func:`datatype_min_acc_bits`).
+    """
+    pairs = datatype_fits(k, acc_bits, input_signed, input_bits=input_bits)
+    return {
+        "k": k,
+        "acc_bits": acc_bits,
+        "input_signed": input_signed,
+        "input_bits": input_bits,
+        "pairs": [
+            {
+                "input_bits": n,
+                "weight_bits": m,
+                "datatype_exact_bits": datatype_exact_bits(k, n, m, input_signed),
+                "datatype_bound_bits": datatype_bound_bits(k, n, m, input_signed),
+            }
+            for n, m in pairs
+        ],
+        "choices": {
+            split: list(pair)
+            if (pair := choose_datatypes(k, acc_bits, split, input_signed, input_bits=input_bits))
+            else None
+            for split in SPLITS
+        },
+        "smallest_acc_bits": datatype_min_acc_bits(k, input_signed, input_bits),
+    }
+
+
+def format_fit_table(report: dict) -> str:
+    """Return ``report`` (from :func:`fit_report`) as a text table, one line per pair."""
+    sign = "signed" if report["input_signed"] else "unsigned"
+    fixed = f", N fixed at {report['input_bits']}" if report["input_bits"] else ""
+    head = f"K={report['k']}, P={report['acc_bits']}, {sign} inputs{fixed}"
+    if not report["pairs"]:
+        what = "no M" if report["input_bits"] else "no (N >= 1, M)"
+        return (
+            f"{head}: {what} with M >= {DATATYPE_MIN_WEIGHT_BITS} fits; the smallest P that "
+            f"does is {report['smallest_acc_bits']}"
+        )
+    chosen: dict[tuple, list[str]] = {}
+    for split, pair in report["choices"].items():
+        if pair:
+            chosen.setdefault(tuple(pair), []).append(split)
+    lines = [
+        f"{head}: (N, M) pairs that fully use the accumulator",
+        f"{'N':>3} {'M':>3}  {'width':>5}  {'P_dt':>4}  quant.datatype_split",
+    ]
+    for r in report["pairs"]:
+        splits = ", ".join(chosen.get((r["input_bits"], r["weight_bits"]), []))
+        lines.append(
+            f"{r['input_bits']:>3} {r['weight_bits']:>3}  {r['datatype_exact_bits']:>5}  "
+            f"{r['datatype_bound_bits']:>4}  {splits}".rstrip()
+        )
+    return "\n".join(lines)

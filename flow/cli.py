@@ -15,12 +15,24 @@ log = logging.getLogger("flow")
 
 
 def cmd_bounds(args: argparse.Namespace) -> int:
-    from flow.bounds import bounds_report, format_bounds_table
+    from flow import bounds
 
-    report = bounds_report(
+    if args.fit:
+        if args.acc_bits is None:
+            raise A2QError("a2q bounds --fit: give --acc-bits P, the accumulator to fill")
+        if args.weight_bits is not None:
+            raise A2QError("a2q bounds --fit chooses the weight bits; leave out --weight-bits")
+        report = bounds.fit_report(args.k, args.acc_bits, args.signed_input, args.input_bits)
+        print(json.dumps(report, indent=2) if args.json else bounds.format_fit_table(report))
+        return 0
+    missing = [f for f in ("input_bits", "weight_bits") if getattr(args, f) is None]
+    if missing:
+        flags = " and ".join("--" + f.replace("_", "-") for f in missing)
+        raise A2QError(f"a2q bounds: give {flags} (or --fit with --acc-bits to choose them)")
+    report = bounds.bounds_report(
         args.k, args.input_bits, args.weight_bits, args.signed_input, args.acc_bits
     )
-    print(json.dumps(report, indent=2) if args.json else format_bounds_table(report))
+    print(json.dumps(report, indent=2) if args.json else bounds.format_bounds_table(report))
     return 0
 
 
@@ -134,10 +146,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bounds", help="accumulator bounds for one dot product")
     b.add_argument("--k", type=int, required=True, help="dot-product length (fan-in)")
-    b.add_argument("--input-bits", type=int, required=True)
-    b.add_argument("--weight-bits", type=int, required=True)
+    b.add_argument("--input-bits", type=int, help="input bits N (with --fit: fixes N)")
+    b.add_argument("--weight-bits", type=int, help="weight bits M")
     b.add_argument("--signed-input", action="store_true")
     b.add_argument("--acc-bits", type=int, help="give the L1 budgets at this accumulator width")
+    b.add_argument(
+        "--fit",
+        action="store_true",
+        help="list the (N, M) that fully use the --acc-bits accumulator (data-type method)",
+    )
     b.add_argument("--json", action="store_true", help="print JSON instead of a table")
     b.set_defaults(func=cmd_bounds)
 

@@ -23,9 +23,14 @@ from flow import bounds
 from flow.archs import MacSpec, Shape, arch_specs
 from flow.config_parse import build, suggest
 from flow.data.base import SUPERRES_DATASETS
-from flow.errors import ConfigError, DataError
+from flow.errors import ConfigError, DataError, InfeasibleError
 
-Method = Literal["baseline", "a2q", "a2q_plus"]
+Method = Literal["baseline", "a2q", "a2q_plus", "datatype"]
+Split = Literal["balanced", "weights", "inputs"]
+# Networks in which every activation feeds exactly one MAC layer (through pools and
+# flattening), so the data-type method can size each activation for the layer that reads it.
+DATATYPE_ARCHS = ("tfc", "cnv", "mobilenetv1", "espcn")
+_SHARED_ACTS = {"resnet18": "residual joins", "unet": "skip connections"}
 EdgePolicy = Literal["constrained", "unconstrained"]
 DatasetName = Literal["digits", "mnist", "cifar10", "samples", "bsd300"]
 Device = Literal["auto", "cpu", "cuda"]
@@ -98,6 +103,12 @@ class QuantConfig:
     # Method of depthwise convs when the rest is constrained: A2Q+'s zero-centring hurts
     # their short (K = 9) dot products, so the paper keeps them on A2Q.
     depthwise: Method | Literal["same"] = "a2q"
+    # quant.method datatype (de Bruin et al.): how a layer's P is split between its input
+    # bits N and weight bits M, among the pairs that fully use it (flow.bounds.choose_datatypes).
+    datatype_split: Split = "balanced"
+    # Scales of weights and activations: "float" (learned), or "po2" (learned powers of two,
+    # i.e. fixed point, as de Bruin et al. use; for baseline and datatype layers).
+    scale: Literal["float", "po2"] = "float"
     layers: dict[str, LayerOverride] = field(default_factory=dict)
 
 
@@ -322,7 +333,7 @@ def parse_config(data: Any, *, source: str = "<config>") -> BuildConfig:
     try:
         validate(cfg)
     except ConfigError as e:
-        raise ConfigError(f"{source}: {e}") from None
+        raise type(e)(f"{source}: {e}") from None
     return cfg
 
 
@@ -381,10 +392,20 @@ class LayerPlan:
     input_signed: bool
     weight_bits: int
     spec: MacSpec | None = None  # the layer's shape (kind, channels, kernel, stride...)
+    # Power-of-two scales for the weights and the activation after the layer (quant.scale).
+    po2: bool = False
 
     @property
     def constrained(self) -> bool:
+        """Whether training guarantees the target: an L1 budget or the data types."""
         return self.method != "baseline"
+
+    @property
+    def l1_budget(self):
+        """The per-channel L1 budget of an A2Q / A2Q+ layer (a Fraction), else None."""
+        if self.method not in bounds.METHODS or self.acc_bits is None:
+            return None
+        return bounds.l1_budget(self.method, self.acc_bits, self.input_bits, self.input_signed)
 
     @property
     def kind(self) -> str:
@@ -422,10 +443,15 @@ def mac_specs(cfg: BuildConfig) -> list[MacSpec]:
 
 
 def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
-    """Resolve the per-layer method and target width of every MAC layer, in order."""
+    """Resolve the per-layer method, target width and data types of every MAC layer, in order.
+
+    A layer's input bits are the bits of the activation before it: the data's pixels for the
+    first layer, ``model.act_bits`` for the others, except that a ``datatype`` layer chooses
+    its own input and weight bits (:func:`_datatypes`).
+    """
     m = cfg.model
     specs = mac_specs(cfg)
-    input_bits = m.input_bits or dataset_pixel_bits(cfg.data.dataset)
+    pixel_bits = m.input_bits or dataset_pixel_bits(cfg.data.dataset)
     n = len(specs)
     plans = []
     for i, spec in enumerate(specs):
@@ -434,13 +460,19 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
         acc = cfg.quant.acc_bits
         if edge == "unconstrained":
             method = "baseline"
-        elif spec.kind == "depthwise" and method != "baseline" and cfg.quant.depthwise != "same":
+        elif (
+            spec.kind == "depthwise" and method in bounds.METHODS and cfg.quant.depthwise != "same"
+        ):
             method = cfg.quant.depthwise
         edge_weights = m.edge_weight_bits if i in (0, n - 1) else None
         override = cfg.quant.layers.get(spec.name)
         if override is not None:
             method = override.method or method
             acc = override.acc_bits or acc
+        input_bits = pixel_bits if i == 0 else m.act_bits
+        weight_bits = edge_weights or m.weight_bits
+        if method == "datatype":
+            input_bits, weight_bits = _datatypes(cfg, spec, acc, pixel_bits if i == 0 else None)
         plans.append(
             LayerPlan(
                 name=spec.name,
@@ -449,13 +481,53 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
                 method=method,
                 acc_bits=None if method == "baseline" else acc,
                 policy_bits=None if edge == "unconstrained" else acc,
-                input_bits=input_bits if i == 0 else m.act_bits,
+                input_bits=input_bits,
                 input_signed=False,  # integer pixels and ReLU outputs are unsigned
-                weight_bits=edge_weights or m.weight_bits,
+                weight_bits=weight_bits,
                 spec=spec,
+                po2=cfg.quant.scale == "po2",
             )
         )
     return plans
+
+
+def _datatypes(cfg: BuildConfig, spec: MacSpec, acc: int, fixed_input: int | None) -> tuple:
+    """(N, M) of a ``datatype`` layer: the boundary pair of ``quant.datatype_split`` at P.
+
+    The rule for a whole network: each activation feeds one MAC layer (``DATATYPE_ARCHS``),
+    so that layer chooses the activation's bits N together with its own weight bits M; only
+    the first layer's N is fixed, by the data. Raises :class:`InfeasibleError` naming the
+    layer, K and the smallest P that fits when no (N >= 1, M >= 2) fits.
+    """
+    if cfg.model.arch not in DATATYPE_ARCHS:
+        raise ConfigError(
+            f"quant.method: 'datatype' sizes each activation for the one layer that reads it; "
+            f"{cfg.model.arch}'s {_SHARED_ACTS.get(cfg.model.arch, 'layers')} share "
+            "activations between layers, which this rule does not cover; allowed with "
+            f"model.arch {', '.join(DATATYPE_ARCHS)}"
+        )
+    pair = bounds.choose_datatypes(
+        spec.fan_in, acc, cfg.quant.datatype_split, input_bits=fixed_input
+    )
+    if pair is not None:
+        return pair
+    override = cfg.quant.layers.get(spec.name)
+    key = (
+        f"quant.layers.{spec.name}.acc_bits"
+        if override is not None and override.acc_bits
+        else "quant.acc_bits"
+    )
+    m_min = bounds.DATATYPE_MIN_WEIGHT_BITS
+    fits = (
+        f"its {fixed_input}-bit input (fixed by the data) with M >= {m_min} weight bits does not"
+        if fixed_input
+        else f"no input bits N >= 1 with weight bits M >= {m_min}"
+    )
+    smallest = bounds.datatype_min_acc_bits(spec.fan_in, input_bits=fixed_input)
+    raise InfeasibleError(
+        f"{key}: P={acc} is too small for layer {spec.name} (datatype, K={spec.fan_in}): "
+        f"{fits} keep its dot products within P bits; the smallest P that fits is {smallest}"
+    )
 
 
 def mac_styles(cfg: BuildConfig) -> dict[str, str]:
@@ -492,8 +564,8 @@ def validate(cfg: BuildConfig) -> None:
                 f"quant.layers.{key}: no such layer{hint}; the layers are {', '.join(names)}"
             )
     for p in plans:
-        if p.acc_bits is None:
-            continue
+        if p.acc_bits is None or p.method not in bounds.METHODS:
+            continue  # a datatype layer's P was checked when its plan was made
         key = (
             f"quant.layers.{p.name}.acc_bits"
             if p.name in cfg.quant.layers and cfg.quant.layers[p.name].acc_bits
@@ -506,6 +578,13 @@ def validate(cfg: BuildConfig) -> None:
                 f"{p.input_bits}-bit {'signed' if p.input_signed else 'unsigned'} input): its "
                 f"L1 budget admits no non-zero weight; the smallest P that does is {smallest}"
             )
+    l1 = [p.name for p in plans if p.method in bounds.METHODS]
+    if cfg.quant.scale == "po2" and l1:
+        raise ConfigError(
+            f"quant.scale: 'po2' takes baseline and datatype layers only, and {', '.join(l1)} "
+            f"use{'s' if len(l1) == 1 else ''} A2Q/A2Q+, whose per-channel scales come from "
+            "the weight norm and stay float; set quant.scale: float or another quant.method"
+        )
     _validate_compile(cfg, plans)
     _validate_hardware(cfg, plans)
     try:
@@ -572,7 +651,7 @@ def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
             f"compile.top_k: {cfg.model.arch} outputs an image, not class scores; set "
             "compile.top_k: false"
         )
-    if cfg.compile.top_k and plans[-1].method != "baseline":
+    if cfg.compile.top_k and plans[-1].method in bounds.METHODS:
         raise ConfigError(
             f"compile.top_k: the last layer {plans[-1].name} uses {plans[-1].method}, whose "
             "per-channel scale changes the argmax, so top-1 cannot run in hardware; set "

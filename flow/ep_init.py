@@ -40,7 +40,7 @@ def ep_init(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]) -> l
     """
     captured: dict[str, object] = {}
     layers = mac_layers(model)
-    constrained = {p.name: p for p in plans if p.constrained}
+    constrained = {p.name: p for p in plans if p.l1_budget is not None}
     hooks = [
         layers[n].register_forward_pre_hook(lambda _m, inp, n=n: captured.__setitem__(n, inp[0]))
         for n in constrained

@@ -13,6 +13,11 @@ class ConfigError(A2QError):
     """A config value is missing, unknown, of the wrong type or out of range."""
 
 
+class InfeasibleError(ConfigError):
+    """A well-formed config asking for something no network can meet (an accumulator too
+    narrow for any data types of a layer): a sweep records such a point instead of failing."""
+
+
 class DataError(A2QError):
     """A dataset cannot be found or does not have the expected file format."""
 

@@ -1,7 +1,8 @@
 """Export stage: QONNX export, then proof that the exported integers meet their bounds.
 
 Brevitas >= 0.12.1 ``export_qonnx`` writes the raw float weights behind a plain Quant node, so
-the A2Q constraint is lost. We write each layer's quantized weights back into ``weight``
+the A2Q constraint is lost (and it writes 1-bit unsigned activations as bipolar ones:
+:func:`fix_unsigned_binary_acts`). We write each layer's quantized weights back into ``weight``
 first, export, then read the file back and check every constrained layer per output channel:
 L1 norm <= budget and exact accumulator width <= target. QONNX execution is compared with
 Brevitas on test samples. ``model.onnx`` only appears when every check passes.
@@ -33,9 +34,18 @@ log = logging.getLogger(__name__)
 
 
 @torch.no_grad()
-def write_back_quant_weights(model: torch.nn.Module, sample: torch.Tensor) -> None:
-    """Replace every MAC layer's float weight by its quantized value (the exporter's bug)."""
-    layers = mac_layers(model)
+def write_back_quant_weights(
+    model: torch.nn.Module, sample: torch.Tensor, names: list[str] | None = None
+) -> None:
+    """Replace the float weight of the MAC layers ``names`` (default: all) by its quantized
+    value (the exporter's bug).
+
+    Only accumulator-aware layers need it: the exporter re-quantizes a plain quantizer's float
+    weights exactly as Brevitas does, while writing quantized values back into a layer whose
+    scale is derived from its weights may change that scale (power-of-two scales halve when
+    the largest quantized weight falls to the next power of two below).
+    """
+    layers = {n: m for n, m in mac_layers(model).items() if names is None or n in names}
     quant_values = {}
     captured: dict[str, object] = {}
     hooks = [
@@ -54,6 +64,42 @@ def write_back_quant_weights(model: torch.nn.Module, sample: torch.Tensor) -> No
         quant_values[name] = qw.value.detach().clone()
     for name, layer in layers.items():
         layer.weight.data = quant_values[name]
+
+
+def fix_unsigned_binary_acts(qmodel: ModelWrapper) -> int:
+    """Rewrite Brevitas' export of 1-bit unsigned activations; return how many it fixed.
+
+    A QuantReLU at 1 bit outputs {0, s}, but Brevitas' QONNX exporter writes it as a
+    ``BipolarQuant`` ({-s, +s}), so the file computes another network (found with the
+    data-type method's 1-bit activations: 12.5 % accuracy in QONNX against 96.5 % in PyTorch).
+    Each ``BipolarQuant`` fed by a ``Relu`` becomes the ``Quant`` it is: scale s, zero point
+    0, 1 bit, unsigned, round to nearest (as Brevitas' other activation quantizers export).
+    """
+    from onnx import helper
+
+    fixed = 0
+    graph = qmodel.graph
+    for i, node in enumerate(list(graph.node)):
+        producer = qmodel.find_producer(node.input[0]) if node.op_type == "BipolarQuant" else None
+        if producer is None or producer.op_type != "Relu":
+            continue
+        zero, bits = f"{node.name}_zeropt", f"{node.name}_bitwidth"
+        qmodel.set_initializer(zero, np.array(0.0, dtype=np.float32))
+        qmodel.set_initializer(bits, np.array(1.0, dtype=np.float32))
+        quant = helper.make_node(
+            "Quant",
+            [node.input[0], node.input[1], zero, bits],
+            list(node.output),
+            name=node.name,
+            domain=node.domain,
+            rounding_mode="ROUND",
+            signed=0,
+            narrow=0,
+        )
+        graph.node.remove(node)
+        graph.node.insert(i, quant)
+        fixed += 1
+    return fixed
 
 
 def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
@@ -79,8 +125,14 @@ def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
         "ok": True,
         "problems": [],
     }
-    if plan.constrained:
-        budget = bounds.l1_budget(plan.method, plan.acc_bits, plan.input_bits, plan.input_signed)
+    w_lo, w_hi = bounds.input_range(plan.weight_bits, True)
+    if q.size and (q.min() < w_lo or q.max() > w_hi):
+        row["problems"].append(
+            f"integer weights span [{int(q.min())}, {int(q.max())}], outside the "
+            f"{plan.weight_bits}-bit range [{w_lo}, {w_hi}]"
+        )
+    budget = plan.l1_budget
+    if budget is not None:
         row["budget"] = float(budget)
         worst = int(np.argmax(l1))
         if l1[worst] > budget:
@@ -88,11 +140,22 @@ def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
                 f"channel {worst} has L1 norm {int(l1[worst])} > budget {float(budget):.4g} "
                 f"(over by {float(l1[worst] - budget):.4g})"
             )
-        if exact > plan.acc_bits:
+    if plan.method == "datatype":
+        # The guarantee is the types: any K inputs of N bits times M-bit weights fit P.
+        typed = bounds.datatype_exact_bits(
+            q.shape[1], plan.input_bits, plan.weight_bits, plan.input_signed
+        )
+        row["datatype_exact_bits"] = typed
+        if typed > plan.acc_bits:
             row["problems"].append(
-                f"exact accumulator width {exact} bits > target {plan.acc_bits} bits "
-                f"(over by {exact - plan.acc_bits})"
+                f"data types (N={plan.input_bits}, M={plan.weight_bits}, K={q.shape[1]}) need "
+                f"{typed} bits > target {plan.acc_bits} bits"
             )
+    if plan.constrained and exact > plan.acc_bits:
+        row["problems"].append(
+            f"exact accumulator width {exact} bits > target {plan.acc_bits} bits "
+            f"(over by {exact - plan.acc_bits})"
+        )
     row["ok"] = not row["problems"]
     return row
 
@@ -110,13 +173,17 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
     brevitas_ints = integer_weights(model, sample)
 
     exportable = copy.deepcopy(model)
-    write_back_quant_weights(exportable, sample)
+    write_back_quant_weights(
+        exportable, sample, [p.name for p in plans if p.l1_budget is not None]
+    )
     target = artifacts.QONNX.at(build_dir)
     tmp = target.with_name(f".{target.name}.tmp")
     target.parent.mkdir(parents=True, exist_ok=True)
     export_qonnx(exportable, input_t=data.x_test[:1], export_path=str(tmp))
     try:
         qmodel = ModelWrapper(str(tmp))
+        if fix_unsigned_binary_acts(qmodel):
+            qmodel.save(str(tmp))
         exported = exported_integer_weights(qmodel)
         if len(exported) != len(plans):
             raise ExportError(

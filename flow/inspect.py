@@ -178,7 +178,7 @@ ACC_COLUMNS = [
     ("hw_acc_bits", "hw acc"),
     ("finn_acc_bits", "FINN"),
     ("threshold_bits", "thr"),
-    ("guaranteed", "guaranteed"),
+    ("guarantee_text", "guaranteed"),
     ("PE", "PE"),
     ("SIMD", "SIMD"),
     ("zero_weight_pct", "zero w %"),
@@ -194,6 +194,13 @@ SUM_COLUMNS = [
 ]
 
 
+def _guarantee(row: dict) -> str:
+    """``yes: data-type bound`` / ``yes: A2Q L1 budget`` / ``no`` (older files: yes / no)."""
+    if not row.get("guaranteed"):
+        return "no"
+    return f"yes: {row['guarantee']}" if row.get("guarantee") else "yes"
+
+
 def format_accumulators(rows: list[dict]) -> str:
     """The per-layer width table of ``compile/accumulators.json``, with its weight sparsity
     (zero weights, and (PE, SIMD) lanes zero in every fold) in percent."""
@@ -206,6 +213,7 @@ def format_accumulators(rows: list[dict]) -> str:
             {
                 **r,
                 "zero_weight_pct": pct(r.get("zero_weight_fraction")),
+                "guarantee_text": _guarantee(r),
                 "zero_lane_pct": pct(r.get("zero_lane_fraction")),
             }
             for r in rows
@@ -219,7 +227,7 @@ def _compile_section(b: Build) -> list[str]:
     if rows is None:
         return []
     out = [
-        "\naccumulator widths (bits; guaranteed = A2Q-constrained and exact <= target):",
+        "\naccumulator widths (bits; guaranteed: exact <= target, and by what):",
         format_accumulators(rows),
     ]
     sums = b.get(A.SUMS)

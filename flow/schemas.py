@@ -89,6 +89,8 @@ class LayerMetrics(Schema):
     method: str | None = None
     target_bits: int | None = None
     K: int | None = None
+    input_bits: int | None = None
+    weight_bits: int | None = None
     max_l1: int | None = None
     l1_budget: Number | None = None
     zero_channels: int | None = None
@@ -123,6 +125,8 @@ class ExportLayer(Schema):
     method: str | None = None
     target_bits: int | None = None
     datatype_bound_bits: int | None = None
+    # Data-type layers: the width their (K, N, M) types guarantee.
+    datatype_exact_bits: int | None = None
     max_l1: int | None = None
     budget: Number | None = None
     problems: list[str] = []
@@ -164,6 +168,8 @@ class AccumulatorRow(Schema):
     finn_acc_bits: int | None = None
     threshold_bits: int | None = None
     guaranteed: bool | None = None
+    # What guarantees it: "A2Q L1 budget", "A2Q+ L1 budget" or "data-type bound".
+    guarantee: str | None = None
     PE: int | None = None
     SIMD: int | None = None
     # Weight sparsity: zero weights, and (PE, SIMD) lanes zero in every fold (fractions).

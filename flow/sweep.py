@@ -14,7 +14,9 @@ A sweep YAML names a base config and axes::
     until: null                        # last stage of every build (optional)
 
 Each point is a normal build under ``build/sweeps/<name>/builds/`` (cached and resumable);
-a failed point is recorded with its error and the others go on. A baseline is trained the
+a failed point is recorded with its error and the others go on. A point no network can meet
+(``InfeasibleError``: a data-type point whose P is below what any (N, M) needs) is recorded
+with status ``infeasible`` and its reason, and not built. A baseline is trained the
 same way at every P, so it is built once per remaining combination and evaluated at each P
 with wrap-around (the verify stage's overflow study): its rows carry ``wrap_<k>``.
 Writes ``summary.json`` and ``summary.csv`` (one row per point, plus per-group means).
@@ -35,6 +37,7 @@ from the plan), and the acc32 variant's ``lut_acc32``, ``ff_acc32`` and ``bram36
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import itertools
 import logging
@@ -53,7 +56,7 @@ from flow import artifacts as A
 from flow import ops
 from flow.artifacts import Build
 from flow.config import is_superres, load_config
-from flow.errors import A2QError, ConfigError
+from flow.errors import A2QError, ConfigError, InfeasibleError
 from flow.logs import setup_logging
 from flow.metrics import ACCURACY, PSNR, metric_named
 from flow.stages import stage_index
@@ -79,6 +82,9 @@ class Point:
     values: dict[str, Any]
     overrides: list[str]
     covers_bits: list[int] = field(default_factory=list)
+    # Why no network of this point can exist (InfeasibleError), e.g. an accumulator too narrow
+    # for any data types: recorded as an "infeasible" row, never built.
+    infeasible: str | None = None
 
 
 @dataclass(frozen=True)
@@ -130,9 +136,12 @@ def load_sweep(path: str | Path) -> Sweep:
             raise ConfigError(f"{path}: {e}") from None
     points = plan_points(axes, overrides)
     metrics: dict[str, list[str]] = {}
-    for p in points:  # every point's config is checked now, not an hour into the sweep
+    for i, p in enumerate(points):  # every point's config is checked now, not an hour in
         try:
             cfg = load_config(base, p.overrides)
+        except InfeasibleError as e:
+            points[i] = dataclasses.replace(p, infeasible=str(e))
+            continue
         except ConfigError as e:
             raise ConfigError(f"{path}: point {p.id}: {e}") from None
         metrics.setdefault((PSNR if is_superres(cfg) else ACCURACY).key, []).append(p.id)
@@ -214,6 +223,9 @@ def run_sweep(
     with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
         futures = {}
         for p in sweep.points:
+            if p.infeasible:
+                results[p.id] = {"status": "infeasible", "error": p.infeasible, "seconds": 0.0}
+                continue
             ov = [*p.overrides, f"name={_build_name(sweep.name, p)}"]
             futures[
                 pool.submit(_run_point, str(sweep.base), ov, str(builds), sweep.until, threads)
@@ -280,6 +292,8 @@ def point_rows(point: Point, build: Path, result: dict, metric: str | None = Non
         f"hw_{k}": verify.get(f"hw_{k}"),
         "max_exact_bits": max((r["exact_bits"] for r in acc), default=None),
         "exact_bits": {r["name"]: r["exact_bits"] for r in acc},
+        # (input bits N, weight bits M) per layer: what the data-type method chose
+        "data_types": {r["name"]: [r.get("input_bits"), r.get("weight_bits")] for r in acc},
         "lut": top.get("lut"),
         "ff": top.get("ff"),
         "bram36": top.get("bram36"),

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from flow import artifacts, bounds
+from flow import artifacts
 from flow.config import BuildConfig, LayerPlan, layer_plans
 from flow.data.base import Dataset
 from flow.data.loading import load_data
@@ -156,11 +156,7 @@ def layer_metrics(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]
     for p in plans:
         q = ints[p.name]
         l1 = np.abs(q).sum(axis=1)
-        budget = (
-            float(bounds.l1_budget(p.method, p.acc_bits, p.input_bits, p.input_signed))
-            if p.constrained
-            else None
-        )
+        budget = None if p.l1_budget is None else float(p.l1_budget)
         zero_rows = int((l1 == 0).sum())
         rows.append(
             {
@@ -168,6 +164,8 @@ def layer_metrics(model: nn.Module, sample: torch.Tensor, plans: list[LayerPlan]
                 "method": p.method,
                 "target_bits": p.acc_bits,
                 "K": p.in_features,
+                "input_bits": p.input_bits,
+                "weight_bits": p.weight_bits,
                 "max_l1": int(l1.max()),
                 "l1_budget": budget,
                 "sparsity": float((q == 0).mean()),

@@ -10,6 +10,13 @@ from flow import bounds, ops
 from flow.config import LayerPlan
 from flow.errors import CompileError
 
+# What keeps a guaranteed layer's dot products within its target, by method.
+GUARANTEES = {
+    "a2q": "A2Q L1 budget",
+    "a2q_plus": "A2Q+ L1 budget",
+    "datatype": "data-type bound",
+}
+
 
 def accumulator_table(
     summary: dict[str, dict],
@@ -41,6 +48,7 @@ def accumulator_table(
         )
         target = plan.acc_bits if plan else None
         exact = e["exact_width"]
+        guaranteed = bool(target is not None and exact <= target and hw_bits == exact)
         zero_weights, zero_lanes = weight_sparsity(
             np.asarray(e["weights"]), int(e.get("PE") or 1), int(e.get("SIMD") or 1)
         )
@@ -63,7 +71,8 @@ def accumulator_table(
                 "hw_acc_bits": hw_bits,
                 "finn_acc_bits": _dt(finn_widths[node])["bits"] if node in finn_widths else None,
                 "threshold_bits": thr_bits,
-                "guaranteed": bool(target is not None and exact <= target and hw_bits == exact),
+                "guaranteed": guaranteed,
+                "guarantee": GUARANTEES.get(plan.method) if plan and guaranteed else None,
                 "PE": e.get("PE"),
                 "SIMD": e.get("SIMD"),
                 "zero_weight_fraction": zero_weights,

@@ -89,7 +89,7 @@ def test_default_benchmark_layers():
         ({"quant": {"acc_bits": 40}}, "quant.acc_bits: must be in 2..32, not 40"),
         (
             {"quant": {"method": "a2qplus"}},
-            "quant.method: must be one of 'baseline', 'a2q', 'a2q_plus', not 'a2qplus' "
+            "quant.method: must be one of 'baseline', 'a2q', 'a2q_plus', 'datatype', not 'a2qplus' "
             "(did you mean 'a2q_plus'?)",
         ),
         ({"train": {"lr": "fast"}}, "train.lr: must be a number, not 'fast'"),

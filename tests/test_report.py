@@ -225,7 +225,7 @@ def test_full_build_report(tmp_path):
     # width chain: P_dt, target, exact, hw, FINN; guaranteed layers named
     assert "| fc1 | MVAU_1 | 32 | 4 | 4 | 14 | 12 | 11 | 11 | 16 | - | yes | yes |" in md
     assert "| fc0 | MVAU_0 | 64 | 5 | 4 | 16 | - | 13 | 13 | 13 | 11 | no | yes |" in md
-    assert "| guaranteed layers (A2Q-constrained, exact <= target) | fc1 |" in md
+    assert "| guaranteed layers (L1 budget or data types, exact <= target) | fc1 |" in md
     # beside the widths: zero weights and (PE, SIMD) lanes zero in every fold, in percent
     assert "| 11 | 16 | - | yes | yes | 43.8 | 12.5 |" in md
     # sparsity (percent), wrap study, warnings

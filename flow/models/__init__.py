@@ -23,7 +23,7 @@ _SUPERRES = {"espcn": ESPCN, "unet": UNet}
 def build_model(cfg: BuildConfig) -> nn.Module:
     """The quantized network a config describes."""
     if cfg.model.arch == "tfc":
-        return TFC(layer_plans(cfg), act_bits=cfg.model.act_bits)
+        return TFC(layer_plans(cfg))
     if cfg.model.arch in _SUPERRES:
         return _SUPERRES[cfg.model.arch](
             layer_plans(cfg), cfg.model.act_bits, quant=True, residual=cfg.model.residual

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import torch
 from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
-from brevitas.quant import Int8ActPerTensorFloat
+from brevitas.quant import Int8ActPerTensorFixedPoint, Int8ActPerTensorFloat
 from torch import nn
 
 from flow.config import LayerPlan
-from flow.models.tfc import PixelQuant, weight_quant_kwargs
+from flow.models.tfc import PixelQuant, relu_kwargs, weight_quant_kwargs
 
 
 class _Builder:
@@ -31,6 +31,7 @@ class _Builder:
         self.last = plans[-1].name
         self.act_bits = act_bits
         self.quant = quant
+        self.po2 = plans[0].po2  # quant.scale, the same for the whole network
 
     def mac(self, name: str) -> nn.Module:
         p = self.plans[name]
@@ -53,10 +54,14 @@ class _Builder:
             nn.BatchNorm1d(s.out_channels) if s.kind == "linear" else nn.BatchNorm2d(s.out_channels)
         )
 
-    def relu(self) -> nn.Module:
+    def relu(self, bits: int | None = None) -> nn.Module:
+        """A ReLU quantized to ``bits`` (default ``act_bits``): the input bits of the layer
+        that reads it."""
         if not self.quant:
             return nn.ReLU()
-        return QuantReLU(bit_width=self.act_bits, return_quant_tensor=True)
+        return QuantReLU(
+            bit_width=bits or self.act_bits, return_quant_tensor=True, **relu_kwargs(self.po2)
+        )
 
     def input_quant(self, bits: int) -> nn.Module:
         if not self.quant:
@@ -76,9 +81,8 @@ class _Builder:
         """The signed quantizer both inputs of a residual add share (same scale)."""
         if not self.quant:
             return nn.Identity()
-        return QuantIdentity(
-            act_quant=Int8ActPerTensorFloat, bit_width=self.act_bits, return_quant_tensor=True
-        )
+        act_quant = Int8ActPerTensorFixedPoint if self.po2 else Int8ActPerTensorFloat
+        return QuantIdentity(act_quant=act_quant, bit_width=self.act_bits, return_quant_tensor=True)
 
 
 def _value(x):
@@ -95,7 +99,11 @@ class _MacStack(nn.Module):
         self.input_quant = b.input_quant(plans[0].input_bits)
         self.layers = nn.ModuleDict({p.name: b.mac(p.name) for p in plans})
         self.norms = nn.ModuleDict({p.name: b.norm(p.name) for p in plans[:-1]})
-        self.acts = nn.ModuleDict({p.name: b.relu() for p in plans[:-1]})
+        # Each activation has the bits of the input of the layer after it (act_bits unless the
+        # data-type method chose them; its networks have no activation read twice).
+        self.acts = nn.ModuleDict(
+            {p.name: b.relu(nxt.input_bits) for p, nxt in zip(plans[:-1], plans[1:], strict=True)}
+        )
         self.builder = b
 
     def block(self, name: str, x):
@@ -137,7 +145,7 @@ class _PooledHead(_MacStack):
         self.pool = nn.AdaptiveAvgPool2d(1)
         # Re-quantizes the average (a mean of act_bits values) so the classifier's input has
         # known bits; FINN folds the 1/N of the pool into these thresholds.
-        self.pool_quant = self.builder.relu()
+        self.pool_quant = self.builder.relu(plans[-1].input_bits)
 
     def head(self, x) -> torch.Tensor:
         x = self.pool_quant(self.pool(_value(x)))

@@ -9,6 +9,7 @@ the accelerator) takes integer pixels with no float pre-processing.
 from __future__ import annotations
 
 import torch
+from brevitas.core.function_wrapper import CeilSte
 from brevitas.core.restrict_val import RestrictValueType
 from brevitas.core.scaling import ScalingImplType
 from brevitas.nn import QuantIdentity, QuantLinear, QuantReLU
@@ -16,7 +17,9 @@ from brevitas.quant import (
     Int8AccumulatorAwareWeightQuant,
     Int8AccumulatorAwareZeroCenterWeightQuant,
     Int8WeightPerChannelFloat,
+    Int8WeightPerTensorFixedPoint,
     Int8WeightPerTensorFloat,
+    Uint8ActPerTensorFixedPoint,
     Uint8ActPerTensorFloat,
 )
 from torch import nn
@@ -29,6 +32,18 @@ class PixelQuant(Uint8ActPerTensorFloat):
 
     scaling_impl_type = ScalingImplType.CONST
     restrict_scaling_type = RestrictValueType.FP
+
+
+class Int8WeightPerChannelPo2(Int8WeightPerChannelFloat):
+    """Per-channel weight scales restricted to powers of two (fixed point; ``quant.scale``)."""
+
+    restrict_scaling_type = RestrictValueType.POWER_OF_TWO
+    restrict_value_float_to_int_impl = CeilSte
+
+
+def relu_kwargs(po2: bool) -> dict:
+    """Brevitas keyword arguments of a QuantReLU: a power-of-two scale with ``po2``."""
+    return {"act_quant": Uint8ActPerTensorFixedPoint} if po2 else {}
 
 
 def weight_quant_kwargs(plan: LayerPlan, last: bool) -> dict:
@@ -44,16 +59,24 @@ def weight_quant_kwargs(plan: LayerPlan, last: bool) -> dict:
             weight_accumulator_bit_width=plan.acc_bits,
         )
     else:
-        # A per-tensor scale on the unconstrained last layer keeps argmax on the integer
-        # accumulator equal to argmax on the logits, so top-1 can run in hardware.
-        kwargs["weight_quant"] = Int8WeightPerTensorFloat if last else Int8WeightPerChannelFloat
+        # Baseline and data-type layers: plain QAT at M bits (the data-type method's
+        # guarantee is in the bits themselves). A per-tensor scale on the last layer keeps
+        # argmax on the integer accumulator equal to argmax on the logits, so top-1 can run
+        # in hardware.
+        if plan.po2:
+            kwargs["weight_quant"] = (
+                Int8WeightPerTensorFixedPoint if last else Int8WeightPerChannelPo2
+            )
+        else:
+            kwargs["weight_quant"] = Int8WeightPerTensorFloat if last else Int8WeightPerChannelFloat
     return kwargs
 
 
 class TFC(nn.Module):
-    """Quantized MLP. ``plans`` gives each MAC layer's sizes, method and target width."""
+    """Quantized MLP. ``plans`` gives each MAC layer's sizes, method, target width and data
+    types (a layer's ``input_bits`` are the bits of the activation before it)."""
 
-    def __init__(self, plans: list[LayerPlan], act_bits: int) -> None:
+    def __init__(self, plans: list[LayerPlan]) -> None:
         super().__init__()
         self.plans = plans
         first = plans[0]
@@ -73,7 +96,12 @@ class TFC(nn.Module):
             )
             if not last:
                 self.norms[p.name] = nn.BatchNorm1d(p.out_features)
-                self.acts[p.name] = QuantReLU(bit_width=act_bits, return_quant_tensor=True)
+                # The activation has the bits of the next layer's input (act_bits unless the
+                # data-type method chose them).
+                bits = plans[i + 1].input_bits
+                self.acts[p.name] = QuantReLU(
+                    bit_width=bits, return_quant_tensor=True, **relu_kwargs(p.po2)
+                )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.input_quant(x.flatten(1))

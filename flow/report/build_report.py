@@ -156,7 +156,7 @@ def _header(b: Build, doc: Doc) -> None:
             ["target accumulator bits P (config)", quant.get("acc_bits")],
             ["methods per layer", ", ".join(methods) or None],
             ["EP-init layers", as_list(m.get("ep_init_layers")) or None],
-            ["guaranteed layers (A2Q-constrained, exact <= target)", guar_text],
+            ["guaranteed layers (L1 budget or data types, exact <= target)", guar_text],
             ["unconstrained layers (exact width, no training guarantee)", free_text],
         ],
     )

@@ -27,6 +27,7 @@ DESIGN_KINDS = (
     ("baseline@exact", "baseline", "exact"),
     ("A2Q", "a2q", "exact"),
     ("A2Q+", "a2q_plus", "exact"),
+    ("data-type", "datatype", "exact"),
 )
 # The ``mac_style`` of the entries that compare the designs of every MAC style.
 ANY_STYLE = "any"
@@ -58,6 +59,9 @@ def equal_throughput(points: Iterable[dict], metric: Metric) -> list[dict]:
     for p in designs.values():
         for style in (p.get("mac_style"), ANY_STYLE):
             groups.setdefault((p["cycles_per_frame"], style), []).append(p)
+    # The data-type method takes part only in sweeps that have it (older sweeps keep their table).
+    present = {p.get("method") for p in designs.values()}
+    kinds = [k for k in DESIGN_KINDS if k[1] != "datatype" or "datatype" in present]
     out = []
     for (cycles, style), group in sorted(
         groups.items(), key=lambda g: (g[0][0], g[0][1] == ANY_STYLE, str(g[0][1]))
@@ -65,7 +69,7 @@ def equal_throughput(points: Iterable[dict], metric: Metric) -> list[dict]:
         entries = [
             {"cycles_per_frame": cycles, "mac_style": style, "kind": kind,
              **_smallest(group, kind, method, variant, metric)}
-            for kind, method, variant in DESIGN_KINDS
+            for kind, method, variant in kinds
         ]  # fmt: skip
         # the two baseline kinds come first in DESIGN_KINDS
         best = min((e for e in entries[:2] if e["lut"]), key=lambda e: e["lut"], default={})
@@ -176,7 +180,7 @@ def _equal_throughput_sentence(view: list[dict], near: str, w: Wording) -> str:
         )
     best = min(base, key=lambda e: e["lut"])
     clauses = []
-    for kind in ("A2Q+", "A2Q"):
+    for kind in [k for k in ("A2Q+", "A2Q", "data-type") if k in by]:
         e, ratio = by[kind], by[kind]["ratio_vs_best_baseline"]
         if ratio is None:
             clauses.append(f"no {kind} design is {near} its float {w.noun}")

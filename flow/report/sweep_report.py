@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from matplotlib.ticker import MaxNLocator
 from flow import artifacts as A
 from flow.errors import A2QError
 from flow.metrics import ACCURACY, METRICS, PSNR, Metric, metric_named
+from flow.report.by_p import GroupStat, group_stats, winners_section
 from flow.report.document import (
     COLORS,
     REPORT_DIR,
@@ -46,7 +46,12 @@ from flow.report.equal_throughput import (
 )
 from flow.util import file_digest
 
-METHOD_LABELS = {"baseline": "baseline", "a2q": "A2Q", "a2q_plus": "A2Q+"}
+METHOD_LABELS = {
+    "baseline": "baseline",
+    "a2q": "A2Q",
+    "a2q_plus": "A2Q+",
+    "datatype": "data-type bound",
+}
 NEAR_FLOAT_POINTS = NEAR_FLOAT["accuracy"]
 
 
@@ -108,28 +113,6 @@ def pareto_front(points: list[dict], x: str = "lut", y: str | None = None) -> li
 
     front = [p for p in cands if not any(beats(q, p) for q in cands)]
     return sorted(front, key=lambda p: (p[x], -p[y]))
-
-
-@dataclass(frozen=True)
-class GroupStat:
-    """Mean, sample standard deviation (0 for one value) and count of one (method, P) group."""
-
-    mean: float
-    std: float
-    n: int
-
-
-def group_stats(points: list[dict], key: str) -> dict[tuple[str, int], GroupStat]:
-    """``key`` of the successful points grouped by (method, acc_bits), over seeds."""
-    groups: dict[tuple[str, int], list[float]] = {}
-    for p in ok_points(points):
-        v = num(p.get(key))
-        if v is not None and p.get("method") is not None and num(p.get("acc_bits")) is not None:
-            groups.setdefault((str(p["method"]), int(p["acc_bits"])), []).append(v)
-    return {
-        k: GroupStat(statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, len(v))
-        for k, v in sorted(groups.items())
-    }
 
 
 def sweep_findings(summary: dict, accuracy: str | None = None) -> dict:
@@ -411,7 +394,8 @@ def render_sweep_report(sweep_dir: Path) -> dict:
         raise A2QError(f"{path}: no sweep summary (run the sweep first)")
     summary = A.SWEEP_SUMMARY.read(sweep_dir)
     points = [as_dict(p) for p in as_list(summary.get("points"))]
-    failed = [p for p in points if p.get("status", "ok") != "ok"]
+    failed = [p for p in points if p.get("status", "ok") not in ("ok", "infeasible")]
+    infeasible = [p for p in points if p.get("status") == "infeasible"]
     methods = _methods(summary, points)
     metric = sweep_metric(points, summary.get("metric"))
     name = summary.get("name", sweep_dir.name)
@@ -420,7 +404,9 @@ def render_sweep_report(sweep_dir: Path) -> dict:
     doc.para(f"Metric: {described(metric)}.")
     doc.heading("Sweep")
     axes = [[f"axis `{k}`", v] for k, v in as_dict(summary.get("axes")).items()]
-    counts = f"{len(points)} ({len(points) - len(failed)} ok, {len(failed)} failed)"
+    ok = len(points) - len(failed) - len(infeasible)
+    counts = f"{len(points)} ({ok} ok, {len(failed)} failed"
+    counts += f", {len(infeasible)} infeasible)" if infeasible else ")"
     doc.table(
         ["item", "value"],
         [["name", name], ["base config", summary.get("base_config")], *axes, ["points", counts]],
@@ -431,6 +417,7 @@ def render_sweep_report(sweep_dir: Path) -> dict:
     _sweep_quality(doc, points, methods, metric)
     _sweep_luts(doc, points, methods, metric)
     _sweep_ratio(doc, points, methods)
+    winners_section(doc, points, metric)
     matched = equal_throughput(points, metric)
     equal_throughput_section(doc, matched, metric)
     doc.heading("Every point")
@@ -438,6 +425,9 @@ def render_sweep_report(sweep_dir: Path) -> dict:
     if failed:
         doc.heading("Failed points", 3)
         doc.bullets(f"`{p.get('point')}`: {fmt(p.get('error'))}" for p in failed)
+    if infeasible:
+        doc.heading("Infeasible points (not built: no network of this method meets P)", 3)
+        doc.bullets(f"`{p.get('point')}`: {fmt(p.get('error'))}" for p in infeasible)
 
     missing = doc.missing_summary()
     by = generated_line(f"sweep `{name}` (summary.json digest {file_digest(path)})")
