@@ -74,8 +74,13 @@ def test_boundary_pairs_and_choice_match_brute_force(signed):
                 n, m = got
                 assert _width(k, n, m, signed) <= p
                 assert m == 8 or _width(k, n, m + 1, signed) > p
-        smallest = min(q for q in range(1, 64) if _brute_boundary(k, q, signed))
-        assert bounds.datatype_min_acc_bits(k, signed) == smallest
+
+
+@pytest.mark.parametrize("signed", [False, True])
+def test_smallest_p_is_the_first_with_a_pair(signed):
+    for k in {k for k, _ in CASES}:
+        smallest = next(q for q in range(1, 64) if _brute_boundary(k, q, signed))
+        assert bounds.datatype_min_acc_bits(k, signed) == smallest, k
 
 
 def test_fixed_input_bits_only_maximise_weights():
@@ -285,43 +290,65 @@ def test_method_winners_at_each_p():
     assert data_types(points) == [{"point": "datatype12", "acc_bits": 12, "layers": {"fc1": "2/2"}}]
 
 
-def test_po2_scales_export_as_powers_of_two(tmp_path, tiny_data):
-    tiny_data["quant"] = {"method": "datatype", "acc_bits": 11, "scale": "po2"}
-    cfg = parse_config(tiny_data)
-    run_pipeline(cfg, tmp_path, until="export", show_progress=False)
-    check = json.loads((tmp_path / "tiny" / "export" / "export_check.json").read_text())
-    assert check["ok"] and all(r["matches_brevitas"] for r in check["layers"])
-    model = ModelWrapper(str(tmp_path / "tiny" / "export" / "model.onnx"))
-    scales = [model.get_initializer(n.input[1]) for n in model.graph.node if n.op_type == "Quant"]
-    assert len(scales) == 6  # the pixels, 3 weights, 2 activations
-    for s in scales:
-        exponent = np.log2(s)
-        assert np.array_equal(exponent, np.round(exponent))
-
-
 def test_po2_is_refused_for_l1_layers():
     with pytest.raises(ConfigError, match="quant.scale: 'po2' takes baseline and datatype layers "
                        "only, and fc1, fc2 use A2Q/A2Q"):  # fmt: skip
         load_config(CONFIGS / "tfc_digits.yaml", ["quant.scale=po2"])
 
 
-def test_one_bit_activations_export_as_unsigned(tmp_path, tiny_data):
-    # K=32 at P=8, weights split: N=1, M=3 (32 * 1 * -4 = -128). Brevitas writes a 1-bit ReLU as a
-    # BipolarQuant, which the export rewrites into the unsigned Quant it is.
-    tiny_data["quant"] = {"method": "datatype", "acc_bits": 8, "datatype_split": "weights"}
+def test_one_bit_activations_and_po2_scales_export_as_they_train(tmp_path, tiny_data):
+    # K=32 at P=8, weights split: N=1, M=3 (32 * 1 * -4 = -128). Brevitas writes a 1-bit ReLU
+    # as a BipolarQuant, which the export rewrites into the unsigned Quant it is; po2 scales
+    # must survive the export (no write-back that re-derives them).
+    tiny_data["quant"] = {
+        "method": "datatype",
+        "acc_bits": 8,
+        "datatype_split": "weights",
+        "scale": "po2",
+    }
     cfg = parse_config(tiny_data)
     assert (layer_plans(cfg)[1].input_bits, layer_plans(cfg)[1].weight_bits) == (1, 3)
     run_pipeline(cfg, tmp_path, until="export", show_progress=False)
     check = json.loads((tmp_path / "tiny" / "export" / "export_check.json").read_text())
     assert check["ok"], check["fidelity"]["summary"]
+    assert all(r["matches_brevitas"] for r in check["layers"])
     model = ModelWrapper(str(tmp_path / "tiny" / "export" / "model.onnx"))
     assert not [n for n in model.graph.node if n.op_type == "BipolarQuant"]
-    one_bit = [
-        n for n in model.graph.node
-        if n.op_type == "Quant" and model.get_initializer(n.input[3]) == 1
-    ]  # fmt: skip
+    quants = [n for n in model.graph.node if n.op_type == "Quant"]
+    assert len(quants) == 6  # the pixels, 3 weights, 2 activations
+    one_bit = [n for n in quants if model.get_initializer(n.input[3]) == 1]
     assert len(one_bit) == 1
     assert {a.name: a.i for a in one_bit[0].attribute if a.name != "rounding_mode"} == {
         "signed": 0,
         "narrow": 0,
     }
+    for n in quants:
+        exponent = np.log2(model.get_initializer(n.input[1]))
+        assert np.array_equal(exponent, np.round(exponent)), n.name
+
+
+def test_sweep_report_says_who_wins_at_each_p(tmp_path):
+    from flow.report.sweep_report import render_sweep_report
+
+    points = [
+        _row("baseline", 10, 99.0, wrap=40.0),
+        _row("datatype", 10, status="infeasible"),
+        _row("a2q", 10, 95.0),
+        _row("datatype", 12, 98.0, types={"fc0": [5, 4], "fc1": [2, 2]}),
+        _row("a2q", 12, 97.5),
+    ]
+    points[1]["error"] = "quant.acc_bits: P=10 is too small for layer fc1 (datatype, K=256)"
+    axes = {"method": ["baseline", "datatype", "a2q"], "acc_bits": [10, 12]}
+    summary = {"name": "t", "metric": "accuracy", "points": points, "axes": axes}
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    render_sweep_report(tmp_path)
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| points | 5 (4 ok, 0 failed, 1 infeasible) |" in md
+    assert "## Which method wins at each P" in md
+    assert (
+        "| P | baseline (wrap-around at P) | data-type bound | A2Q | A2Q+ | winner | margin |"
+    ) in md
+    assert "| 10 | 40.00 | infeasible | 95.00 | - | A2Q | 55.00 |" in md
+    assert "P=12: data-type bound wins with 98.00 %, 0.50 % above A2Q (97.50 %)." in md
+    assert "| datatype12 | 12 | 5/4 | 2/2 |" in md
+    assert "`datatype10`: quant.acc_bits: P=10 is too small for layer fc1" in md
