@@ -173,9 +173,7 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
     brevitas_ints = integer_weights(model, sample)
 
     exportable = copy.deepcopy(model)
-    write_back_quant_weights(
-        exportable, sample, [p.name for p in plans if p.l1_budget is not None]
-    )
+    write_back_quant_weights(exportable, sample, [p.name for p in plans if p.l1_budget is not None])
     target = artifacts.QONNX.at(build_dir)
     tmp = target.with_name(f".{target.name}.tmp")
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ from flow.models import build_model
 from flow.pipeline import run_pipeline
 from flow.qonnx_weights import exported_integer_weights
 from flow.report.by_p import data_types, method_winners
+from flow.report.sweep_report import sweep_findings
 from flow.sweep import load_sweep, point_rows
 from tests.conftest import TINY, write_config
 
@@ -288,6 +289,12 @@ def test_method_winners_at_each_p():
         "P=12: data-type bound wins with 98.00 %, 0.50 % above A2Q (97.50 %)."
     )
     assert data_types(points) == [{"point": "datatype12", "acc_bits": 12, "layers": {"fc1": "2/2"}}]
+    best = sweep_findings({"points": points})["best_method_by_p"]
+    assert best["wins"] == {"A2Q": [10], "A2Q+": [10], "data-type bound": [12]}
+    assert best["statement"] == (
+        "Best at each P (2 widths, ties count for each): A2Q at 1 (P = 10); A2Q+ at 1 "
+        "(P = 10); data-type bound at 1 (P = 12)."
+    )
 
 
 def test_po2_is_refused_for_l1_layers():

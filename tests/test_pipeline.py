@@ -113,7 +113,9 @@ def test_interrupted_training_resumes_to_same_weights(tmp_path, tiny_data, monke
 
 def test_export_refuses_weights_that_break_the_bound(tmp_path, tiny_data, monkeypatch):
     # Without the write-back, Brevitas' exporter ships the raw float weights (the known bug).
-    monkeypatch.setattr(export_mod, "write_back_quant_weights", lambda model, sample, names=None: None)
+    monkeypatch.setattr(
+        export_mod, "write_back_quant_weights", lambda model, sample, names=None: None
+    )
     cfg = _cfg(tiny_data)
     with pytest.raises(ExportError, match="export check failed, model.onnx not written") as e:
         run_pipeline(cfg, tmp_path, until="export", show_progress=False)

@@ -100,6 +100,29 @@ def method_winners(points: list[dict], metric: Metric) -> list[dict]:
     return out
 
 
+def wins_finding(winners: list[dict]) -> dict:
+    """How often each contender wins over the widths of :func:`method_winners`: ``wins``
+    (label -> the P it wins at, a tie counting for each), ``widths`` and ``statement``."""
+    wins: dict[str, list[int]] = {}
+    for w in winners:
+        for label in (w["winner"] or "").split(" = "):
+            if label:
+                wins.setdefault(label, []).append(w["acc_bits"])
+    widths = [w["acc_bits"] for w in winners if w["winner"]]
+    if not widths:
+        text = "No width has a figure of any method to compare."
+    else:
+        ranked = sorted(wins.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        text = (
+            f"Best at each P ({len(widths)} widths, ties count for each): "
+            + "; ".join(
+                f"{label} at {len(ps)} (P = {', '.join(map(str, ps))})" for label, ps in ranked
+            )
+            + "."
+        )
+    return {"wins": wins, "widths": widths, "statement": text}
+
+
 def data_types(points: list[dict]) -> list[dict]:
     """The (N, M) per layer of every successful data-type point: ``point``, ``acc_bits``,
     ``layers`` (name -> "N/M"), in increasing P."""

@@ -21,7 +21,13 @@ from matplotlib.ticker import MaxNLocator
 from flow import artifacts as A
 from flow.errors import A2QError
 from flow.metrics import ACCURACY, METRICS, PSNR, Metric, metric_named
-from flow.report.by_p import GroupStat, group_stats, winners_section
+from flow.report.by_p import (
+    GroupStat,
+    group_stats,
+    method_winners,
+    winners_section,
+    wins_finding,
+)
 from flow.report.document import (
     COLORS,
     REPORT_DIR,
@@ -116,7 +122,7 @@ def pareto_front(points: list[dict], x: str = "lut", y: str | None = None) -> li
 
 
 def sweep_findings(summary: dict, accuracy: str | None = None) -> dict:
-    """The two computed statements of a sweep report, as data, in the sweep's metric.
+    """The computed statements of a sweep report, as data, in the sweep's metric.
 
     The metric is the points' (:func:`sweep_metric`; ``k`` = ``accuracy`` or ``psnr``);
     ``accuracy`` names the compared point field, ``quant_<k>`` by default.
@@ -129,15 +135,22 @@ def sweep_findings(summary: dict, accuracy: str | None = None) -> dict:
       ``NEAR_FLOAT[k]`` (1 accuracy point, 0.5 dB) of their own ``float_<k>``, the one with the
       largest ``lut_ratio``: ``point``, ``lut_ratio``, ``<k>``, ``float_<k>``, ``metric``,
       ``candidates`` (how many qualified), ``statement``; ``point`` is None if none did.
+    - ``best_method_by_p`` (when any (method, P) has a figure): which method is best at how
+      many widths (:func:`flow.report.by_p.wins_finding`), the baseline counted wrapped
+      around at P.
     """
     summary = as_dict(summary)
     points = as_list(summary.get("points"))
     metric = sweep_metric(points, summary.get("metric"))
     key = accuracy or f"quant_{metric.key}"
-    return {
+    findings = {
         "a2q_plus_vs_a2q": _a2q_plus_vs_a2q(points, metric, key),
         "max_lut_ratio_near_float": _max_ratio_near_float(points, metric, key),
     }
+    winners = method_winners(points, metric)
+    if winners:
+        findings["best_method_by_p"] = wins_finding(winners)
+    return findings
 
 
 def _a2q_plus_vs_a2q(points: list[dict], metric: Metric, key: str) -> dict:
