@@ -271,7 +271,7 @@ def _row(method, bits, quant=None, wrap=None, status="ok", types=None):
 def test_method_winners_at_each_p():
     points = [
         _row("baseline", 10, 99.0, wrap=40.0),
-        _row("baseline", 12, 99.0, wrap=97.0),
+        _row("baseline", 12, 99.0, wrap=99.0),
         _row("datatype", 10, status="infeasible"),
         _row("datatype", 12, 98.0, types={"fc1": [2, 2]}),
         _row("a2q", 10, 95.0),
@@ -280,58 +280,26 @@ def test_method_winners_at_each_p():
         _row("a2q_plus", 12, 96.0),
     ]
     w = {e["acc_bits"]: e for e in method_winners(points, ACCURACY)}
-    assert w[10]["winner"] == "A2Q = A2Q+" and w[10]["runner_up"] == "baseline (wrap-around at P)"
-    assert w[10]["margin"] == pytest.approx(55.0)
-    assert w[10]["infeasible"] == ["data-type bound"]
-    assert w[10]["statement"].endswith("cannot build P=10: data-type bound.")
-    assert w[12]["winner"] == "data-type bound" and w[12]["margin"] == pytest.approx(0.5)
+    assert w[10]["winner"] == "A2Q = A2Q+" and w[10]["margin"] is None
+    assert w[10]["infeasible"] == ["data-type bound"] and w[10]["wrap_above"] is None
+    assert w[10]["statement"] == (
+        "P=10: A2Q = A2Q+ tie as the best guaranteed method with 95.00 %; cannot build P=10: "
+        "data-type bound."
+    )
+    assert w[12]["winner"] == "data-type bound" and w[12]["runner_up"] == "A2Q"
+    assert w[12]["margin"] == pytest.approx(0.5) and w[12]["wrap_above"] == pytest.approx(1.0)
     assert w[12]["statement"] == (
-        "P=12: data-type bound wins with 98.00 %, 0.50 % above A2Q (97.50 %)."
+        "P=12: data-type bound is the best guaranteed method with 98.00 %, 0.50 % above A2Q "
+        "(97.50 %); the baseline wrapped around at 12 bits scores 99.00 % on the test set, "
+        "with no guarantee."
     )
     assert data_types(points) == [{"point": "datatype12", "acc_bits": 12, "layers": {"fc1": "2/2"}}]
     best = sweep_findings({"points": points})["best_method_by_p"]
     assert best["wins"] == {"A2Q": [10], "A2Q+": [10], "data-type bound": [12]}
     assert best["statement"] == (
-        "Best at each P (2 widths, ties count for each): A2Q at 1 (P = 10); A2Q+ at 1 "
-        "(P = 10); data-type bound at 1 (P = 12)."
+        "Best guaranteed method at each P (2 widths, ties count for each): A2Q at 1 (P = 10); "
+        "A2Q+ at 1 (P = 10); data-type bound at 1 (P = 12)."
     )
-
-
-def test_po2_is_refused_for_l1_layers():
-    with pytest.raises(ConfigError, match="quant.scale: 'po2' takes baseline and datatype layers "
-                       "only, and fc1, fc2 use A2Q/A2Q"):  # fmt: skip
-        load_config(CONFIGS / "tfc_digits.yaml", ["quant.scale=po2"])
-
-
-def test_one_bit_activations_and_po2_scales_export_as_they_train(tmp_path, tiny_data):
-    # K=32 at P=8, weights split: N=1, M=3 (32 * 1 * -4 = -128). Brevitas writes a 1-bit ReLU
-    # as a BipolarQuant, which the export rewrites into the unsigned Quant it is; po2 scales
-    # must survive the export (no write-back that re-derives them).
-    tiny_data["quant"] = {
-        "method": "datatype",
-        "acc_bits": 8,
-        "datatype_split": "weights",
-        "scale": "po2",
-    }
-    cfg = parse_config(tiny_data)
-    assert (layer_plans(cfg)[1].input_bits, layer_plans(cfg)[1].weight_bits) == (1, 3)
-    run_pipeline(cfg, tmp_path, until="export", show_progress=False)
-    check = json.loads((tmp_path / "tiny" / "export" / "export_check.json").read_text())
-    assert check["ok"], check["fidelity"]["summary"]
-    assert all(r["matches_brevitas"] for r in check["layers"])
-    model = ModelWrapper(str(tmp_path / "tiny" / "export" / "model.onnx"))
-    assert not [n for n in model.graph.node if n.op_type == "BipolarQuant"]
-    quants = [n for n in model.graph.node if n.op_type == "Quant"]
-    assert len(quants) == 6  # the pixels, 3 weights, 2 activations
-    one_bit = [n for n in quants if model.get_initializer(n.input[3]) == 1]
-    assert len(one_bit) == 1
-    assert {a.name: a.i for a in one_bit[0].attribute if a.name != "rounding_mode"} == {
-        "signed": 0,
-        "narrow": 0,
-    }
-    for n in quants:
-        exponent = np.log2(model.get_initializer(n.input[1]))
-        assert np.array_equal(exponent, np.round(exponent)), n.name
 
 
 def test_sweep_report_says_who_wins_at_each_p(tmp_path):
@@ -353,9 +321,12 @@ def test_sweep_report_says_who_wins_at_each_p(tmp_path):
     assert "| points | 5 (4 ok, 0 failed, 1 infeasible) |" in md
     assert "## Which method wins at each P" in md
     assert (
-        "| P | baseline (wrap-around at P) | data-type bound | A2Q | A2Q+ | winner | margin |"
+        "| P | baseline (wrap-around at P) | data-type bound | A2Q | A2Q+ | best guaranteed "
+        "| margin |"
     ) in md
-    assert "| 10 | 40.00 | infeasible | 95.00 | - | A2Q | 55.00 |" in md
-    assert "P=12: data-type bound wins with 98.00 %, 0.50 % above A2Q (97.50 %)." in md
+    assert "| 10 | 40.00 | infeasible | 95.00 | - | A2Q | - |" in md
+    assert (
+        "P=12: data-type bound is the best guaranteed method with 98.00 %, 0.50 % above A2Q" in md
+    )
     assert "| datatype12 | 12 | 5/4 | 2/2 |" in md
     assert "`datatype10`: quant.acc_bits: P=10 is too small for layer fc1" in md

@@ -54,55 +54,78 @@ def method_winners(points: list[dict], metric: Metric) -> list[dict]:
     """One entry per P some contender has a figure at, in increasing P.
 
     Each has ``acc_bits``, ``figures`` (label -> mean figure over seeds, or None),
-    ``infeasible`` (labels of the methods that cannot build P), ``winner`` (the label with
-    the highest mean; ties joined by " = "), ``runner_up`` and ``margin`` (winner minus
-    runner-up, None when one contender has a figure), and ``statement``.
+    ``luts`` (label -> mean LUTs of the exact-accumulator design, or None), ``infeasible``
+    (labels of the methods that cannot build P), ``winner`` (among the methods that guarantee
+    P, the label with the highest mean; ties joined by " = "), ``runner_up`` and ``margin``
+    (winner minus the next guaranteed method, None when there is none), ``wrap_above`` (how
+    far the baseline wrapped around at P scores above the winner on the test set, when it
+    does: a figure without a guarantee) and ``statement``.
     """
     k = metric.key
     stats = {m: group_stats(points, field.format(k=k)) for m, field, _ in CONTENDERS}
+    luts = group_stats(points, "lut")
     infeasible: dict[int, set[str]] = {}
     for p in points:
         if p.get("status") == "infeasible" and num(p.get("acc_bits")) is not None:
             infeasible.setdefault(int(p["acc_bits"]), set()).add(str(p.get("method")))
     widths = sorted({bits for s in stats.values() for (_, bits) in s} | set(infeasible))
+    wrap_label = CONTENDERS[0][2]
     out = []
     for bits in widths:
         figures = {
             label: (s.mean if (s := stats[m].get((m, bits))) else None)
             for m, _, label in CONTENDERS
         }
-        cannot = [label for m, _, label in CONTENDERS if m in infeasible.get(bits, set())]
+        entry = {
+            "acc_bits": bits,
+            "figures": figures,
+            "luts": {
+                label: (s.mean if (s := luts.get((m, bits))) else None)
+                for m, _, label in CONTENDERS
+            },
+            "infeasible": [label for m, _, label in CONTENDERS if m in infeasible.get(bits, set())],
+            "winner": None,
+            "runner_up": None,
+            "margin": None,
+            "wrap_above": None,
+        }
         # highest first; ties keep the order of CONTENDERS
         ranked = sorted(
-            ((v, label) for label, v in figures.items() if v is not None), key=lambda t: -t[0]
+            ((v, label) for label, v in figures.items() if v is not None and label != wrap_label),
+            key=lambda t: -t[0],
         )
-        entry = {"acc_bits": bits, "figures": figures, "infeasible": cannot}
-        if not ranked:
-            entry.update(winner=None, runner_up=None, margin=None)
-            entry["statement"] = f"P={bits}: no method has a figure."
-            out.append(entry)
-            continue
-        best = ranked[0][0]
-        tied = [label for v, label in ranked if best - v <= TIE]
-        rest = [(v, label) for v, label in ranked if best - v > TIE]
-        entry["winner"] = " = ".join(tied)
-        entry["runner_up"] = rest[0][1] if rest else None
-        entry["margin"] = best - rest[0][0] if rest else None
-        text = f"P={bits}: {entry['winner']} {'tie' if len(tied) > 1 else 'wins'} with "
-        text += with_unit(best, metric)
-        if rest:
-            text += f", {entry['margin']:.2f} {metric.unit} above {rest[0][1]}"
-            text += f" ({with_unit(rest[0][0], metric)})"
-        if cannot:
-            text += f"; cannot build P={bits}: {', '.join(cannot)}"
+        text = f"P={bits}: "
+        if ranked:
+            best = ranked[0][0]
+            tied = [label for v, label in ranked if best - v <= TIE]
+            rest = [(v, label) for v, label in ranked if best - v > TIE]
+            entry["winner"] = " = ".join(tied)
+            text += f"{entry['winner']} {'tie as' if len(tied) > 1 else 'is'} the best "
+            text += f"guaranteed method with {with_unit(best, metric)}"
+            if rest:
+                entry["runner_up"], entry["margin"] = rest[0][1], best - rest[0][0]
+                text += f", {entry['margin']:.2f} {metric.unit} above {rest[0][1]}"
+                text += f" ({with_unit(rest[0][0], metric)})"
+            wrap = figures[wrap_label]
+            if wrap is not None and wrap - best > TIE:
+                entry["wrap_above"] = wrap - best
+                text += (
+                    f"; the baseline wrapped around at {bits} bits scores "
+                    f"{with_unit(wrap, metric)} on the test set, with no guarantee"
+                )
+        else:
+            text += "no method that guarantees P has a figure"
+        if entry["infeasible"]:
+            text += f"; cannot build P={bits}: {', '.join(entry['infeasible'])}"
         entry["statement"] = text + "."
         out.append(entry)
     return out
 
 
 def wins_finding(winners: list[dict]) -> dict:
-    """How often each contender wins over the widths of :func:`method_winners`: ``wins``
-    (label -> the P it wins at, a tie counting for each), ``widths`` and ``statement``."""
+    """How often each guaranteed method is best over the widths of :func:`method_winners`:
+    ``wins`` (label -> the P it wins at, a tie counting for each), ``widths`` and
+    ``statement``."""
     wins: dict[str, list[int]] = {}
     for w in winners:
         for label in (w["winner"] or "").split(" = "):
@@ -114,7 +137,7 @@ def wins_finding(winners: list[dict]) -> dict:
     else:
         ranked = sorted(wins.items(), key=lambda kv: (-len(kv[1]), kv[0]))
         text = (
-            f"Best at each P ({len(widths)} widths, ties count for each): "
+            f"Best guaranteed method at each P ({len(widths)} widths, ties count for each): "
             + "; ".join(
                 f"{label} at {len(ps)} (P = {', '.join(map(str, ps))})" for label, ps in ranked
             )
@@ -140,15 +163,19 @@ def data_types(points: list[dict]) -> list[dict]:
 
 
 def winners_section(doc: Doc, points: list[dict], metric: Metric) -> list[dict]:
-    """The report section: the winner at each P with every contender's figure, then the data
-    types the data-type method chose. Returns :func:`method_winners`' entries."""
+    """The report section: the best guaranteed method at each P with every contender's
+    figure and LUTs, then the data types the data-type method chose. Returns
+    :func:`method_winners`' entries."""
     winners = method_winners(points, metric)
     if not winners:
         return winners
     doc.heading("Which method wins at each P")
     doc.para(
-        "At each target width P: every method that guarantees P, and the baseline forced to "
-        f"P bits with wrap-around, by mean test {metric.key} over seeds ({metric.unit})."
+        f"At each target width P, by mean test {metric.key} over seeds ({metric.unit}): the "
+        "methods that guarantee P (the data-type bound, A2Q, A2Q+) and, for reference, the "
+        "baseline with its accumulators wrapped around at P bits. The baseline's figure holds "
+        "for this test set only: another input can overflow. The winner and its margin are "
+        "among the guaranteed methods."
     )
     labels = [label for _, _, label in CONTENDERS]
     rows = [
@@ -164,8 +191,15 @@ def winners_section(doc: Doc, points: list[dict], metric: Metric) -> list[dict]:
         for w in winners
     ]
     digits = {i: 2 for i in range(1, len(labels) + 3)}
-    doc.table(["P", *labels, "winner", "margin"], rows, digits=digits)
+    doc.table(["P", *labels, "best guaranteed", "margin"], rows, digits=digits)
     doc.bullets(w["statement"] for w in winners)
+    if any(v is not None for w in winners for v in w["luts"].values()):
+        doc.heading("LUTs at each P (exact accumulators)", 3)
+        doc.table(
+            ["P", "baseline", *labels[1:]],
+            [[w["acc_bits"], *(w["luts"][label] for label in labels)] for w in winners],
+            digits={i: 0 for i in range(1, len(labels) + 1)},
+        )
     chosen = data_types(points)
     if chosen:
         doc.heading("Data types chosen by the data-type method", 3)
