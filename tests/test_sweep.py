@@ -281,3 +281,13 @@ def test_tiny_super_resolution_sweep_end_to_end(tmp_path):
     build = render_build_report(Path(rows[("a2q_plus", 13)]["build_dir"]))
     assert "fig_examples.png" in [f.name for f in build["figures"]]
     assert "| bicubic interpolation (reference) |" in build["md"].read_text()
+
+
+def test_shipped_sweeps_load():
+    sweeps = sorted((Path(__file__).resolve().parents[1] / "configs" / "sweeps").glob("*.yaml"))
+    assert len(sweeps) >= 7
+    for path in sweeps:
+        sweep = load_sweep(path)  # every point's config validated
+        assert sweep.points and not [p.id for p in sweep.points if p.infeasible], path.name
+    four = load_sweep(sweeps[0].parent / "cnv_digits.yaml")
+    assert {p.values["method"] for p in four.points} == {"baseline", "datatype", "a2q", "a2q_plus"}
