@@ -491,6 +491,14 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
     return plans
 
 
+def acc_bits_key(cfg: BuildConfig, layer: str) -> str:
+    """The config key that sets a layer's target P: its override, else ``quant.acc_bits``."""
+    override = cfg.quant.layers.get(layer)
+    if override is not None and override.acc_bits:
+        return f"quant.layers.{layer}.acc_bits"
+    return "quant.acc_bits"
+
+
 def _datatypes(cfg: BuildConfig, spec: MacSpec, acc: int, fixed_input: int | None) -> tuple:
     """(N, M) of a ``datatype`` layer: the boundary pair of ``quant.datatype_split`` at P.
 
@@ -511,12 +519,7 @@ def _datatypes(cfg: BuildConfig, spec: MacSpec, acc: int, fixed_input: int | Non
     )
     if pair is not None:
         return pair
-    override = cfg.quant.layers.get(spec.name)
-    key = (
-        f"quant.layers.{spec.name}.acc_bits"
-        if override is not None and override.acc_bits
-        else "quant.acc_bits"
-    )
+    key = acc_bits_key(cfg, spec.name)
     m_min = bounds.DATATYPE_MIN_WEIGHT_BITS
     fits = (
         f"its {fixed_input}-bit input (fixed by the data) with M >= {m_min} weight bits does not"
@@ -566,11 +569,7 @@ def validate(cfg: BuildConfig) -> None:
     for p in plans:
         if p.acc_bits is None or p.method not in bounds.METHODS:
             continue  # a datatype layer's P was checked when its plan was made
-        key = (
-            f"quant.layers.{p.name}.acc_bits"
-            if p.name in cfg.quant.layers and cfg.quant.layers[p.name].acc_bits
-            else "quant.acc_bits"
-        )
+        key = acc_bits_key(cfg, p.name)
         smallest = bounds.min_acc_bits(p.method, p.input_bits, p.input_signed)
         if p.acc_bits < smallest:
             raise ConfigError(
