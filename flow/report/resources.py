@@ -109,7 +109,11 @@ def _totals(doc: Doc, variants: dict[str, dict], ratios: dict[str, float | None]
     shown = {k: None if r is None else round(r, 2) for k, r in ratios.items()}
     totals.append({"variant": "acc32 / exact", **shown})
     util_cols = [(f"{k}_util", f"{h} %") for k, h in _SYNTH_KEYS if k != "lutram"]
-    doc.heading("Totals (stitched top level)", 3)
+    stitched = all(variants[v].get("top_from") == "stitched" for v in A.VARIANTS)
+    doc.heading(
+        "Totals (stitched top level)" if stitched else "Totals (top level: the sum of the nodes)",
+        3,
+    )
     doc.records(
         totals, [("variant", "variant"), *_SYNTH_KEYS, *util_cols], {k: 2 for k, _ in util_cols}
     )
