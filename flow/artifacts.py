@@ -254,6 +254,12 @@ VERIFY = Artifact(
     "the HW graph's {metric} and mismatches against QONNX",
     Verify,
 )
+VERIFY_OUTPUTS = Artifact(
+    "verify/outputs.npz",
+    "verify",
+    "npz",
+    "the test inputs' outputs of the HW graph (FINN) and of the QONNX model",
+)
 OVERFLOW = Artifact(
     "verify/overflow.json",
     "verify",

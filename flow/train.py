@@ -35,7 +35,7 @@ from flow.errors import ConfigError
 from flow.metrics import PSNR, as_images, metric_for, score
 from flow.models import build_float_model, build_model, integer_weights
 from flow.stages import stage_file
-from flow.util import atomic_save_torch, progress, write_json
+from flow.util import atomic_save_torch, progress, save_npz, write_json
 
 log = logging.getLogger(__name__)
 
@@ -268,9 +268,7 @@ def _save_examples(
         "quantized": as_images(quant_out[:n], y),
         "target": y,
     }
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    save_npz(path, **arrays)
 
 
 # Timing of the estimate: a warm-up step, then up to this many timed steps per phase, cut short

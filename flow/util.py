@@ -59,6 +59,19 @@ def atomic_save_torch(obj: Any, path: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
+def save_npz(path: Path, **arrays: Any) -> None:
+    """``numpy.savez_compressed`` through a temporary file (the ``.npz`` name kept)."""
+    import numpy as np
+
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def file_digest(path: Path) -> str:
     """SHA-256 (first 16 hex digits) of a file's content."""
     h = hashlib.sha256()

@@ -27,6 +27,7 @@ from flow.errors import CompileError
 from flow.executor import IntegerGraph, RunResult, execute_finn, image_nchw, tie_aware_argmax
 from flow.metrics import PSNR, metric_for, score
 from flow.passes import apply_host_tail, hw_layer_summary
+from flow.util import save_npz
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,8 @@ def worst_case_check(summary: dict[str, dict]) -> list[dict]:
 
 
 def fidelity(
-    hw_model: ModelWrapper,
-    qonnx_model: ModelWrapper,
+    hw: np.ndarray,
+    ref: np.ndarray,
     graph: IntegerGraph,
     host_tail: list[dict],
     x: np.ndarray,
@@ -79,8 +80,9 @@ def fidelity(
     groups: np.ndarray | None = None,
     max_pixel_fraction: float = 0.0,
 ) -> dict:
-    """Compare FINN's execution of the HW graph, our executor and the QONNX model (``groups``:
-    the source image of each super-resolution tile, for per-image PSNR).
+    """Compare FINN's execution of the HW graph (``hw``), our executor and the QONNX model
+    (``ref``), as :func:`execute_finn` returns their outputs for ``x`` (``groups``: the source
+    image of each super-resolution tile, for per-image PSNR).
 
     The HW graph must equal our integer executor exactly, and QONNX's class (or logits)
     exactly. An image may differ from QONNX's in up to ``max_pixel_fraction`` of its pixels:
@@ -89,9 +91,7 @@ def fidelity(
     changes a small patch of output pixels (found: one tie at 3.5 levels in a UNet tile, 139
     pixels off by up to 4).
     """
-    hw = execute_finn(hw_model, x)
     ours = graph.run(x).outputs
-    ref = execute_finn(qonnx_model, x)
     res = {
         "samples": int(len(x)),
         "hw_vs_integer_model_mismatches": int((hw != ours).any(axis=1).sum()),
@@ -225,9 +225,13 @@ def run_verify(cfg: BuildConfig, build_dir: Path) -> dict:
     n = cfg.compile.verify_samples or len(ds.x_test)
     x, y = ds.x_test[:n], ds.y_test[:n]
 
+    hw = execute_finn(hw_model, x)
+    ref = execute_finn(ModelWrapper(str(artifacts.QONNX.at(build_dir))), x)
+    # The simulation stage compares its frames with these instead of executing both again.
+    save_npz(artifacts.VERIFY_OUTPUTS.at(build_dir), hw=hw, qonnx=ref)
     fid = fidelity(
-        hw_model,
-        ModelWrapper(str(artifacts.QONNX.at(build_dir))),
+        hw,
+        ref,
         graph,
         artifacts.HOST_TAIL.read(build_dir),
         x,

@@ -13,17 +13,17 @@ from flow.data.superres import psnr
 
 
 def _check(monkeypatch, hw_nhwc: np.ndarray, ref_nchw: np.ndarray, y, groups, fraction):
-    """``fidelity`` with FINN's executions replaced by the given outputs (flat rows, as
-    ``execute_finn`` returns them) and an integer model equal to the HW graph."""
+    """``fidelity`` of the given outputs (flat rows, as ``execute_finn`` returns them) and an
+    integer model equal to the HW graph."""
     n = len(y)
     outputs = {"hw": hw_nhwc.reshape(n, -1), "qonnx": ref_nchw.reshape(n, -1)}
-    monkeypatch.setattr(verify, "execute_finn", lambda model, x: outputs[model].astype(np.float32))
     graph = SimpleNamespace(
         nodes=[("Thresholding_0", {"op_type": "Thresholding"})],
         output_shape=[1, *hw_nhwc.shape[1:]],
         run=lambda x: SimpleNamespace(outputs=outputs["hw"].astype(np.int64)),
     )
-    return verify.fidelity("hw", "qonnx", graph, [], np.zeros(n), y, groups, fraction)
+    hw, ref = (outputs[k].astype(np.float32) for k in ("hw", "qonnx"))
+    return verify.fidelity(hw, ref, graph, [], np.zeros(n), y, groups, fraction)
 
 
 def test_image_outputs_compare_channels_last_pixels_and_score_per_image(monkeypatch):
