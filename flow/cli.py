@@ -127,8 +127,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
             continue
         print(
             f"{name:28s} {r['wall_seconds']:7.1f} s  {r['metric']} {r['quant_' + r['metric']]}  "
-            f"LUT {r['lut']}  LUT ratio {r['lut_ratio']}"
+            f"LUT {r['lut']}  LUT ratio {r['lut_ratio']}  re-run {r['rerun_seconds']:.1f} s"
         )
+        stages = r["stage_seconds"]
+        print(" " * 30 + "  ".join(f"{s} {t:.1f}" for s, t in stages.items() if t is not None))
     print(f"wrote {args.out}")
     return 0
 

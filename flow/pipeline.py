@@ -192,7 +192,7 @@ def run_pipeline(
             continue
         stage_dir.mkdir(parents=True, exist_ok=True)
         artifacts.marker(stage.name).at(build_dir).unlink(missing_ok=True)
-        log.info("%-8s running", stage.name)
+        log.info("%-8s running (stage %d/%d)", stage.name, i + 1, last + 1)
         t0 = time.perf_counter()
         ctx = StageContext(cfg, build_dir, stage_dir, digest, force or rerun, show_progress)
         summary = stage.run(ctx)

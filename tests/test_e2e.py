@@ -67,8 +67,62 @@ def test_bench_collects_the_figures(tiny_build, tmp_path):
     no_data = Path("configs/resnet18_cifar10.yaml")
     report = run_bench([path, no_data], out.parent, tmp_path / "bench.json")
     assert json.loads((tmp_path / "bench.json").read_text()) == report
-    assert report["benchmarks"]["tiny"]["wall_seconds"] < 30
+    tiny = report["benchmarks"]["tiny"]
+    assert tiny["wall_seconds"] < 30 and tiny["rerun_seconds"] < 30
+    timings = json.loads((out / "timings.json").read_text())
+    assert tiny["stage_seconds"] == {s: t["seconds"] for s, t in timings.items()}
+    assert tiny["synth_runs"] == synth["runs"]
+    assert [b["modules"] for b in tiny["synth_batches"]] == [
+        len(b["modules"]) for b in synth["batches"]
+    ]
     assert (
         "data.path: dataset 'cifar10' needs a path"
         in (report["benchmarks"]["resnet18_cifar10"]["skipped"])
     )
+
+
+def test_sim_takes_its_reference_outputs_from_verify(tiny_build, monkeypatch):
+    import numpy as np
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from flow import artifacts, simulate
+
+    cfg, out = tiny_build
+    saved = artifacts.VERIFY_OUTPUTS.read(out)
+    verify = json.loads((out / "verify" / "verify.json").read_text())
+    assert len(saved["hw"]) == len(saved["qonnx"]) == verify["samples"]
+    hw_model = ModelWrapper(str(artifacts.HW_ONNX.at(out)))
+    x = np.zeros((3, 1))
+
+    def no_finn(model, x):
+        raise AssertionError("the verify stage's outputs cover these frames")
+
+    monkeypatch.setattr(simulate, "execute_finn", no_finn)
+    hw, ref = simulate._reference_outputs(out, hw_model, x)
+    assert np.array_equal(hw, saved["hw"][:3]) and np.array_equal(ref, saved["qonnx"][:3])
+    # More frames than verify ran: both are executed here.
+    monkeypatch.setattr(simulate, "execute_finn", lambda model, x: np.ones((len(x), 2)))
+    hw, ref = simulate._reference_outputs(out, hw_model, np.zeros((len(saved["hw"]) + 1, 1)))
+    assert hw.shape == ref.shape == (len(saved["hw"]) + 1, 2)
+
+
+def test_another_build_of_the_root_reuses_every_synthesized_node(tiny_build, tmp_path, monkeypatch):
+    from flow import synthesize as syn
+    from flow.hw import batch
+
+    cfg, out = tiny_build
+    cache = syn.synth_cache_dir(out)
+    assert cache == out.parent / ".synth-cache" and any(cache.glob("*.json"))
+
+    def no_yosys(*args, **kwargs):
+        raise AssertionError("every node is in the shared cache")
+
+    monkeypatch.setattr(batch, "run_tool", no_yosys)
+    variants = {v: out / "hardware" / v for v in ("exact", "acc32")}
+    again = syn.run_synthesis(variants, tmp_path / "synth", cache_dir=cache)
+    first = json.loads((out / "synth" / "synth.json").read_text())
+    assert again["runs"]["synthesized"] == 0
+    for v in variants:
+        assert again["variants"][v]["top"]["lut"] == first["variants"][v]["top"]["lut"]
+    monkeypatch.setenv("A2Q_SYNTH_CACHE", str(tmp_path / "elsewhere"))
+    assert syn.synth_cache_dir(out) == tmp_path / "elsewhere"
