@@ -446,12 +446,17 @@ def run_synthesis(
         if stitched_top or not r.is_top
     ]
 
+    out_dir = Path(out_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
+    if cache_dir.exists() and not cache_dir.is_dir():
+        raise HardwareError(
+            f"the synthesis cache {cache_dir} is a file, not a folder; remove it or point "
+            "A2Q_SYNTH_CACHE at a folder"
+        )
     exe = yosys()
     if first_yowasp_run(exe):
         log.info("first run of YoWASP's Yosys: compiling it to machine code, ~45 s, once")
     version = yosys_version(exe)
-    out_dir = Path(out_dir)
-    cache_dir = Path(cache_dir) if cache_dir is not None else out_dir / "cache"
     recipe = batch.recipe(family, use_dsp)
     digests, todo = _plan_runs(requests, recipe, version, cache_dir)
     records: list[dict] = []

@@ -291,6 +291,9 @@ def test_identical_glue_under_other_names_shares_one_run(
 
 def test_plan_errors_come_before_any_synthesis(tmp_path: Path, fake_yosys: FakeYosys) -> None:
     folder = make_variant(tmp_path / "exact", "exact", tiny_nodes())
+    (tmp_path / "cache").write_text("not a folder")
+    with pytest.raises(HardwareError, match=r"synthesis cache .*cache is a file, not a folder"):
+        syn.run_synthesis({"exact": folder}, tmp_path / "out", cache_dir=tmp_path / "cache")
     (folder / "Thresholding_0_thresholds.mem").unlink()
     with pytest.raises(HardwareError, match=r"node 'Thresholding_0'.*Thresholding_0_thresholds"):
         syn.run_synthesis({"exact": folder}, tmp_path / "out")
