@@ -230,17 +230,17 @@ def run_sweep(
             futures[
                 pool.submit(_run_point, str(sweep.base), ov, str(builds), sweep.until, threads)
             ] = p
-        start, failed = time.perf_counter(), 0
+        failed, took = 0, 0.0
         for i, fut in enumerate(as_completed(futures), 1):
             p = futures[fut]
             results[p.id] = fut.result()
             r = results[p.id]
             failed += r["status"] == "failed"
+            took += r["seconds"]
             if not quiet:
                 left = len(futures) - i
-                # Points run ``jobs`` at a time, so the mean wall time per finished point
-                # (elapsed / i) is already per-slot: the rest takes about that many more.
-                eta = f", about {(time.perf_counter() - start) / i * left / 60:.0f} min left"
+                # The points left, ``jobs`` at a time, at the mean time of the finished ones.
+                eta = f", about {took / i * left / jobs / 60:.0f} min left"
                 print(
                     f"[{i}/{len(futures)}] {p.id}: {r['status']} in {r['seconds']:.0f} s"
                     + (f" ({r['error'].splitlines()[0]})" if r["error"] else "")
