@@ -235,14 +235,15 @@ def _batches(
     a batch of its own; while there are fewer batches than ``jobs``, the largest (by file
     bytes) is split in two, largest modules dealt alternately. Largest batches first.
     """
+    size = {digest: _size(req) for digest, req in todo.items()}  # each file stat'ed once
     groups: dict[str, list[tuple[str, _Request]]] = {}
     for digest, req in todo.items():
         key = f"{req.variant}/{req.name}" if req.is_top else req.variant
         groups.setdefault(key, []).append((digest, req))
-    parts = [sorted(g, key=lambda item: _size(item[1]), reverse=True) for g in groups.values()]
+    parts = [sorted(g, key=lambda item: size[item[0]], reverse=True) for g in groups.values()]
 
     def cost(part: list[tuple[str, _Request]]) -> int:
-        return sum(_size(r) for _, r in part)
+        return sum(size[d] for d, _ in part)
 
     while len(parts) < jobs:
         splittable = [p for p in parts if len(p) > 1]

@@ -12,7 +12,7 @@ from flow import verify
 from flow.data.superres import psnr
 
 
-def _check(monkeypatch, hw_nhwc: np.ndarray, ref_nchw: np.ndarray, y, groups, fraction):
+def _check(hw_nhwc: np.ndarray, ref_nchw: np.ndarray, y, groups, fraction):
     """``fidelity`` of the given outputs (flat rows, as ``execute_finn`` returns them) and an
     integer model equal to the HW graph."""
     n = len(y)
@@ -26,25 +26,25 @@ def _check(monkeypatch, hw_nhwc: np.ndarray, ref_nchw: np.ndarray, y, groups, fr
     return verify.fidelity(hw, ref, graph, [], np.zeros(n), y, groups, fraction)
 
 
-def test_image_outputs_compare_channels_last_pixels_and_score_per_image(monkeypatch):
+def test_image_outputs_compare_channels_last_pixels_and_score_per_image():
     rng = np.random.default_rng(0)
     y = rng.integers(0, 256, (4, 2, 6, 5), dtype=np.uint8)  # (N, C, H, W) targets
     ref = np.clip(y.astype(np.int64) + rng.integers(-3, 4, y.shape), 0, 255)
     groups = np.array([0, 1, 0, 1])
-    res = _check(monkeypatch, ref.transpose(0, 2, 3, 1), ref, y, groups, 0.0)
+    res = _check(ref.transpose(0, 2, 3, 1), ref, y, groups, 0.0)
     assert res["output"] == "image" and res["ok"]
     assert (res["mismatches"], res["mismatched_pixels"], res["pixels"]) == (0, 0, y.size)
     assert res["hw_psnr"] == pytest.approx(psnr(ref.astype(np.uint8), y, groups=groups))
     assert res["hw_psnr"] != pytest.approx(psnr(ref.astype(np.uint8), y))  # per image, not tile
 
 
-def test_a_rounding_tie_is_tolerated_up_to_the_pixel_fraction(monkeypatch):
+def test_a_rounding_tie_is_tolerated_up_to_the_pixel_fraction():
     y = np.full((2, 1, 8, 8), 100, dtype=np.uint8)
     ref = y.astype(np.int64)
     hw = ref.transpose(0, 2, 3, 1).copy()
     hw[1, 2:4, 3, 0] += 4  # one tie upstream: a small patch off by up to 4
-    res = _check(monkeypatch, hw, ref, y, None, 0.02)
+    res = _check(hw, ref, y, None, 0.02)
     assert res["ok"] and (res["mismatches"], res["mismatched_pixels"]) == (1, 2)
     assert res["max_abs_error"] == 4.0 and "rounding tie" in res["tolerance"]
-    strict = _check(monkeypatch, hw, ref, y, None, 0.0)
+    strict = _check(hw, ref, y, None, 0.0)
     assert not strict["ok"]
