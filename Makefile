@@ -11,6 +11,8 @@ STAMP   = $(VENV)/.installed
 TORCH_SPEC  ?= torch==2.13.0
 TORCH_PIP_ARGS ?=
 FINN_SPEC   ?= finn-plus==1.6.1
+# Optional extras of pyproject.toml: `make install EXTRAS=dev,ray` adds Ray (a2q sweep --engine ray).
+EXTRAS      ?= dev
 DEFAULT_CONFIG ?= configs/tfc_digits.yaml
 
 CONFIGS := $(wildcard configs/*.yaml)
@@ -29,7 +31,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH_SPEC)"
-	$(PY) -m pip install -q -e ".[dev]"
+	$(PY) -m pip install -q -e ".[$(EXTRAS)]"
 	$(PY) -m pip install -q --no-deps "$(FINN_SPEC)"
 	$(PY) -c "import torch; assert torch.version.cuda is None or '$(ALLOW_CUDA)', 'a CUDA torch was installed: ' + torch.__version__"
 	touch $@

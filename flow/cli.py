@@ -88,7 +88,22 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from flow.sweep import run_sweep
 
     setup_logging(args.quiet)
-    summary = run_sweep(args.sweep, Path(args.build_dir), jobs=args.jobs, quiet=args.quiet)
+
+    def render(out: Path) -> None:  # the report follows the summary as points finish
+        try:
+            render_sweep_report(out)
+        except A2QError as e:
+            log.warning("sweep report not updated: %s", e)
+
+    summary = run_sweep(
+        args.sweep,
+        Path(args.build_dir),
+        jobs=args.jobs,
+        engine=args.engine,
+        address=args.address,
+        quiet=args.quiet,
+        on_update=render,
+    )
     out = Path(args.build_dir) / "sweeps" / summary["name"]
     failed = [r["point"] for r in summary["points"] if r["status"] != "ok"]
     report = render_sweep_report(out)
@@ -188,7 +203,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     sw = sub.add_parser("sweep", help="run a sweep of builds and report the trade-off")
     sw.add_argument("sweep", help="sweep YAML, e.g. configs/sweeps/tfc_digits.yaml")
-    sw.add_argument("--jobs", type=int, default=1, help="points built in parallel")
+    sw.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="where points run: worker processes here (default) or a Ray cluster",
+    )
+    sw.add_argument(
+        "--address",
+        help="with --engine ray: the cluster, 'auto' or ray://head:10001 (default: start one here)",
+    )
+    sw.add_argument("--jobs", type=int, help="local engine: points built in parallel (default 1)")
     sw.add_argument("--build-dir", default="build")
     sw.add_argument("--quiet", action="store_true")
     sw.set_defaults(func=cmd_sweep)

@@ -11,9 +11,12 @@ a stage on the saved results of the ones before it.
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from pathlib import Path
 
 import yaml
@@ -27,6 +30,11 @@ from flow.stages import STAGE_NAMES, stage_index, stage_status
 from flow.util import atomic_write_text, text_digest
 
 log = logging.getLogger(__name__)
+
+# Fault injection for the crash-recovery tests: ``A2Q_FAULT=<stage>@<build name glob>`` kills
+# the process (SIGKILL, as the kernel's OOM killer would) as that stage of a matching build
+# starts. Unset in normal use.
+FAULT_ENV = "A2Q_FAULT"
 
 
 @dataclass(frozen=True)
@@ -194,6 +202,7 @@ def run_pipeline(
         artifacts.marker(stage.name).at(build_dir).unlink(missing_ok=True)
         log.info("%-8s running (stage %d/%d)", stage.name, i + 1, last + 1)
         t0 = time.perf_counter()
+        _inject_fault(stage.name, cfg.name)
         ctx = StageContext(cfg, build_dir, stage_dir, digest, force or rerun, show_progress)
         summary = stage.run(ctx)
         seconds = round(time.perf_counter() - t0, 2)
@@ -211,3 +220,24 @@ def run_pipeline(
         artifacts.TIMINGS.write(build_dir, timings)
     artifacts.TIMINGS.write(build_dir, timings)
     return results
+
+
+def stages_to_run(cfg: BuildConfig, build_root: Path, until: str | None = None) -> list[str]:
+    """The stages up to ``until`` that :func:`run_pipeline` would run (none: the build of
+    ``cfg`` under ``build_root`` is finished and up to date)."""
+    last = stage_index(until, "--until") if until else len(STAGES) - 1
+    prev, out = "", []
+    for stage in STAGES[: last + 1]:
+        prev = stage.digest(cfg, prev)
+        done = stage_status(build_root / cfg.name, stage.name)
+        if done is None or done.get("digest") != prev:
+            out.append(stage.name)
+    return out
+
+
+def _inject_fault(stage: str, build: str) -> None:
+    spec = os.environ.get(FAULT_ENV, "")
+    name, _, pattern = spec.partition("@")
+    if name == stage and fnmatch(build, pattern):
+        log.warning("%s=%s: killing this process as %s of %s starts", FAULT_ENV, spec, stage, build)
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,4 +1,4 @@
-"""Sweeps: one build per point of a grid of config values, run in parallel processes.
+"""Sweeps: one build per point of a grid of config values, on an engine of :mod:`flow.engines`.
 
 A sweep YAML names a base config and axes::
 
@@ -13,13 +13,16 @@ A sweep YAML names a base config and axes::
     set: ["train.qat_epochs=20"]      # fixed overrides for every point (optional)
     until: null                        # last stage of every build (optional)
 
-Each point is a normal build under ``build/sweeps/<name>/builds/`` (cached and resumable);
-a failed point is recorded with its error and the others go on. A point no network can meet
-(``InfeasibleError``: a data-type point whose P is below what any (N, M) needs) is recorded
-with status ``infeasible`` and its reason, and not built. A baseline is trained the
-same way at every P, so it is built once per remaining combination and evaluated at each P
-with wrap-around (the verify stage's overflow study): its rows carry ``wrap_<k>``.
-Writes ``summary.json`` and ``summary.csv`` (one row per point, plus per-group means).
+Each point is a normal build under ``build/sweeps/<name>/builds/`` (cached and resumable),
+run by the local engine (worker processes) or on a Ray cluster; a failed point, or one whose
+worker was killed, is recorded with its error and the others go on. The summary is rewritten
+as each point finishes, and a re-run builds only the points not finished yet. A point no
+network can meet (``InfeasibleError``: a data-type point whose P is below what any (N, M)
+needs) is recorded with status ``infeasible`` and its reason, and not built. A baseline is
+trained the same way at every P, so it is built once per remaining combination and evaluated
+at each P with wrap-around (the verify stage's overflow study): its rows carry ``wrap_<k>``.
+Writes ``summary.json`` and ``summary.csv`` (one row per point, plus per-group means; a point
+not built yet is a ``pending`` row) and appends its progress to ``sweep.log``.
 
 Every point of a sweep is scored by one metric (:mod:`flow.metrics`), ``k`` = ``accuracy``
 for classifiers or ``psnr`` for super-resolution: rows carry ``metric`` and ``float_<k>``,
@@ -41,11 +44,9 @@ import dataclasses
 import io
 import itertools
 import logging
-import multiprocessing
 import statistics
 import time
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,9 +57,10 @@ from flow import artifacts as A
 from flow import ops
 from flow.artifacts import Build
 from flow.config import is_superres, load_config
+from flow.engines import Job, make_engine
 from flow.errors import A2QError, ConfigError, InfeasibleError
-from flow.logs import setup_logging
 from flow.metrics import ACCURACY, PSNR, metric_named
+from flow.pipeline import stages_to_run
 from flow.stages import stage_index
 from flow.util import atomic_write_text, write_json
 
@@ -187,81 +189,148 @@ def _build_name(sweep: str, point: Point) -> str:
     return f"{sweep}__" + "_".join(f"{k}{v}" for k, v in point.values.items())
 
 
-def _run_point(
-    base: str, overrides: list[str], build_root: str, until: str | None, threads: int
-) -> dict:
-    """Run one point's build in a worker process; return its timings or its error."""
-    from flow.pipeline import run_pipeline
-
-    t0 = time.perf_counter()
-    try:
-        cfg = load_config(
-            base, [*overrides, f"train.threads={threads}", f"hardware.synth_jobs={threads}"]
-        )
-        setup_logging(True, Path(build_root) / cfg.name / "log.txt")
-        run_pipeline(cfg, Path(build_root), until=until, show_progress=False)
-        return {"status": "ok", "error": None, "seconds": time.perf_counter() - t0}
-    except Exception as e:  # a failed point is data, not the end of the sweep
-        msg = (
-            str(e)
-            if isinstance(e, A2QError)
-            else "".join(traceback.format_exception_only(type(e), e)).strip()
-        )
-        return {"status": "failed", "error": msg, "seconds": time.perf_counter() - t0}
-
-
 def run_sweep(
-    path: str | Path, build_root: Path = Path("build"), *, jobs: int = 1, quiet: bool = False
+    path: str | Path,
+    build_root: Path = Path("build"),
+    *,
+    jobs: int | None = None,
+    engine: str = "local",
+    address: str | None = None,
+    quiet: bool = False,
+    on_update: Callable[[Path], None] | None = None,
 ) -> dict:
-    """Run every point of a sweep (``jobs`` in parallel) and write its summary."""
+    """Run every point of a sweep on ``engine`` (:mod:`flow.engines`) and write its summary.
+
+    The summary is rewritten (atomically) as each point finishes, with the points still to
+    build as ``pending`` rows, and ``on_update(sweep folder)`` is called after each write.
+    Points whose builds are finished and up to date are not run again, so a re-run resumes an
+    interrupted sweep. Progress goes to the console (unless ``quiet``) and to ``sweep.log``.
+    """
     sweep = load_sweep(path)
+    runner = make_engine(engine, jobs=jobs, address=address)
     out = build_root / "sweeps" / sweep.name
-    builds = out / "builds"
-    threads = max(1, (multiprocessing.cpu_count() or 1) // max(1, jobs))
+    builds = (out / "builds").resolve()
     results: dict[str, dict] = {}
-    ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        futures = {}
-        for p in sweep.points:
-            if p.infeasible:
-                results[p.id] = {"status": "infeasible", "error": p.infeasible, "seconds": 0.0}
-                continue
-            ov = [*p.overrides, f"name={_build_name(sweep.name, p)}"]
-            futures[
-                pool.submit(_run_point, str(sweep.base), ov, str(builds), sweep.until, threads)
-            ] = p
-        failed, took = 0, 0.0
-        for i, fut in enumerate(as_completed(futures), 1):
-            p = futures[fut]
-            results[p.id] = fut.result()
-            r = results[p.id]
-            failed += r["status"] == "failed"
-            took += r["seconds"]
-            if not quiet:
-                left = len(futures) - i
-                # The points left, ``jobs`` at a time, at the mean time of the finished ones.
-                eta = f", about {took / i * left / jobs / 60:.0f} min left"
-                print(
-                    f"[{i}/{len(futures)}] {p.id}: {r['status']} in {r['seconds']:.0f} s"
-                    + (f" ({r['error'].splitlines()[0]})" if r["error"] else "")
-                    + f"; {i - failed} done, {failed} failed, {min(jobs, left)} running"
-                    + (eta if left else ""),
-                    flush=True,
-                )
+    todo: list[Job] = []
+    for p in sweep.points:
+        if p.infeasible:
+            results[p.id] = {"status": "infeasible", "error": p.infeasible, "seconds": 0.0}
+            continue
+        cfg = load_config(sweep.base, [*p.overrides, f"name={_build_name(sweep.name, p)}"])
+        if stages_to_run(cfg, builds, sweep.until):
+            todo.append(Job(p.id, cfg, sweep.until))
+        else:  # finished by an earlier run of this sweep
+            results[p.id] = {
+                "status": "ok",
+                "error": None,
+                "seconds": _build_seconds(builds / cfg.name),
+            }
+    tasks: dict[str, list] = {}
+
+    def write_summary() -> dict:
+        summary = _summary(sweep, builds, results, runner.name, tasks)
+        write_json(out / "summary.json", summary)
+        atomic_write_text(out / "summary.csv", to_csv(summary["points"]))
+        if on_update is not None:
+            on_update(out)
+        return summary
+
+    with runner:
+        runner.check(todo)
+        progress = Progress(out / "sweep.log", len(todo), runner.parallel(), quiet)
+        progress.line(
+            f"sweep {sweep.name}: {len(sweep.points)} builds, {len(todo)} to run, "
+            f"{len(sweep.points) - len(todo)} finished or infeasible; {runner.describe()}"
+        )
+        summary = write_summary()
+
+        def done(job: Job, result: dict) -> None:
+            nonlocal summary
+            results[job.id] = result
+            tasks[job.id] = result.get("tasks", [])
+            progress.point(job.id, result)
+            summary = write_summary()
+
+        runner.run(todo, builds, done)
+    progress.line(f"sweep {sweep.name}: finished; summary in {out / 'summary.json'}")
+    return summary
+
+
+def _build_seconds(build: Path) -> float:
+    """The stage seconds of a finished build (its ``timings.json``)."""
+    timings = Build(build).get(A.TIMINGS) or {}
+    return float(sum(t.get("seconds") or 0 for t in timings.values()))
+
+
+def _summary(sweep: Sweep, builds: Path, results: dict, engine: str, tasks: dict) -> dict:
     rows = []
     for p in sweep.points:
-        rows += point_rows(p, builds / _build_name(sweep.name, p), results[p.id], sweep.metric)
-    summary = {
+        build = builds / _build_name(sweep.name, p)
+        if p.id in results:
+            rows += point_rows(p, build, results[p.id], sweep.metric)
+        else:
+            rows += pending_rows(p, build, sweep.metric)
+    return {
         "name": sweep.name,
         "base_config": str(sweep.base),
         "metric": sweep.metric,
         "axes": sweep.axes,
+        "engine": engine,
         "points": rows,
         "groups": group_rows(rows),
+        # where each point's tasks ran (the Ray engine adds node, resources and GPU ids)
+        "tasks": tasks,
     }
-    write_json(out / "summary.json", summary)
-    atomic_write_text(out / "summary.csv", to_csv(rows))
-    return summary
+
+
+class Progress:
+    """Points done/failed/running of N with an estimate of the time left, on the console
+    (unless quiet) and appended to the sweep's log file."""
+
+    def __init__(self, log_file: Path, total: int, parallel: int, quiet: bool):
+        self.log_file, self.total, self.parallel, self.quiet = log_file, total, parallel, quiet
+        self.finished = self.failed = 0
+        self.took = 0.0
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+
+    def line(self, text: str) -> None:
+        """Print ``text`` (unless quiet) and append it, time-stamped, to the log file."""
+        if not self.quiet:
+            print(text, flush=True)
+        with open(self.log_file, "a") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {text}\n")
+
+    def point(self, pid: str, result: dict) -> None:
+        """Record a finished point."""
+        self.finished += 1
+        self.failed += result["status"] == "failed"
+        self.took += result["seconds"]
+        left = self.total - self.finished
+        running = min(self.parallel, left)
+        # The points left, ``parallel`` at a time, at the mean time of the finished ones.
+        eta = self.took / self.finished * left / max(1, self.parallel)
+        error = result.get("error")
+        self.line(
+            f"[{self.finished}/{self.total}] {pid}: {result['status']} in "
+            f"{result['seconds']:.0f} s"
+            + (f" ({error.splitlines()[0]})" if error else "")
+            + f"; {self.finished - self.failed} done, {self.failed} failed, {running} running"
+            + (f", about {eta / 60:.0f} min left" if left else "")
+        )
+
+
+def pending_rows(point: Point, build: Path, metric: str) -> list[dict]:
+    """The rows of a point not built yet (status ``pending``), in the sweep's ``metric``."""
+    base = {"status": "pending", "error": None, "build_dir": str(build), "metric": metric}
+    return [{"point": _fmt(v), **v, **base} for v in _covered_values(point)]
+
+
+def _covered_values(point: Point) -> list[dict]:
+    """The axis values of each row of ``point`` (a baseline build covers every width)."""
+    return [
+        {**point.values, "acc_bits": bits} if bits is not None else dict(point.values)
+        for bits in point.covers_bits
+    ]
 
 
 def point_rows(point: Point, build: Path, result: dict, metric: str | None = None) -> list[dict]:
@@ -321,8 +390,8 @@ def point_rows(point: Point, build: Path, result: dict, metric: str | None = Non
         "build_seconds": round(result["seconds"], 1),
     }
     rows = []
-    for bits in point.covers_bits:
-        values = {**point.values, "acc_bits": bits} if bits is not None else dict(point.values)
+    for values in _covered_values(point):
+        bits = values.get("acc_bits")
         wrap_value = wrap.get(bits) if point.values.get("method") == "baseline" else None
         rows.append({"point": _fmt(values), **values, **base, f"wrap_{k}": wrap_value})
     return rows

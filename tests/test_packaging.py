@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -59,3 +60,20 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text()
     readme = (ROOT / "README.md").read_text()
     assert "make test" in ci and "make test" in readme and "make demo" in readme
+
+
+def test_ray_is_an_optional_extra_that_ci_installs():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert project["optional-dependencies"]["ray"] == ["ray==2.60.0"]
+    assert not any(d.startswith("ray") for d in project["dependencies"])
+    assert "EXTRAS=dev,ray" in (ROOT / ".ci" / "run").read_text()
+    dry = subprocess.run(
+        ["make", "-n", "-B", "-C", str(ROOT), "install", "EXTRAS=dev,ray"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert '-m pip install -q -e ".[dev,ray]"' in dry
+    # The local engine (the default) never imports Ray.
+    code = "import sys, flow.cli, flow.sweep, flow.engines; assert 'ray' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -407,8 +407,9 @@ def render_sweep_report(sweep_dir: Path) -> dict:
         raise A2QError(f"{path}: no sweep summary (run the sweep first)")
     summary = A.SWEEP_SUMMARY.read(sweep_dir)
     points = [as_dict(p) for p in as_list(summary.get("points"))]
-    failed = [p for p in points if p.get("status", "ok") not in ("ok", "infeasible")]
+    failed = [p for p in points if p.get("status", "ok") not in ("ok", "infeasible", "pending")]
     infeasible = [p for p in points if p.get("status") == "infeasible"]
+    pending = [p for p in points if p.get("status") == "pending"]  # a sweep still running
     methods = _methods(summary, points)
     metric = sweep_metric(points, summary.get("metric"))
     name = summary.get("name", sweep_dir.name)
@@ -417,9 +418,10 @@ def render_sweep_report(sweep_dir: Path) -> dict:
     doc.para(f"Metric: {described(metric)}.")
     doc.heading("Sweep")
     axes = [[f"axis `{k}`", v] for k, v in as_dict(summary.get("axes")).items()]
-    ok = len(points) - len(failed) - len(infeasible)
+    ok = len(points) - len(failed) - len(infeasible) - len(pending)
     counts = f"{len(points)} ({ok} ok, {len(failed)} failed"
-    counts += f", {len(infeasible)} infeasible)" if infeasible else ")"
+    counts += f", {len(infeasible)} infeasible" if infeasible else ""
+    counts += f", {len(pending)} not built yet)" if pending else ")"
     doc.table(
         ["item", "value"],
         [["name", name], ["base config", summary.get("base_config")], *axes, ["points", counts]],
