@@ -59,8 +59,10 @@ $(BENCHMARKS): install
 	$(A2Q) run configs/$(subst -,_,$@).yaml $(foreach s,$(SET),--set $(s))
 	$(A2Q) report build/$(subst -,_,$@)
 
+# SWEEP_ARGS="--engine ray" runs a sweep on a local Ray cluster (make install EXTRAS=dev,ray)
+SWEEP_ARGS ?= --jobs 2
 $(SWEEPS): install
-	$(A2Q) sweep configs/sweeps/$(subst -,_,$(patsubst sweep-%,%,$@)).yaml --jobs 2
+	$(A2Q) sweep configs/sweeps/$(subst -,_,$(patsubst sweep-%,%,$@)).yaml $(SWEEP_ARGS)
 
 bench: install
 	$(A2Q) bench --out build/bench.json

@@ -6,7 +6,8 @@ and calls back as each one finishes, with a result ``{"status", "error", "second
 with its reason; the other points go on.
 
 - ``local``: ``jobs`` worker processes build one point after another, each with
-  ``cpus // jobs`` threads for training and synthesis. A worker that dies (the OOM killer, a
+  ``cpus // jobs`` threads for synthesis and for training (unless the config fixes
+  ``train.threads``: CPU training results depend on it). A worker that dies (the OOM killer, a
   segfault) takes only its own point with it and is replaced.
 - ``ray``: each point is two Ray tasks with honest resource requests. Train and export ask
   for one GPU when ``train.device`` wants one (``cuda``, or ``auto`` on a cluster that has
@@ -26,6 +27,7 @@ import signal
 import time
 import traceback
 from collections.abc import Callable
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -59,24 +61,39 @@ def failed(reason: str, seconds: float = 0.0, tasks: list | None = None) -> dict
 
 
 def with_resources(cfg: BuildConfig, threads: int, device: str | None = None) -> BuildConfig:
-    """``cfg`` with ``threads`` CPU threads for training and synthesis (and ``device``).
+    """``cfg`` with ``threads`` CPU threads for synthesis and training (and ``device``).
 
-    These are :data:`flow.config.RESOURCE_KEYS`: no stage's cache key changes.
+    A config's own ``train.threads`` is kept: CPU training results depend on the thread
+    count, so a point trains as ``a2q run`` of its config would. These are
+    :data:`flow.config.RESOURCE_KEYS`: no stage's cache key changes.
     """
-    train = dataclasses.replace(cfg.train, threads=threads, device=device or cfg.train.device)
+    train = dataclasses.replace(
+        cfg.train, threads=cfg.train.threads or threads, device=device or cfg.train.device
+    )
     hardware = dataclasses.replace(cfg.hardware, synth_jobs=threads)
     return dataclasses.replace(cfg, train=train, hardware=hardware)
 
 
 def build_point(cfg: BuildConfig, build_root: str, until: str | None, step: str) -> dict:
-    """Run the stages of one point up to ``until`` (in a worker); its result."""
+    """Run the stages of one point up to ``until`` (in a worker); its result.
+
+    What the libraries print (torch's exporter, qonnx's warnings) goes to the point's
+    ``log.txt`` with its log, not to the console of the sweep.
+    """
     from flow.pipeline import run_pipeline
 
     t0 = time.perf_counter()
-    task = {"step": step, "pid": os.getpid(), "threads": cfg.hardware.synth_jobs}
+    task = {
+        "step": step,
+        "pid": os.getpid(),
+        "train_threads": cfg.train.threads,
+        "synth_jobs": cfg.hardware.synth_jobs,
+    }
+    log_file = Path(build_root) / cfg.name / "log.txt"
     try:
-        setup_logging(True, Path(build_root) / cfg.name / "log.txt")
-        run_pipeline(cfg, Path(build_root), until=until, show_progress=False)
+        setup_logging(True, log_file)
+        with open(log_file, "a") as out, redirect_stdout(out), redirect_stderr(out):
+            run_pipeline(cfg, Path(build_root), until=until, show_progress=False)
         status, error = "ok", None
     except Exception as e:  # a failed point is data, not the end of the sweep
         status, error = "failed", _reason(e)
@@ -209,6 +226,7 @@ class RayEngine:
         self._owned = False
         self._ray: Any = None
         self._build_cpus = 1.0  # the largest CPU request of a point's tasks (check sets it)
+        self._gpus: bool | None = None  # whether the cluster has GPUs (asked once)
 
     def __enter__(self) -> RayEngine:
         try:
@@ -250,8 +268,9 @@ class RayEngine:
         cfg, until = job.cfg, job.until
         last = stage_index(until, "until") if until else len(STAGE_NAMES) - 1
         train_cpus = cfg.train.threads or 1
-        gpus = any(n.get("GPU", 0) >= 1 for n in self.nodes())
-        want_gpu = cfg.train.device == "cuda" or (cfg.train.device == "auto" and gpus)
+        if self._gpus is None:
+            self._gpus = any(n.get("GPU", 0) >= 1 for n in self.nodes())
+        want_gpu = cfg.train.device == "cuda" or (cfg.train.device == "auto" and self._gpus)
         first = min(until, TRAIN_STAGES[-1], key=STAGE_NAMES.index) if until else "export"
         steps = [
             (

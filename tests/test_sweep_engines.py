@@ -211,3 +211,13 @@ def test_ray_missing_is_a_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(A2QError, match=r"needs Ray, not installed here: pip install"):
         engines.RayEngine().__enter__()
+
+
+def test_a_configs_own_train_threads_are_kept_on_every_engine():
+    # CPU training results depend on the thread count: a point trains as `a2q run` would.
+    fixed, free = _job(train__threads=2).cfg, _job(train__threads=None).cfg
+    assert engines.with_resources(fixed, 1).train.threads == 2
+    assert engines.with_resources(free, 1).train.threads == 1
+    assert engines.with_resources(fixed, 1).hardware.synth_jobs == 1
+    (_, _, req, cfg), _ = _FakeCluster([{"CPU": 8}]).steps(Job("p", fixed, "synth"))
+    assert req == {"CPU": 2} and cfg.train.threads == 2
