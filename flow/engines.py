@@ -144,7 +144,7 @@ class LocalEngine:
     def describe(self) -> str:
         return f"local engine, {self.jobs} point(s) at a time, {self.threads} thread(s) each"
 
-    def parallel(self) -> int:
+    def parallel(self, jobs: list[Job]) -> int:
         """How many points run at once."""
         return self.jobs
 
@@ -225,7 +225,6 @@ class RayEngine:
         self.address = address
         self._owned = False
         self._ray: Any = None
-        self._build_cpus = 1.0  # the largest CPU request of a point's tasks (check sets it)
         self._gpus: bool | None = None  # whether the cluster has GPUs (asked once)
 
     def __enter__(self) -> RayEngine:
@@ -258,10 +257,11 @@ class RayEngine:
         where = self.address or "local"
         return f"Ray cluster ({where}): {len(nodes)} node(s), {cpus:g} CPUs, {gpus:g} GPUs"
 
-    def parallel(self) -> int:
-        """About how many points build at once: the CPUs over a point's synthesis CPUs."""
+    def parallel(self, jobs: list[Job]) -> int:
+        """About how many of ``jobs`` build at once: the CPUs over a point's largest request."""
         cpus = sum(n.get("CPU", 0) for n in self.nodes())
-        return max(1, int(cpus // max(1, self._build_cpus)))
+        most = max((s[2]["CPU"] for j in jobs for s in self.steps(j)), default=1)
+        return max(1, int(cpus // most))
 
     def steps(self, job: Job) -> list[tuple[str, str | None, dict[str, float], BuildConfig]]:
         """The tasks of ``job``: (step, last stage, Ray resources, config)."""
@@ -293,7 +293,6 @@ class RayEngine:
             for step, _, request, _ in self.steps(job):
                 if not any(all(n.get(k, 0) >= v for k, v in request.items()) for n in nodes):
                     raise A2QError(unsatisfiable(job, step, request, nodes))
-        self._build_cpus = max((s[2]["CPU"] for j in jobs for s in self.steps(j)), default=1)
 
     def run(self, jobs: list[Job], build_root: Path, on_done: OnDone) -> None:
         """Submit every point's tasks; call ``on_done`` as each point finishes."""

@@ -56,7 +56,7 @@ import yaml
 from flow import artifacts as A
 from flow import ops
 from flow.artifacts import Build
-from flow.config import is_superres, load_config
+from flow.config import BuildConfig, is_superres, load_config
 from flow.engines import Job, make_engine
 from flow.errors import A2QError, ConfigError, InfeasibleError
 from flow.metrics import ACCURACY, PSNR, metric_named
@@ -100,6 +100,8 @@ class Sweep:
     until: str | None
     points: list[Point]
     metric: str = ACCURACY.key
+    # The resolved config of each feasible point, named as its build (by point id).
+    configs: dict[str, BuildConfig] = field(default_factory=dict)
 
 
 def _key(axis: str) -> str:
@@ -138,9 +140,10 @@ def load_sweep(path: str | Path) -> Sweep:
             raise ConfigError(f"{path}: {e}") from None
     points = plan_points(axes, overrides)
     metrics: dict[str, list[str]] = {}
+    configs: dict[str, BuildConfig] = {}
     for i, p in enumerate(points):  # every point's config is checked now, not an hour in
         try:
-            cfg = load_config(base, p.overrides)
+            cfg = configs[p.id] = load_config(base, [*p.overrides, f"name={_build_name(name, p)}"])
         except InfeasibleError as e:
             points[i] = dataclasses.replace(p, infeasible=str(e))
             continue
@@ -154,7 +157,7 @@ def load_sweep(path: str | Path) -> Sweep:
             "must be all classifiers (accuracy) or all super-resolution (PSNR)"
         )
     metric = next(iter(metrics), ACCURACY.key)
-    return Sweep(name, base, axes, overrides, until, points, metric)
+    return Sweep(name, base, axes, overrides, until, points, metric, configs)
 
 
 def _fmt(values: dict[str, Any]) -> str:
@@ -216,7 +219,7 @@ def run_sweep(
         if p.infeasible:
             results[p.id] = {"status": "infeasible", "error": p.infeasible, "seconds": 0.0}
             continue
-        cfg = load_config(sweep.base, [*p.overrides, f"name={_build_name(sweep.name, p)}"])
+        cfg = sweep.configs[p.id]
         if stages_to_run(cfg, builds, sweep.until):
             todo.append(Job(p.id, cfg, sweep.until))
         else:  # finished by an earlier run of this sweep
@@ -237,7 +240,7 @@ def run_sweep(
 
     with runner:
         runner.check(todo)
-        progress = Progress(out / "sweep.log", len(todo), runner.parallel(), quiet)
+        progress = Progress(out / "sweep.log", len(todo), runner.parallel(todo), quiet)
         progress.line(
             f"sweep {sweep.name}: {len(sweep.points)} builds, {len(todo)} to run, "
             f"{len(sweep.points) - len(todo)} finished or infeasible; {runner.describe()}"
