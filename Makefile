@@ -69,9 +69,11 @@ bench: install
 
 # No Docker engine runs on our own machines; these are for users who have one.
 docker-build:
-	docker build -f docker/Dockerfile -t $(IMAGE) .
+	docker build -f docker/Dockerfile --build-arg TORCH_PIP_ARGS="$(TORCH_PIP_ARGS)" -t $(IMAGE) .
 
+# build/ is created here first: a mount point that does not exist is created by Docker, as root.
 docker-run:
+	mkdir -p build
 	docker run --rm -v "$(CURDIR)/build:/home/a2q/a2q-flow/build" $(IMAGE) run $(CONFIG)
 
 clean:

@@ -17,6 +17,7 @@ dicts and lists) and read the keys a schema makes optional with ``.get``.
 from __future__ import annotations
 
 import json
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,25 @@ class ArtifactError(A2QError):
     """A build file that is missing or does not hold what its artifact declares."""
 
 
+def read_onnx(path: Path):
+    """The ONNX model in ``path`` as a qonnx ``ModelWrapper``; an empty, truncated or
+    non-ONNX file (or one with an empty graph) is a ``ValueError`` saying which."""
+    import onnx
+    from google.protobuf.message import DecodeError
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    data = Path(path).read_bytes()
+    if not data:
+        raise ValueError("the file is empty")
+    try:
+        proto = onnx.load_model_from_string(data)
+    except (DecodeError, RuntimeError) as e:
+        raise ValueError(f"not an ONNX model (truncated or another format): {e}") from None
+    if not proto.graph.node or not proto.graph.input or not proto.graph.output:
+        raise ValueError("not an ONNX model: its graph has no nodes, inputs or outputs")
+    return ModelWrapper(proto)
+
+
 # ----------------------------------------------------------------------------- artifacts
 
 
@@ -84,7 +104,8 @@ class Artifact:
         return self.at(build_dir).exists()
 
     def read(self, build_dir: Path) -> Any:
-        """The parsed, checked content (JSON/YAML/text, or the arrays of an NPZ file).
+        """The parsed, checked content (JSON/YAML/text, the arrays of an NPZ file, an ONNX
+        file's qonnx ``ModelWrapper``, a torch file's object).
 
         A missing, unparsable or schema-breaking file is an :class:`ArtifactError` naming it.
         """
@@ -110,6 +131,15 @@ class Artifact:
 
                 with np.load(path, allow_pickle=False) as z:
                     return {k: np.asarray(z[k]) for k in z.files}
+            if self.kind == "onnx":
+                return read_onnx(path)
+            if self.kind == "torch":
+                import torch
+
+                try:
+                    return torch.load(path, map_location="cpu", weights_only=True)
+                except (RuntimeError, pickle.UnpicklingError) as e:
+                    raise ValueError(str(e).splitlines()[0]) from None
         except (OSError, ValueError, EOFError, yaml.YAMLError) as e:
             raise ArtifactError(f"{path}: cannot be read as {self.kind.upper()}: {e}") from None
         raise ArtifactError(f"{self.path}: a {self.kind} artifact is not read as data")
@@ -322,8 +352,9 @@ SWEEP_SUMMARY = Artifact(
 class Build:
     """One build folder as readers see it: each artifact read and checked at most once.
 
-    :meth:`get` gives an artifact's content, or None when its stage has not written it;
-    a malformed file is an :class:`ArtifactError`.
+    :meth:`get` gives an artifact's content, or None when its stage has not finished (no
+    ``.stage.json``: not run, or interrupted, whose files are not results); a malformed file
+    is an :class:`ArtifactError`.
     """
 
     def __init__(self, build_dir: Path) -> None:
@@ -332,8 +363,25 @@ class Build:
 
     def get(self, artifact: Artifact) -> Any:
         if artifact not in self._cache:
+            unfinished = artifact.stage in STAGES and artifact.path != marker(artifact.stage).path
+            if unfinished and self.marker(artifact.stage) is None:
+                return None
             self._cache[artifact] = artifact.load(self.dir)
         return self._cache[artifact]
+
+    def check_is_build(self) -> None:
+        """Raise :class:`ArtifactError` unless this is a build folder (``a2q run``'s)."""
+        if not self.dir.is_dir():
+            raise ArtifactError(f"{self.dir}: no such build folder (run `a2q run CONFIG` first)")
+        if not CONFIG.exists(self.dir) and not any((self.dir / s).is_dir() for s in STAGES):
+            raise ArtifactError(
+                f"{self.dir}: not a build folder (no {CONFIG.path} and no stage folder "
+                f"{', '.join(STAGES)}); give build/<name>, the folder `a2q run` writes"
+            )
+
+    def unfinished(self) -> list[str]:
+        """Stages with a folder but no ``.stage.json``: interrupted, their files not results."""
+        return [s for s in STAGES if (self.dir / s).is_dir() and self.marker(s) is None]
 
     def metric_key(self) -> str | None:
         """The metric the first stage file naming one names (None: none does)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from flow.errors import A2QError
 from flow.logs import setup_logging
+from flow.util import make_folder
 
 log = logging.getLogger("flow")
 
@@ -38,11 +39,11 @@ def cmd_bounds(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from flow.config import load_config
-    from flow.pipeline import run_pipeline
+    from flow.pipeline import build_folder, run_pipeline
 
     cfg = load_config(args.config, args.set)
     build_root = Path(args.build_dir)
-    setup_logging(args.quiet, build_root / cfg.name / "log.txt")
+    setup_logging(args.quiet, build_folder(build_root, cfg.name) / "log.txt")
     results = run_pipeline(
         cfg,
         build_root,
@@ -76,6 +77,7 @@ def cmd_compile(args: argparse.Namespace) -> int:
     if not model.is_file():
         raise A2QError(f"{model}: no such QONNX file")
     out = Path(args.out) if args.out else Path(args.build_dir) / model.stem / "compile"
+    make_folder(out, "--out" if args.out else "the compile output")
     setup_logging(args.quiet, out / "log.txt")
     result = compile_model(model, out, cfg.compile, args.input_datatype or input_datatype(cfg))
     print(format_accumulators(result["accumulators"]))
@@ -244,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except A2QError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a folder not writable, a disk full: the file and the reason
+        print(
+            f"error: cannot write or read {e.filename or 'a file'}: {e.strerror}", file=sys.stderr
+        )
         return 2
     except KeyboardInterrupt:
         print("interrupted; re-run the same command to resume", file=sys.stderr)

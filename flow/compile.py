@@ -11,11 +11,13 @@ FINN's file names. The ``verify`` stage (:mod:`flow.verify`) checks the result.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import logging
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,7 @@ from qonnx.transformation.make_input_chanlast import MakeInputChannelsLast
 from qonnx.util.cleanup import cleanup_model
 
 from flow import artifacts, folding, ops, width_tables
+from flow.artifacts import read_onnx
 from flow.config import (
     BuildConfig,
     CompileConfig,
@@ -545,6 +548,15 @@ def step_estimates(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     period_ns = 1e3 / ctx.cc.clock_mhz
     perf["estimated_throughput_fps"] = 1e9 / period_ns / perf["max_cycles"]
     perf["estimated_latency_ns"] = perf["critical_path_cycles"] * period_ns
+    target = None if ctx.cc.folding.layers else ctx.cc.folding.target(ctx.cc.clock_mhz)
+    if target is not None and perf["max_cycles"] > target:
+        slowest = max(cycles, key=cycles.get)
+        key = "fps" if ctx.cc.folding.fps else "target_cycles_per_frame"
+        log.warning(
+            "compile.folding.%s: the target of %d cycles per frame is not reached: the "
+            "folding gives %d, set by node %s at full parallelism; the build goes on at %d",
+            key, target, perf["max_cycles"], slowest, perf["max_cycles"],
+        )  # fmt: skip
     report = ctx.out_dir / "report"
     for name, data in (
         ("estimate_layer_resources", resources),
@@ -593,20 +605,21 @@ def compile_model(
         mac_styles=dict(mac_styles or {}),
     )
     try:
-        model = ModelWrapper(str(qonnx_path))
-    except Exception as e:
-        raise CompileError(f"{qonnx_path}: cannot read as an ONNX model: {e}") from None
+        model = read_onnx(qonnx_path)
+    except (OSError, ValueError) as e:
+        raise CompileError(f"{qonnx_path}: cannot be read as a QONNX model: {e}") from None
     if plans is not None:
         ctx.plan_weights = [q for _, q in exported_integer_weights(model)]
     timings: dict[str, float] = {}
     steps_dir = stage_file(out_dir, artifacts.COMPILE_STEPS)
     steps_dir.mkdir(exist_ok=True)
-    for i, (name, step) in enumerate(STEPS):
-        t0 = time.perf_counter()
-        model = step(model, ctx)
-        timings[name] = round(time.perf_counter() - t0, 3)
-        model.save(str(steps_dir / f"{i:02d}_{name}.onnx"))
-        log.debug("compile step %s: %.2f s", name, timings[name])
+    with _seeded_names():
+        for i, (name, step) in enumerate(STEPS):
+            t0 = time.perf_counter()
+            model = step(model, ctx)
+            timings[name] = round(time.perf_counter() - t0, 3)
+            model.save(str(steps_dir / f"{i:02d}_{name}.onnx"))
+            log.debug("compile step %s: %.2f s", name, timings[name])
     summary = hw_layer_summary(model)
     table = width_tables.accumulator_table(
         summary, plans, ctx.layer_of, ctx.finn_widths, ctx.pruned
@@ -633,6 +646,18 @@ def compile_model(
     }
 
 
+@contextlib.contextmanager
+def _seeded_names() -> Iterator[None]:
+    """qonnx names new tensors with ``random.choice`` (the LabelSelect output, for one): a
+    fixed seed while compiling makes ``hw.onnx`` the same bytes for the same input."""
+    state = random.getstate()
+    random.seed(0xA2)
+    try:
+        yield
+    finally:
+        random.setstate(state)
+
+
 def input_datatype(cfg: BuildConfig) -> str:
     """The graph input type: unsigned integer pixels of the configured width."""
     bits = cfg.model.input_bits or dataset_pixel_bits(cfg.data.dataset)
@@ -656,4 +681,4 @@ def run_compile(cfg: BuildConfig, build_dir: Path, out_dir: Path) -> dict:
 
 def hw_summary(out_dir: Path) -> dict[str, dict]:
     """The per-node summary of a compiled ``hw.onnx`` (weights, thresholds, widths, folding)."""
-    return hw_layer_summary(ModelWrapper(str(stage_file(out_dir, artifacts.HW_ONNX))))
+    return hw_layer_summary(read_onnx(stage_file(out_dir, artifacts.HW_ONNX)))

@@ -17,11 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from flow import bounds
 from flow.archs import MacSpec, Shape, arch_specs
-from flow.config_parse import build, suggest
+from flow.config_parse import build, parse_yaml, read_yaml_file, suggest
 from flow.data.base import SUPERRES_DATASETS
 from flow.errors import ConfigError, DataError, InfeasibleError
 
@@ -289,7 +287,8 @@ _RANGES: dict[str, tuple[float, float]] = {
     # At least one: Brevitas' activation quantizers take their scales from statistics
     # collected in QAT steps; with none the quantized model has no activation scales.
     "train.qat_epochs": (1, 10000),
-    "train.batch_size": (1, 65536),
+    # Batches of one sample are skipped (BatchNorm needs two), so one gives no step at all.
+    "train.batch_size": (2, 65536),
     "train.lr": (1e-8, 10.0),
     "train.qat_lr": (1e-8, 10.0),
     "train.weight_decay": (0.0, 1.0),
@@ -350,7 +349,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {item!r}: {part} is not a mapping")
-        node[parts[-1]] = yaml.safe_load(raw)
+        node[parts[-1]] = parse_yaml(raw, f"--set {item!r}")
     return data
 
 
@@ -360,13 +359,7 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> BuildCo
     ``name`` defaults to the file's stem. ``overrides`` are ``key=value`` strings (``--set``).
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: config file does not exist")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
-    data = {} if data is None else data
+    data = read_yaml_file(path, "config file")
     if isinstance(data, dict):
         data.setdefault("name", path.stem)
         apply_overrides(data, overrides or [])
@@ -544,12 +537,53 @@ def mac_styles(cfg: BuildConfig) -> dict[str, str]:
     }
 
 
+def config_warnings(cfg: BuildConfig) -> list[str]:
+    """What a valid config asks that has no effect: an A2Q / A2Q+ target P whose L1 budget
+    admits every weight vector of the layer's bits (P at the layer's data-type bound or
+    above), so the constraint is idle."""
+    out = []
+    for p in layer_plans(cfg):
+        budget = p.l1_budget
+        largest = p.in_features * 2 ** (p.weight_bits - 1)  # K weights of -2^(M-1)
+        if budget is None or budget < largest:
+            continue
+        smaller = range(bounds.min_acc_bits(p.method, p.input_bits, p.input_signed), p.acc_bits)
+        tight = max(
+            (
+                q
+                for q in smaller
+                if bounds.l1_budget(p.method, q, p.input_bits, p.input_signed) < largest
+            ),
+            default=None,
+        )
+        out.append(
+            f"{acc_bits_key(cfg, p.name)}: P={p.acc_bits} does not constrain layer {p.name} "
+            f"({p.method}): its L1 budget {float(budget):g} admits every {p.weight_bits}-bit "
+            f"weight vector of K={p.in_features} (L1 <= {largest}), so the accumulator bound "
+            + (f"is idle; P <= {tight} constrains it" if tight else "is idle")
+        )
+    return out
+
+
+def check_name(name: Any, key: str) -> None:
+    """A build or sweep name becomes a folder: one path component, no spaces, not hidden."""
+    if (
+        not isinstance(name, str)
+        or not name
+        or any(c in name for c in "/\\ ")
+        or name.startswith(".")
+    ):
+        raise ConfigError(
+            f"{key}: must be a file-name-safe identifier (letters, digits, -, _, .; no "
+            f"slashes or spaces, not starting with '.'), not {name!r}"
+        )
+
+
 def validate(cfg: BuildConfig) -> None:
     """Cross-check a config; raise ConfigError naming the key on the first problem."""
     from flow.data import check_dataset_path
 
-    if not cfg.name or any(c in cfg.name for c in "/\\ ") or cfg.name.startswith("."):
-        raise ConfigError(f"name: must be a file-name-safe identifier, not {cfg.name!r}")
+    check_name(cfg.name, "name")
     if cfg.model.arch == "tfc" and not cfg.model.hidden:
         raise ConfigError("model.hidden: must list at least one hidden layer size")
     if cfg.model.residual and not is_superres(cfg):
@@ -618,6 +652,19 @@ def _validate_compile(cfg: BuildConfig, plans: list[LayerPlan]) -> None:
             f"compile.folding.objective: {f.objective!r} chooses PE/SIMD for a "
             "target_cycles_per_frame or fps; with explicit compile.folding.layers leave it "
             "at 'finn' (the layers are used as given)"
+        )
+    target = f.target(cfg.compile.clock_mhz)
+    slowest = max(plans, key=lambda p: p.spec.out_size if p.spec else 1)
+    floor = slowest.spec.out_size**2 if slowest.spec else 1
+    if target is not None and target < floor:
+        key = "fps" if f.fps else "target_cycles_per_frame"
+        given = (
+            f"{f.fps:g} fps ({target} cycles at {cfg.compile.clock_mhz:g} MHz)" if f.fps else target
+        )
+        raise ConfigError(
+            f"compile.folding.{key}: {given} cannot be reached: layer {slowest.name} computes "
+            f"{floor} output positions per frame, at least one cycle each even with every "
+            f"MAC in parallel; allowed: at least {floor} cycles per frame"
         )
     by_name = {p.name: p for p in plans}
     for name, lf in f.layers.items():

@@ -12,9 +12,69 @@ import difflib
 import types
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
+
 from flow.errors import ConfigError
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, except that a key given twice in one mapping is an error (plain
+    YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if key in seen:
+                line = key_node.start_mark.line + 1
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (line {line}); give each key once"
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+_StrictLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _StrictLoader.construct_mapping
+)
+
+
+def parse_yaml(text: str, source: str) -> Any:
+    """``text`` parsed as YAML, strictly (duplicate keys are errors); a :class:`ConfigError`
+    naming ``source`` and the line when it is not valid YAML."""
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{source}: not valid YAML: {_yaml_message(e)}") from None
+
+
+def _yaml_message(e: yaml.YAMLError) -> str:
+    if isinstance(e, yaml.MarkedYAMLError) and e.problem:
+        mark = e.problem_mark
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        return f"{e.problem}{where}"
+    return str(e).replace("\n", " ")
+
+
+def read_yaml_file(path: Path, what: str) -> Any:
+    """The YAML document of a ``what`` file (``config file``, ``sweep file``), strictly; a
+    missing, unreadable or empty file is a :class:`ConfigError` naming it."""
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a folder, not a {what}")
+    if not path.is_file():
+        raise ConfigError(f"{path}: {what} does not exist")
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read the {what}: {e}") from None
+    data = parse_yaml(text, str(path))
+    if data is None:
+        raise ConfigError(f"{path}: the {what} is empty (or only comments)")
+    return data
+
 
 # The inclusive (min, max) of the number at a key path, or None for any value.
 RangeOf = Callable[[str], tuple[float, float] | None]
@@ -40,6 +100,29 @@ def type_name(tp: Any) -> str:
     )
 
 
+class _RangeError(ConfigError):
+    """A number of the right type outside its key's range."""
+
+    def __init__(self, path: str, lo: float, hi: float, value: Any, nullable: bool = False):
+        self.args_ = (path, lo, hi, value)
+        null = " or null" if nullable else ""
+        super().__init__(f"{path}: must be in {lo:g}..{hi:g}{null}, not {value!r}")
+
+
+class Problems(ConfigError):
+    """Several config errors found in one pass, reported together."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        lines = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{len(problems)} problems:\n{lines}")
+
+
+def problems_of(e: ConfigError) -> list[str]:
+    """The single messages an error holds (one, or each of a :class:`Problems`)."""
+    return e.problems if isinstance(e, Problems) else [str(e)]
+
+
 def _convert(value: Any, tp: Any, path: str, ranges: RangeOf) -> Any:
     """Convert a YAML value to ``tp``; raise ConfigError naming ``path`` on mismatch."""
     origin = typing.get_origin(tp)
@@ -52,6 +135,8 @@ def _convert(value: Any, tp: Any, path: str, ranges: RangeOf) -> Any:
                 continue
             try:
                 return _convert(value, arg, path, ranges)
+            except _RangeError as e:  # the type was right: the range is the problem
+                raise _RangeError(*e.args_, nullable=type(None) in args) from None
             except ConfigError:
                 pass
         raise ConfigError(f"{path}: must be {type_name(tp)}, not {value!r}")
@@ -97,8 +182,7 @@ def _convert(value: Any, tp: Any, path: str, ranges: RangeOf) -> Any:
 def _check_range(value: float, path: str, ranges: RangeOf) -> float:
     rng = ranges(path)
     if rng is not None and not rng[0] <= value <= rng[1]:
-        lo, hi = rng
-        raise ConfigError(f"{path}: must be in {lo:g}..{hi:g}, not {value!r}")
+        raise _RangeError(path, rng[0], rng[1], value)
     return value
 
 
@@ -112,29 +196,37 @@ def build(cls: type, data: Any, ranges: RangeOf, path: str = "") -> Any:
     """Dataclass ``cls`` from the mapping ``data``, every field converted to its type.
 
     An unknown key (with a did-you-mean), a missing required key, a value of the wrong type or
-    outside ``ranges(key path)`` is a :class:`ConfigError` naming the key path under ``path``.
+    outside ``ranges(key path)`` is a :class:`ConfigError` naming the key path under ``path``;
+    all of them are reported at once (a :class:`Problems` when there are several).
     """
     if not isinstance(data, dict):
         where = path or "the config file"
         raise ConfigError(f"{where}: must be a mapping of keys, not {data!r}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs = {}
+    kwargs, problems = {}, []
     for key, value in data.items():
         sub = f"{path}.{key}" if path else str(key)
         if key not in fields:
             hint = suggest(str(key), list(fields))
             allowed = ", ".join(fields)
-            raise ConfigError(f"{sub}: unknown key{hint}; allowed keys here: {allowed}")
-        kwargs[key] = _convert(value, hints[key], sub, ranges)
+            problems.append(f"{sub}: unknown key{hint}; allowed keys here: {allowed}")
+            continue
+        try:
+            kwargs[key] = _convert(value, hints[key], sub, ranges)
+        except ConfigError as e:
+            problems.extend(problems_of(e))
     missing = [
         n
         for n, f in fields.items()
-        if n not in kwargs
+        if n not in data
         and f.default is dataclasses.MISSING
         and f.default_factory is dataclasses.MISSING
     ]
-    if missing:
-        where = f"{path}." if path else ""
-        raise ConfigError(f"{where}{missing[0]}: required key is missing")
+    where = f"{path}." if path else ""
+    problems += [f"{where}{n}: required key is missing" for n in missing]
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    if problems:
+        raise Problems(problems)
     return cls(**kwargs)

@@ -165,7 +165,7 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
     t0 = time.perf_counter()
     plans = layer_plans(cfg)
     model = build_model(cfg)
-    model.load_state_dict(torch.load(artifacts.MODEL.at(build_dir), map_location="cpu"))
+    model.load_state_dict(artifacts.MODEL.read(build_dir))
     model.eval()
     ds = load_data(cfg)
     data = to_tensors(ds, torch.device("cpu"))

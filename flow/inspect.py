@@ -11,7 +11,6 @@ from pathlib import Path
 from flow import artifacts as A
 from flow import folding
 from flow.artifacts import Build
-from flow.errors import A2QError
 from flow.metrics import metric_named
 
 
@@ -42,14 +41,15 @@ def format_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
 
 def inspect_build(build_dir: Path) -> str:
     """The text ``a2q inspect`` prints for ``build_dir``."""
-    if not build_dir.is_dir():
-        raise A2QError(f"{build_dir}: no such build folder (run `a2q run CONFIG` first)")
     b = Build(build_dir)
+    b.check_is_build()
     out = [f"build {build_dir}"]
+    unfinished = b.unfinished()
     for stage in A.STAGES:
         st = b.marker(stage)
         seconds = f" in {st['seconds']:.1f} s" if st and st.get("seconds") is not None else ""
-        out.append(f"  {stage:8s} {'done' + seconds if st else 'not run'}")
+        state = "unfinished (interrupted, files not shown)" if stage in unfinished else "not run"
+        out.append(f"  {stage:8s} {'done' + seconds if st else state}")
     out += _train_section(b) + _export_section(b) + _compile_section(b) + _verify_section(b)
     out += _hardware_section(b)
     return "\n".join(out)

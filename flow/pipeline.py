@@ -26,8 +26,14 @@ from flow import artifacts
 from flow.config import BuildConfig, to_dict
 from flow.errors import A2QError
 from flow.sources import code_digest
-from flow.stages import STAGE_NAMES, stage_index, stage_status
-from flow.util import atomic_write_text, text_digest
+from flow.stages import (
+    STAGE_NAMES,
+    damaged_outputs,
+    output_digests,
+    stage_index,
+    stage_status,
+)
+from flow.util import atomic_write_text, make_folder, text_digest
 
 log = logging.getLogger(__name__)
 
@@ -173,8 +179,10 @@ def run_pipeline(
     last = stage_index(until, "--until") if until else len(STAGES) - 1
     if first is not None and first > last:
         raise A2QError(f"--from {from_stage} comes after --until {until}")
-    build_dir = build_root / cfg.name
-    build_dir.mkdir(parents=True, exist_ok=True)
+    build_dir = build_folder(build_root, cfg.name)
+    for stage in STAGES[: last + 1]:
+        if (build_dir / stage.name).exists() and not (build_dir / stage.name).is_dir():
+            make_folder(build_dir / stage.name, f"the {stage.name} stage")
     atomic_write_text(artifacts.CONFIG.at(build_dir), yaml.safe_dump(to_dict(cfg), sort_keys=False))
     timings = artifacts.TIMINGS.load(build_dir, {})
     results: dict[str, dict] = {}
@@ -184,8 +192,22 @@ def run_pipeline(
         stage_dir = build_dir / stage.name
         done = stage_status(build_dir, stage.name)
         up_to_date = done is not None and done.get("digest") == digest
+        damaged = damaged_outputs(build_dir, stage.name, done) if up_to_date else []
+        if damaged and (first is None or i >= first):
+            # Never reused: built again, and so is every stage after it.
+            log.warning(
+                "%s: %s since the stage finished; running it again",
+                stage.name,
+                ", ".join(damaged),
+            )
+            up_to_date, first = False, i if first is None else first
         rerun = force or (first is not None and i >= first)
         if first is not None and i < first:
+            if damaged:
+                raise A2QError(
+                    f"--from {from_stage}: the results of stage {stage.name!r} were changed "
+                    f"since it finished: {', '.join(damaged)}; run without --from to rebuild it"
+                )
             if not up_to_date:
                 raise A2QError(
                     f"--from {from_stage}: stage {stage.name!r} has no up-to-date result in "
@@ -212,6 +234,7 @@ def run_pipeline(
             "seconds": seconds,
             "summary": summary,
             "version": flow.__version__,
+            "outputs": output_digests(stage_dir),
         }
         artifacts.marker(stage.name).write(build_dir, marker)
         log.info("%-8s done in %.1f s", stage.name, seconds)
@@ -222,6 +245,12 @@ def run_pipeline(
     return results
 
 
+def build_folder(build_root: Path, name: str) -> Path:
+    """``build_root/name``, created; a file in the way is an error naming it."""
+    make_folder(build_root, "--build-dir")
+    return make_folder(build_root / name, f"the build {name!r}")
+
+
 def stages_to_run(cfg: BuildConfig, build_root: Path, until: str | None = None) -> list[str]:
     """The stages up to ``until`` that :func:`run_pipeline` would run (none: the build of
     ``cfg`` under ``build_root`` is finished and up to date)."""
@@ -230,7 +259,12 @@ def stages_to_run(cfg: BuildConfig, build_root: Path, until: str | None = None) 
     for stage in STAGES[: last + 1]:
         prev = stage.digest(cfg, prev)
         done = stage_status(build_root / cfg.name, stage.name)
-        if done is None or done.get("digest") != prev:
+        if (
+            out  # a stage before it runs
+            or done is None
+            or done.get("digest") != prev
+            or damaged_outputs(build_root / cfg.name, stage.name, done)
+        ):
             out.append(stage.name)
     return out
 

@@ -79,6 +79,8 @@ class Marker(Schema):
     seconds: Number | None = None
     summary: dict = {}
     version: str | None = None
+    # File (relative to the stage folder) -> content hash of every output, checked before reuse.
+    outputs: dict[str, str] | None = None
 
 
 class LayerMetrics(Schema):

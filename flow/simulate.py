@@ -110,7 +110,7 @@ def _reference_outputs(
     saved = artifacts.VERIFY_OUTPUTS.load(build_dir)
     if saved is not None and len(saved["hw"]) >= len(x):
         return saved["hw"][: len(x)], saved["qonnx"][: len(x)]
-    qonnx = ModelWrapper(str(artifacts.QONNX.at(build_dir)))
+    qonnx = artifacts.QONNX.read(build_dir)
     return execute_finn(hw_model, x), execute_finn(qonnx, x)
 
 
@@ -119,7 +119,7 @@ def run_simulation(cfg: BuildConfig, build_dir: Path) -> dict:
     t0 = time.perf_counter()
     plan = artifacts.plan_artifact("exact").read(build_dir)
     hw_dir = artifacts.hardware_dir(build_dir, "exact")
-    hw_model = ModelWrapper(str(artifacts.HW_ONNX.at(build_dir)))
+    hw_model = artifacts.HW_ONNX.read(build_dir)
     summary = hw_layer_summary(hw_model)
     ds = load_data(cfg)
     frames = min(cfg.hardware.sim_frames, len(ds.x_test))

@@ -51,12 +51,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from flow import artifacts as A
 from flow import ops
 from flow.artifacts import Build
-from flow.config import BuildConfig, is_superres, load_config
+from flow.config import BuildConfig, check_name, is_superres, load_config
+from flow.config_parse import read_yaml_file, suggest
 from flow.engines import Job, make_engine
 from flow.errors import A2QError, ConfigError, InfeasibleError
 from flow.metrics import ACCURACY, PSNR, metric_named
@@ -111,17 +110,22 @@ def _key(axis: str) -> str:
 def load_sweep(path: str | Path) -> Sweep:
     """Parse a sweep file and validate the config of every point before anything runs."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: sweep file does not exist")
-    data = yaml.safe_load(path.read_text()) or {}
+    data = read_yaml_file(path, "sweep file")
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping with keys {', '.join(SWEEP_KEYS)}")
-    for key in data:
-        if key not in SWEEP_KEYS:
-            raise ConfigError(f"{path}: {key}: unknown key; allowed: {', '.join(SWEEP_KEYS)}")
-    for key in ("base", "axes"):
-        if key not in data:
-            raise ConfigError(f"{path}: {key}: required key is missing")
+    problems = [
+        f"{key}: unknown key{suggest(str(key), list(SWEEP_KEYS))}; allowed: {', '.join(SWEEP_KEYS)}"
+        for key in data
+        if key not in SWEEP_KEYS
+    ]
+    problems += [f"{key}: required key is missing" for key in ("base", "axes") if key not in data]
+    if problems:
+        raise ConfigError(f"{path}: {'; '.join(problems)}")
+    if not isinstance(data["base"], str):
+        raise ConfigError(
+            f"{path}: base: must be a file name (a config YAML, relative to the sweep file), "
+            f"not {data['base']!r}"
+        )
     base = (path.parent / data["base"]).resolve()
     axes = data["axes"]
     if (
@@ -130,8 +134,26 @@ def load_sweep(path: str | Path) -> Sweep:
         or not all(isinstance(v, list) and v for v in axes.values())
     ):
         raise ConfigError(f"{path}: axes: must map each axis to a non-empty list of values")
-    overrides = list(data.get("set") or [])
-    name = str(data.get("name") or path.stem)
+    for axis, values in axes.items():
+        for v in values:
+            if isinstance(v, dict) or (
+                isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v)
+            ):
+                raise ConfigError(
+                    f"{path}: axes.{axis}: {v!r} is not a value an axis can take (a number, a "
+                    "string, or a list of them); give mappings through a base config per value"
+                )
+    overrides = data.get("set") or []
+    if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+        raise ConfigError(
+            f'{path}: set: must be a list of KEY=VALUE strings, e.g. ["train.qat_epochs=20"], '
+            f"not {overrides!r}"
+        )
+    name = data.get("name", path.stem)
+    try:
+        check_name(name, "name")
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from None
     until = data.get("until")
     if until is not None:
         try:
@@ -189,7 +211,10 @@ def plan_points(axes: dict[str, list], fixed: list[str]) -> list[Point]:
 
 
 def _build_name(sweep: str, point: Point) -> str:
-    return f"{sweep}__" + "_".join(f"{k}{v}" for k, v in point.values.items())
+    def text(v: Any) -> str:  # a list-valued axis: model.hidden [64, 32] -> 64x32
+        return "x".join(map(str, v)) if isinstance(v, list) else str(v)
+
+    return f"{sweep}__" + "_".join(f"{k}{text(v)}" for k, v in point.values.items())
 
 
 def run_sweep(

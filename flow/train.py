@@ -25,7 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from flow import artifacts
-from flow.config import BuildConfig, LayerPlan, layer_plans
+from flow.config import BuildConfig, LayerPlan, config_warnings, layer_plans
 from flow.data.base import Dataset
 from flow.data.loading import load_data
 from flow.data.superres import bicubic_upscale
@@ -124,6 +124,19 @@ def _steps_per_epoch(n: int, batch_size: int) -> int:
     return n // batch_size + (1 if n % batch_size >= 2 else 0)
 
 
+def _check_steps(cfg: BuildConfig, n: int) -> None:
+    """Refuse, before any training, data and a batch size that give no optimizer step: the
+    model would be "trained" at its initial weights, with no activation scales."""
+    if _steps_per_epoch(n, cfg.train.batch_size):
+        return
+    keys = "data.limit or " if cfg.data.limit is not None else ""
+    raise ConfigError(
+        f"{keys}train.batch_size: {n} training sample(s) in batches of {cfg.train.batch_size} "
+        "give no optimizer step per epoch (a batch needs at least 2 samples, for BatchNorm); "
+        f"raise {keys.replace(' or ', '') or 'the training set'} or lower train.batch_size"
+    )
+
+
 def _train_step(model, opt, loss_fn, x: torch.Tensor, y: torch.Tensor) -> float:
     opt.zero_grad()
     loss = loss_fn(model(x), y)
@@ -190,7 +203,11 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         torch.set_num_threads(cfg.train.threads)
     torch.manual_seed(cfg.seed)
     plans = layer_plans(cfg)
+    idle = config_warnings(cfg)
+    for w in idle:
+        log.warning(w)
     ds = load_data(cfg)
+    _check_steps(cfg, len(ds.x_train))
     data = to_tensors(ds, device)
     tc = cfg.train
     augment = use_augment(cfg)
@@ -224,6 +241,7 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     warnings = _zero_layer_warnings(layers, init_metrics, ep_layers)
     for w in warnings:
         log.warning(w)
+    warnings = idle + warnings
     # Saved as CPU tensors, so later stages can load them on a machine without CUDA.
     atomic_save_torch(_to_cpu(float_state), stage_file(out_dir, artifacts.FLOAT_MODEL))
     atomic_save_torch(_to_cpu(model.state_dict()), stage_file(out_dir, artifacts.MODEL))

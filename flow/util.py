@@ -22,6 +22,21 @@ def _tmp_beside(path: Path) -> Path:
     return Path(name)
 
 
+def make_folder(path: Path, what: str) -> Path:
+    """Create folder ``path`` (and its parents) for ``what`` (``--build-dir``, ``the build
+    folder``); a file in the way is an :class:`A2QError` naming it, not a traceback."""
+    from flow.errors import A2QError
+
+    for p in (path, *path.parents):
+        if p.exists() and not p.is_dir():
+            raise A2QError(
+                f"{p}: is a file, but {what} needs a folder there; move the file away or "
+                "choose another folder"
+            )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then rename it into place."""
     tmp = _tmp_beside(path)

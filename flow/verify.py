@@ -18,7 +18,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from qonnx.core.modelwrapper import ModelWrapper
 
 from flow import artifacts, bounds, ops
 from flow.config import BuildConfig, LayerPlan, layer_plans
@@ -218,7 +217,7 @@ def sum_ranges(graph: IntegerGraph, summary: dict[str, dict], res: RunResult) ->
 def run_verify(cfg: BuildConfig, build_dir: Path) -> dict:
     """The verify stage: write ``verify/verify.json`` and ``verify/overflow.json`` for the
     compiled build in ``build_dir``; return a summary."""
-    hw_model = ModelWrapper(str(artifacts.HW_ONNX.at(build_dir)))
+    hw_model = artifacts.HW_ONNX.read(build_dir)
     summary = hw_layer_summary(hw_model)
     graph = IntegerGraph(summary)
     ds = load_data(cfg)
@@ -226,7 +225,7 @@ def run_verify(cfg: BuildConfig, build_dir: Path) -> dict:
     x, y = ds.x_test[:n], ds.y_test[:n]
 
     hw = execute_finn(hw_model, x)
-    ref = execute_finn(ModelWrapper(str(artifacts.QONNX.at(build_dir))), x)
+    ref = execute_finn(artifacts.QONNX.read(build_dir), x)
     # The simulation stage compares its frames with these instead of executing both again.
     save_npz(artifacts.VERIFY_OUTPUTS.at(build_dir), hw=hw, qonnx=ref)
     fid = fidelity(

@@ -20,6 +20,19 @@ TINY = {
 }
 
 
+def finish_stages(build: Path) -> Path:
+    """Mark every stage folder of a hand-written build finished (a ``.stage.json``), as the
+    pipeline does: readers ignore the files of a stage that did not finish."""
+    from flow.artifacts import STAGES
+    from flow.util import write_json
+
+    for stage in STAGES:
+        marker = build / stage / ".stage.json"
+        if (build / stage).is_dir() and not marker.exists():
+            write_json(marker, {"stage": stage, "digest": f"{stage:0<16}"[:16]})
+    return build
+
+
 def write_config(tmp_path: Path, data: dict, name: str = "tiny.yaml") -> Path:
     path = tmp_path / name
     path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -81,12 +81,16 @@ def test_every_fixture_file_matches_its_schema(tmp_path):
 
 
 def test_build_view(tmp_path):
-    b = Build(make_build(tmp_path))
+    build = make_build(tmp_path)
+    (build / "verify" / ".stage.json").unlink()  # verify was interrupted
+    b = Build(build)
     assert b.get(A.SIM) is b.get(A.SIM)  # read once
     assert b.get(A.HOST_TAIL) is None
     assert b.metric.key == "accuracy" and b.metric_key() is None
     assert list(b.stage_digests()) == ["train", "export", "compile", "sim", "synth"]
     assert b.marker("verify") is None and b.marker("train")["digest"] == "aaaa000011112222"
+    # The files of an unfinished stage are not results.
+    assert A.VERIFY.exists(build) and b.get(A.VERIFY) is None and b.unfinished() == ["verify"]
     assert Build(make_sr_build(tmp_path)).metric.key == "psnr"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -11,9 +12,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _make_dry(target: str) -> str:
+def _make_dry(*args: str) -> str:
+    """What `make -n <args>` would run. A calling make's variables are dropped (`.ci/run`
+    passes PYTHON and EXTRAS, which a nested make inherits through MAKEFLAGS), so the
+    Makefile's own defaults are what is checked."""
+    env = {k: v for k, v in os.environ.items() if k not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL"}}
     return subprocess.run(
-        ["make", "-n", "-C", str(ROOT), target], capture_output=True, text=True, check=True
+        ["make", "-n", "-C", str(ROOT), *args], capture_output=True, text=True, check=True, env=env
     ).stdout
 
 

@@ -15,7 +15,7 @@ from flow import sweep as sw
 from flow.errors import A2QError, ConfigError
 from flow.sweep import Point, group_rows, load_sweep, plan_points, point_rows, run_sweep, to_csv
 from flow.util import write_json
-from tests.conftest import TINY, write_config
+from tests.conftest import TINY, finish_stages, write_config
 
 ESPCN = Path(__file__).resolve().parents[1] / "configs" / "espcn_samples.yaml"
 
@@ -98,7 +98,7 @@ def _sr_build(root: Path, name: str = "b") -> Path:
     write_json(build / "verify" / "overflow.json", {"metric": "psnr", "wrap_study": [
         {"acc_bits": 9, "psnr": 16.5, "overflow_events": 59197},
         {"acc_bits": 10, "psnr": 27.1, "overflow_events": 2}]})  # fmt: skip
-    return build
+    return finish_stages(build)
 
 
 OK = {"status": "ok", "error": None, "seconds": 12.0}
@@ -143,6 +143,7 @@ def test_old_builds_without_a_metric_are_accuracy(tmp_path):
     write_json(build / "verify" / "overflow.json",
                {"wrap_study": [{"acc_bits": 10, "accuracy": 91.0}]})  # fmt: skip
     point = Point("p", {"method": "baseline", "acc_bits": 10}, [], [10])
+    finish_stages(build)
     (row,) = point_rows(point, build, OK)
     assert row["metric"] == "accuracy" and row["quant_accuracy"] == 97.0
     assert row["wrap_accuracy"] == 91.0 and "bicubic_psnr" not in row
@@ -177,6 +178,7 @@ def test_rows_carry_throughput_and_mac_figures(tmp_path):
         "exact": {"layers": {}, "top": _res(900, 700, 2)},
         "acc32": {"layers": {}, "top": _res(1500, 1100, 3)}}})  # fmt: skip
     point = Point("p", {"method": "baseline", "acc_bits": 12, "mac_style": "rom"}, [], [10, 12])
+    finish_stages(build)
     rows = point_rows(point, build, OK)
     for r in rows:
         assert (r["lut"], r["ff"], r["bram36"]) == (900, 700, 2)

@@ -62,7 +62,6 @@ from matplotlib.ticker import MaxNLocator
 from flow import artifacts as A
 from flow import folding
 from flow.artifacts import Build
-from flow.errors import A2QError
 from flow.metrics import PSNR
 from flow.report.document import (
     COLORS,
@@ -462,9 +461,8 @@ def render_build_report(build_dir: Path) -> dict:
     Raises :class:`A2QError` if ``build_dir`` is not a folder or an input file is malformed.
     """
     build_dir = Path(build_dir)
-    if not build_dir.is_dir():
-        raise A2QError(f"{build_dir}: no such build folder (run `a2q run CONFIG` first)")
     b = Build(build_dir)
+    b.check_is_build()
     name = as_dict(b.get(A.CONFIG)).get("name", build_dir.name)
     doc = Doc(f"a2q-flow build report: {name}")
     digests = b.stage_digests()
