@@ -1,4 +1,4 @@
-"""The ``a2q`` command line: bounds, run, inspect."""
+"""The ``a2q`` command line: bounds, run, compile, sweep, report, bench, schema, inspect."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 from flow.errors import A2QError
 from flow.logs import setup_logging
-from flow.util import make_folder
+from flow.util import atomic_write_text, make_folder
 
 log = logging.getLogger("flow")
 
@@ -159,6 +159,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from flow.config_schema import config_schema
+
+    text = json.dumps(config_schema(), indent=2) + "\n"
+    if args.out:
+        atomic_write_text(Path(args.out), text)
+        print(f"wrote {args.out}")
+    else:
+        print(text, end="")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="a2q", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -230,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     bn.add_argument("--build-dir", default="build")
     bn.add_argument("--fresh", action="store_true", help="delete each build first")
     bn.set_defaults(func=cmd_bench)
+
+    sc = sub.add_parser("schema", help="print the JSON Schema of a build config (for editors)")
+    sc.add_argument("--out", help="write it to this file (configs/a2q-config.schema.json)")
+    sc.set_defaults(func=cmd_schema)
 
     i = sub.add_parser("inspect", help="summarise a build folder")
     i.add_argument("build", help="build folder, e.g. build/tfc_digits")

@@ -195,10 +195,17 @@ def step_streamline(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
         topk = model.get_nodes_by_op_type("TopK")
         producer = model.find_producer(topk[0].input[0]) if topk else None
         if producer is not None and producer.op_type in ("Mul", "Add"):
+            what = (
+                "adds a float bias to the logits per channel (a bias the integer datapath "
+                "cannot absorb); quantize the last layer's bias (e.g. Brevitas Int32Bias) or "
+                "leave it out,"
+                if producer.op_type == "Add"
+                else "scales the logits per channel; quantize the last layer per tensor"
+            )
             raise CompileError(
-                f"compile.top_k: node {producer.name} ({producer.op_type}) scales the logits "
-                "per channel, so argmax cannot move before it into hardware; quantize the last "
-                "layer per tensor or set compile.top_k: false"
+                f"compile.top_k: node {producer.name} ({producer.op_type}) {what} or set "
+                "compile.top_k: false with compile.host_ops: [Mul, Add] (the host applies it), "
+                "since argmax cannot move before it into hardware"
             )
     model = model.transform(InferDataLayouts())
     return model.transform(RemoveUnusedTensors())

@@ -266,7 +266,7 @@ class BuildConfig:
 
 
 # Ranges checked on load: key path suffix -> (min, max). Bounds are inclusive.
-_RANGES: dict[str, tuple[float, float]] = {
+RANGES: dict[str, tuple[float, float]] = {
     "seed": (0, 2**31 - 1),
     "data.test_fraction": (0.01, 0.9),
     "data.limit": (1, 10**9),
@@ -316,7 +316,7 @@ def _range_for(path: str) -> tuple[float, float] | None:
     generic = re.sub(r"\[\d+\]", "[]", path)
     generic = re.sub(r"^quant\.layers\.[^.]+\.", "quant.layers.*.", generic)
     generic = re.sub(r"^compile\.folding\.layers\.[^.]+\.", "compile.folding.layers.*.", generic)
-    return _RANGES.get(generic)
+    return RANGES.get(generic)
 
 
 def to_dict(obj: Any) -> Any:

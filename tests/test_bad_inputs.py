@@ -250,3 +250,30 @@ def test_cases_cover_the_issue():
     """The table holds at least 60 cases and each id once."""
     assert len(CASES) >= 60
     assert len({c.id for c in CASES}) == len(CASES)
+
+
+def test_float_bias_head_is_named_as_such(tiny_build, tmp_path, capsys):
+    """A QONNX whose logits get a float per-channel bias: the error names the Add and the
+    bias, not per-channel scales."""
+    import numpy as np
+    import onnx
+    from onnx import helper, numpy_helper
+
+    _, build = tiny_build
+    model = onnx.load(build / "export" / "model.onnx")
+    out = model.graph.output[0]
+    bias = numpy_helper.from_array(np.linspace(-0.5, 0.5, 10, dtype=np.float32), "head_bias")
+    model.graph.initializer.append(bias)
+    model.graph.node.append(helper.make_node("Add", [out.name, "head_bias"], ["biased"]))
+    model.graph.output.remove(out)
+    model.graph.output.append(
+        helper.make_tensor_value_info("biased", onnx.TensorProto.FLOAT, [1, 10])
+    )
+    onnx.save(model, tmp_path / "biased.onnx")
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    rc = main(["compile", str(tmp_path / "biased.onnx"), "--config", str(tmp_path / "tiny.yaml"),
+               "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and "Traceback" not in err
+    assert "(Add) adds a float bias to the logits per channel" in err, err
+    assert "Int32Bias" in err and "compile.host_ops: [Mul, Add]" in err

@@ -218,6 +218,13 @@ def test_cycles_and_mac_style_are_sweep_axes(tmp_path):
         "hardware.mac_style=const"]  # fmt: skip
 
 
+def test_list_valued_axes_make_points(tmp_path):
+    sweep = load_sweep(_sweep(tmp_path, {"model.hidden": [[32, 16], [8]]}))
+    assert [p.id for p in sweep.points] == ["model.hidden=[32, 16]", "model.hidden=[8]"]
+    assert [c.name for c in sweep.configs.values()] == ["t__model.hidden32x16", "t__model.hidden8"]
+    assert [c.model.hidden for c in sweep.configs.values()] == [[32, 16], [8]]
+
+
 def test_rows_of_two_metrics_are_refused():
     rows = [{"point": "a", "metric": "psnr", "status": "ok", "quant_psnr": 20.0},
             {"point": "b", "status": "ok", "quant_accuracy": 90.0}]  # fmt: skip
