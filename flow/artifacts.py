@@ -138,8 +138,10 @@ class Artifact:
 
                 try:
                     return torch.load(path, map_location="cpu", weights_only=True)
-                except (RuntimeError, pickle.UnpicklingError) as e:
-                    raise ValueError(str(e).splitlines()[0]) from None
+                except (RuntimeError, pickle.UnpicklingError) as e:  # a torn or foreign file
+                    first = str(e).strip().splitlines()
+                    why = first[0] if first else type(e).__name__
+                    raise ValueError(f"truncated or not a torch file ({why})") from None
         except (OSError, ValueError, EOFError, yaml.YAMLError) as e:
             raise ArtifactError(f"{path}: cannot be read as {self.kind.upper()}: {e}") from None
         raise ArtifactError(f"{self.path}: a {self.kind} artifact is not read as data")

@@ -358,13 +358,34 @@ def step_minimize_widths(model: ModelWrapper, ctx: CompileContext) -> ModelWrapp
     model = model.transform(ExactAccumulatorWidth())
     model = model.transform(api.MinimizeWeightBitWidth())
     model = model.transform(ExactAccumulatorWidth())
-    finn = ModelWrapper(copy.deepcopy(model.model)).transform(api.MinimizeAccumulatorWidth())
-    ctx.finn_widths = {
-        n.name: getCustomOp(n).get_nodeattr("accDataType")
-        for n in finn.graph.node
-        if n.op_type in ops.mac_op_types()
-    }
+    ctx.finn_widths = _finn_widths(model)
     return model.transform(InferDataTypes())
+
+
+def _finn_widths(model: ModelWrapper) -> dict[str, str]:
+    """FINN's accumulator type of each MAC node (MAC node -> type name), sized as FINN's
+    ``MinimizeAccumulatorWidth`` does, on a copy. A graph-final MVAU whose weights are all
+    zero has none: FINN asserts on its 0-bit accumulator (rounding it up to 8 bits)."""
+    from finn.util.fpgadataflow import is_fpgadataflow_node
+
+    finn = ModelWrapper(copy.deepcopy(model.model))
+    widths = {}
+    for i in range(len(finn.graph.node)):  # by index: InferDataTypes replaces the protos
+        node = finn.graph.node[i]
+        if not is_fpgadataflow_node(node):
+            continue
+        inst = getCustomOp(node)
+        if not hasattr(inst, "minimize_accumulator_width"):
+            continue
+        try:
+            inst.minimize_accumulator_width(finn)
+        except AssertionError as e:
+            log.info("FINN cannot size the accumulator of %s: %s", node.name, e)
+            continue
+        if node.op_type in ops.mac_op_types():
+            widths[node.name] = inst.get_nodeattr("accDataType")
+        finn = finn.transform(InferDataTypes())
+    return widths
 
 
 def _specialized(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:

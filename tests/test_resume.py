@@ -3,6 +3,7 @@ same bytes, a damaged output is rebuilt (never reused), unfinished stages are no
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -116,3 +117,22 @@ def test_inspect_does_not_present_an_unfinished_stage(tmp_path, tiny_build):
     assert "compile  unfinished (interrupted, files not shown)" in text
     assert "accumulator widths" not in text and "exported layers" in text
     assert "verify   not run" in text
+
+
+def test_a_torn_file_without_recorded_hashes_is_named(tmp_path, tiny_build):
+    """Markers written before output hashes were recorded cannot tell a damaged file: the
+    stage that reads it names the file instead of failing with a traceback."""
+    cfg, reference = tiny_build
+    build = tmp_path / "tiny"
+    for stage in ("train", "export", "compile"):
+        shutil.copytree(reference / stage, build / stage)
+        marker = build / stage / ".stage.json"
+        marker.write_text(json.dumps({**json.loads(marker.read_text()), "outputs": None}))
+    hw = build / "compile" / "hw.onnx"
+    hw.write_bytes(hw.read_bytes()[:300])
+    with pytest.raises(A2QError, match=r"compile/hw.onnx: cannot be read as ONNX: not an ONNX "):
+        run_pipeline(cfg, tmp_path, from_stage="verify", until="verify", show_progress=False)
+    model = build / "train" / "model.pt"
+    model.write_bytes(model.read_bytes()[:200])
+    with pytest.raises(A2QError, match=r"train/model.pt: cannot be read as TORCH: truncated or "):
+        run_pipeline(cfg, tmp_path, from_stage="export", until="export", show_progress=False)
