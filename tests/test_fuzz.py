@@ -10,7 +10,7 @@ verify. For every network, computed here in numpy from the files and nothing els
   type need (no violation, no slack), and ``accumulators.json`` says so;
 - the worst-case input vectors fit, and the HW graph computes what the QONNX model does.
 
-The default suite runs 10 networks; ``-m slow`` runs 200 more.
+The default suite runs 11 networks; ``-m slow`` runs 200 more.
 """
 
 from __future__ import annotations
@@ -124,13 +124,18 @@ def check_network(data: dict, root) -> dict:
     return {"layers": len(plans), "constrained": sum(p.constrained for p in plans)}
 
 
-@pytest.mark.parametrize("seed", range(10))
+# Seed 12 found that FINN's accumulator sizing (our second opinion) asserts on a graph-final
+# layer whose weights are all zero (A2Q+ at P=5): kept in the default suite.
+SHORT = (*range(10), 12)
+
+
+@pytest.mark.parametrize("seed", SHORT)
 def test_random_networks_keep_the_guarantee(seed, tmp_path):
     check_network(random_network(seed), tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", range(10, 210))
+@pytest.mark.parametrize("seed", [s for s in range(10, 211) if s not in SHORT])
 def test_random_networks_keep_the_guarantee_long(seed, tmp_path):
     check_network(random_network(seed), tmp_path)
 
