@@ -581,8 +581,9 @@ def step_estimates(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
         slowest = max(cycles, key=cycles.get)
         key = "fps" if ctx.cc.folding.fps else "target_cycles_per_frame"
         log.warning(
-            "compile.folding.%s: the target of %d cycles per frame is not reached: the "
-            "folding gives %d, set by node %s at full parallelism; the build goes on at %d",
+            "compile.folding.%s: the target of %d cycles per frame is not reached: FINN's "
+            "folding gives %d (slowest node %s, which it could not fold further); the build "
+            "goes on at %d",
             key, target, perf["max_cycles"], slowest, perf["max_cycles"],
         )  # fmt: skip
     report = ctx.out_dir / "report"

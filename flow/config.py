@@ -539,8 +539,8 @@ def mac_styles(cfg: BuildConfig) -> dict[str, str]:
 
 def config_warnings(cfg: BuildConfig) -> list[str]:
     """What a valid config asks that has no effect: an A2Q / A2Q+ target P whose L1 budget
-    admits every weight vector of the layer's bits (P at the layer's data-type bound or
-    above), so the constraint is idle."""
+    admits every weight vector of the layer's bits (K weights of -2^(M-1)), so its bound is
+    idle (A2Q+ still zero-centres the weights)."""
     out = []
     for p in layer_plans(cfg):
         budget = p.l1_budget

@@ -104,7 +104,7 @@ class _RangeError(ConfigError):
     """A number of the right type outside its key's range."""
 
     def __init__(self, path: str, lo: float, hi: float, value: Any, nullable: bool = False):
-        self.args_ = (path, lo, hi, value)
+        self.path, self.lo, self.hi, self.value = path, lo, hi, value
         null = " or null" if nullable else ""
         super().__init__(f"{path}: must be in {lo:g}..{hi:g}{null}, not {value!r}")
 
@@ -136,7 +136,7 @@ def _convert(value: Any, tp: Any, path: str, ranges: RangeOf) -> Any:
             try:
                 return _convert(value, arg, path, ranges)
             except _RangeError as e:  # the type was right: the range is the problem
-                raise _RangeError(*e.args_, nullable=type(None) in args) from None
+                raise _RangeError(e.path, e.lo, e.hi, e.value, type(None) in args) from None
             except ConfigError:
                 pass
         raise ConfigError(f"{path}: must be {type_name(tp)}, not {value!r}")

@@ -3,8 +3,10 @@
 A stage's digest covers its config sections (machine resources left out, see
 :data:`flow.config.RESOURCE_KEYS`), the digest of the code that produces it
 (:func:`flow.sources.code_digest`) and the digest of the stage before it. A finished stage
-writes ``.stage.json`` (atomically, last), so a stage whose marker matches is skipped, and an
-interrupted one is re-run (training resumes from its own checkpoint). ``--from`` re-runs from
+writes ``.stage.json`` (atomically, last) with the content hash of every file it wrote, so a
+stage whose marker matches and whose files are unchanged is skipped; one whose files were
+changed or lost since is re-run with the stages after it (with a warning naming the files), and
+an interrupted one is re-run (training resumes from its own checkpoint). ``--from`` re-runs from
 a stage on the saved results of the ones before it.
 """
 
@@ -180,8 +182,8 @@ def run_pipeline(
     if first is not None and first > last:
         raise A2QError(f"--from {from_stage} comes after --until {until}")
     build_dir = build_folder(build_root, cfg.name)
-    for stage in STAGES[: last + 1]:
-        if (build_dir / stage.name).exists() and not (build_dir / stage.name).is_dir():
+    for stage in STAGES[: last + 1]:  # a file where a stage's folder goes: said before any work
+        if (build_dir / stage.name).is_file():
             make_folder(build_dir / stage.name, f"the {stage.name} stage")
     atomic_write_text(artifacts.CONFIG.at(build_dir), yaml.safe_dump(to_dict(cfg), sort_keys=False))
     timings = artifacts.TIMINGS.load(build_dir, {})

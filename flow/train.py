@@ -129,11 +129,12 @@ def _check_steps(cfg: BuildConfig, n: int) -> None:
     model would be "trained" at its initial weights, with no activation scales."""
     if _steps_per_epoch(n, cfg.train.batch_size):
         return
-    keys = "data.limit or " if cfg.data.limit is not None else ""
+    limited = cfg.data.limit is not None
     raise ConfigError(
-        f"{keys}train.batch_size: {n} training sample(s) in batches of {cfg.train.batch_size} "
-        "give no optimizer step per epoch (a batch needs at least 2 samples, for BatchNorm); "
-        f"raise {keys.replace(' or ', '') or 'the training set'} or lower train.batch_size"
+        f"{'data.limit or ' if limited else ''}train.batch_size: {n} training sample(s) in "
+        f"batches of {cfg.train.batch_size} give no optimizer step per epoch (a batch needs at "
+        "least 2 samples, for BatchNorm); "
+        + ("raise data.limit or lower train.batch_size" if limited else "lower train.batch_size")
     )
 
 

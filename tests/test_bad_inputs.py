@@ -277,3 +277,32 @@ def test_float_bias_head_is_named_as_such(tiny_build, tmp_path, capsys):
     assert rc == 2 and "Traceback" not in err
     assert "(Add) adds a float bias to the logits per channel" in err, err
     assert "Int32Bias" in err and "compile.host_ops: [Mul, Add]" in err
+
+
+def test_a_target_p_that_constrains_nothing_is_a_warning():
+    from flow.config import config_warnings, load_config
+
+    assert config_warnings(load_config("configs/tfc_digits.yaml")) == []  # P=14
+    idle = config_warnings(load_config("configs/tfc_digits.yaml", ["quant.acc_bits=15"]))
+    assert idle[0] == (
+        "quant.acc_bits: P=15 does not constrain layer fc1 (a2q_plus): its L1 budget 2184.4 "
+        "admits every 4-bit weight vector of K=256 (L1 <= 2048), so the accumulator bound is "
+        "idle; P <= 14 constrains it"
+    )
+    assert [w.split(":")[1].split(" layer ")[1].split()[0] for w in idle] == ["fc1", "fc2"]
+
+
+def test_a_throughput_target_folding_misses_is_a_warning(tiny_build, tmp_path, caplog):
+    from dataclasses import replace
+
+    from flow.compile import compile_model, input_datatype
+
+    cfg, build = tiny_build
+    cc = replace(cfg.compile, folding=replace(cfg.compile.folding, target_cycles_per_frame=1))
+    result = compile_model(build / "export" / "model.onnx", tmp_path, cc, input_datatype(cfg))
+    reached = result["estimate_network_performance"]["max_cycles"]
+    assert reached > 1  # fc0's 64x32 4-bit weights exceed FINN's widest weight port
+    assert (
+        f"compile.folding.target_cycles_per_frame: the target of 1 cycles per frame is not "
+        f"reached: FINN's folding gives {reached}" in caplog.text
+    )
