@@ -25,6 +25,7 @@ from flow.config import BuildConfig, LayerPlan, layer_plans
 from flow.data.loading import load_data
 from flow.data.tensors import to_tensors
 from flow.errors import ExportError
+from flow.executor import tie_aware_argmax
 from flow.metrics import ACCURACY, metric_for, score
 from flow.models import build_model, integer_weights, mac_layers
 from flow.qonnx_weights import exported_integer_weights
@@ -264,8 +265,15 @@ def check_fidelity(
     yn = y[:n].numpy()
     metric = metric_for(yn)
     err = np.abs(got - ref).reshape(n, -1).max(axis=1)
-    # Classifiers must also agree on the class; an image has no argmax to agree on.
-    agree = got.argmax(1) == ref.argmax(1) if metric is ACCURACY else np.ones(n, dtype=bool)
+    # Classifiers must also agree on the class; an image has no argmax to agree on. Top
+    # logits equal up to float32 rounding are a tie both sides break alike (lowest index):
+    # an undertrained or low-bit head gives them, and a plain argmax picks either (found by
+    # tests/test_fuzz.py: 19/20 samples "agreeing" at a max |error| of 4.5e-08).
+    agree = (
+        tie_aware_argmax(got)[0] == tie_aware_argmax(ref)[0]
+        if metric is ACCURACY
+        else np.ones(n, dtype=bool)
+    )
     off = int(((err > atol) | ~agree).sum())
     res = {
         "samples": n,
