@@ -530,7 +530,9 @@ def _fold_stream_nodes(model: ModelWrapper, align_simd: bool) -> None:
     its channels in words of its consumer's PE (VVAU or max-pool), since its output order
     interleaves kernel positions and channel groups; a plain one emits words of the largest
     common divisor of its channels and its MVAU's SIMD; a padding, an upsampler or a concat
-    emits words of the common divisor of its channels and its consumer's word.
+    emits words of the common divisor of its channels and its consumer's word. Both also
+    divide the word of a producer folded on its own (a pool's PE: found by
+    tests/test_fuzz.py, a pool sending 2 to a padding that took 3).
     """
     for node in model.graph.node:
         for attr, value in _op(node).fixed_folding.items():
@@ -545,7 +547,12 @@ def _fold_stream_nodes(model: ModelWrapper, align_simd: bool) -> None:
             continue
         if align_simd and op.is_window:
             _op(consumer).align_simd(getCustomOp(consumer), op.stream_channels(inst))
-        inst.set_nodeattr("SIMD", op.stream_word(inst, _elems(consumer, "in")))
+        # A producer folded on its own (a pool, a MAC layer) fixes the word it sends; a
+        # pass-through producer adapts to this node when its turn comes.
+        producer = model.find_producer(node.input[0])
+        fixed = producer is not None and not _op(producer).pass_through
+        word = op.stream_word(inst, _elems(consumer, "in"), _elems(producer, "out") if fixed else 0)
+        inst.set_nodeattr("SIMD", word)
     for node in model.graph.node:
         for consumer in model.find_consumers(node.output[0]) or []:
             a, b = _elems(node, "out"), _elems(consumer, "in")

@@ -224,9 +224,15 @@ class HwOp:
         """A pass-through op's channels, which its words must divide."""
         raise NotImplementedError(f"{self.op_type} is not a pass-through stream op")
 
-    def stream_word(self, inst, consumer_elems: int) -> int:
-        """A pass-through op's elements per word, its consumer taking ``consumer_elems``."""
-        return math.gcd(consumer_elems, self.stream_channels(inst))
+    def stream_word(self, inst, consumer_elems: int, producer_elems: int = 0) -> int:
+        """A pass-through op's elements per word, its consumer taking ``consumer_elems`` and
+        its producer, when that one's folding is fixed, sending ``producer_elems`` (0: any).
+        The word divides its channels and the consumer's word, and is lowered to divide the
+        producer's too when neither of those two words divides the other."""
+        word = math.gcd(consumer_elems, self.stream_channels(inst))
+        if producer_elems and word % producer_elems and producer_elems % word:
+            word = math.gcd(word, producer_elems)
+        return word
 
     def align_simd(self, inst, channels: int) -> None:
         """Adapt its folding to a sliding window of ``channels`` channels feeding it."""

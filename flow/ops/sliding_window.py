@@ -57,12 +57,13 @@ class SlidingWindow(HwOp):
     def stream_channels(self, inst) -> int:
         return inst.get_nodeattr("IFMChannels")
 
-    def stream_word(self, inst, consumer_elems: int) -> int:
+    def stream_word(self, inst, consumer_elems: int, producer_elems: int = 0) -> int:
         # A depthwise window interleaves kernel positions and channel groups: it emits words
-        # of its consumer's PE; a plain one the common divisor of that and its channels.
+        # of its consumer's PE; a plain one the common divisor of that, its channels and
+        # its producer's word.
         if inst.get_nodeattr("depthwise"):
             return consumer_elems
-        return super().stream_word(inst, consumer_elems)
+        return super().stream_word(inst, consumer_elems, producer_elems)
 
     def execute(self, node: ExecNode, ins: list[Stream]) -> tuple[np.ndarray, Range | None]:
         h, lo, hi = ins[0]
