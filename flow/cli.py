@@ -1,4 +1,4 @@
-"""The ``a2q`` command line: bounds, run, compile, sweep, report, bench, schema, inspect."""
+"""The ``a2q`` command line: bounds, run, compile, sweep, report, bench, schema, config, inspect."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ import logging
 import sys
 from pathlib import Path
 
+from flow import __version__
 from flow.errors import A2QError
 from flow.logs import setup_logging
+from flow.sources import CONFIG_DIR
 from flow.util import atomic_write_text, make_folder
 
 log = logging.getLogger("flow")
@@ -136,7 +138,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from flow.bench import run_bench
 
     setup_logging(True)
-    configs = [Path(c) for c in args.configs] or sorted(Path("configs").glob("*.yaml"))
+    configs = [Path(c) for c in args.configs] or sorted(CONFIG_DIR.glob("*.yaml"))
     report = run_bench(configs, Path(args.build_dir), Path(args.out), fresh=args.fresh)
     for name, r in report["benchmarks"].items():
         if "skipped" in r:
@@ -171,10 +173,53 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="a2q", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+def cmd_config(args: argparse.Namespace) -> int:
+    from flow.config_schema import config_reference
 
+    print(config_reference(), end="")
+    return 0
+
+
+EXAMPLES = """\
+stages of a build, in order: {stages}
+
+examples:
+  # every stage of a benchmark, then its HTML report
+  a2q run configs/tfc_digits.yaml && a2q report build/tfc_digits
+  # stop after a stage, with a config key overridden; then re-run from a stage on
+  a2q run configs/tfc_digits.yaml --until hardware --set train.qat_epochs=5
+  a2q run configs/tfc_digits.yaml --from hardware
+  # a sweep, two points at a time, and its trade-off report
+  a2q sweep configs/sweeps/tfc_digits.yaml --jobs 2
+  # the accumulator a dot product needs, and every config key with its default and range
+  a2q bounds --k 784 --input-bits 1 --weight-bits 4
+  a2q config
+"""
+
+
+class _Parser(argparse.ArgumentParser):
+    """The top-level parser: its epilog lists the stages, imported only when help is shown."""
+
+    def format_help(self) -> str:
+        from flow.stages import STAGE_NAMES
+
+        self.epilog = EXAMPLES.format(stages=", ".join(STAGE_NAMES))
+        return super().format_help()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="a2q", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--version", action="version", version=f"a2q-flow {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=argparse.ArgumentParser)
+    _add_build_commands(sub)
+    _add_result_commands(sub)
+    return p
+
+
+def _add_build_commands(sub: argparse._SubParsersAction) -> None:
+    """bounds, run, compile, sweep: the commands that compute."""
     b = sub.add_parser("bounds", help="accumulator bounds for one dot product")
     b.add_argument("--k", type=int, required=True, help="dot-product length (fan-in)")
     b.add_argument("--input-bits", type=int, help="input bits N (with --fit: fixes N)")
@@ -232,12 +277,15 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--quiet", action="store_true")
     sw.set_defaults(func=cmd_sweep)
 
+
+def _add_result_commands(sub: argparse._SubParsersAction) -> None:
+    """report, bench, schema, config, inspect: the commands that render or describe."""
     rp = sub.add_parser("report", help="(re-)render the report of a build or sweep folder")
     rp.add_argument("build", help="build/<name> or build/sweeps/<name>")
     rp.set_defaults(func=cmd_report)
 
     bn = sub.add_parser("bench", help="build the benchmark configs, write figures to JSON")
-    bn.add_argument("configs", nargs="*", help="configs (default: configs/*.yaml)")
+    bn.add_argument("configs", nargs="*", help="configs (default: the shipped configs/*.yaml)")
     bn.add_argument("--out", default="build/bench.json")
     bn.add_argument("--build-dir", default="build")
     bn.add_argument("--fresh", action="store_true", help="delete each build first")
@@ -247,10 +295,18 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", help="write it to this file (configs/a2q-config.schema.json)")
     sc.set_defaults(func=cmd_schema)
 
+    cf = sub.add_parser(
+        "config",
+        help="print the reference of every config key (Markdown)",
+        description="Print a Markdown table of every key of a build config: its dotted name "
+        "(* is any layer name), type, default and the values allowed. Generated from the "
+        "config's schema (a2q schema), so it lists exactly what the loader accepts.",
+    )
+    cf.set_defaults(func=cmd_config)
+
     i = sub.add_parser("inspect", help="summarise a build folder")
     i.add_argument("build", help="build folder, e.g. build/tfc_digits")
     i.set_defaults(func=cmd_inspect)
-    return p
 
 
 def main(argv: list[str] | None = None) -> int:

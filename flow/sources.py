@@ -3,6 +3,9 @@
 A stage's results depend on the ``flow`` modules its entry module imports, directly or
 through others (function-level imports included), and, for the hardware stage, on the
 templates in ``hw_templates/``. Their files are read and hashed once per process.
+
+The data the package ships (the templates, the benchmark configs) lives beside ``flow/`` in a
+checkout and inside it in an installed wheel: :func:`shipped_dir` finds it in both.
 """
 
 from __future__ import annotations
@@ -13,7 +16,19 @@ import hashlib
 from pathlib import Path
 
 FLOW_DIR = Path(__file__).resolve().parent
-TEMPLATE_DIR = FLOW_DIR.parent / "hw_templates"
+
+
+def shipped_dir(name: str) -> Path:
+    """The folder of shipped data ``name`` (``hw_templates``, ``configs``): ``flow/<name>/``
+    when installed from a wheel (setup.py maps the checkout's top-level folder into the
+    package), else ``<checkout>/<name>/`` (a checkout, or an editable install of it)."""
+    installed = FLOW_DIR / name
+    return installed if installed.is_dir() else FLOW_DIR.parent / name
+
+
+TEMPLATE_DIR = shipped_dir("hw_templates")
+CONFIG_DIR = shipped_dir("configs")
+
 # Packages that load their modules by discovery (the op registry), not by import statements.
 _DISCOVERED = ("flow.ops",)
 

@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 from flow.errors import HardwareError
+from flow.sources import TEMPLATE_DIR
 
-TEMPLATE_DIR = Path(__file__).resolve().parents[2] / "hw_templates"
 _REQUIRES = re.compile(r"^// requires:(.*)$", re.MULTILINE)
 
 
