@@ -203,6 +203,9 @@ TRAIN_METRICS = Artifact(
 )
 MODEL = Artifact("train/model.pt", "train", "torch", "the trained QAT state dict")
 FLOAT_MODEL = Artifact("train/float.pt", "train", "torch", "the float pre-training state dict")
+SOURCE_QONNX = Artifact(
+    "train/source.onnx", "train", "onnx", "the QONNX file of model.source, as given"
+)
 CHECKPOINT = Artifact("train/checkpoint.pt", "train", "torch", "the last epoch, to resume")
 EXAMPLES = Artifact(
     "train/examples.npz",

@@ -47,17 +47,19 @@ from flow.config import (
     BuildConfig,
     CompileConfig,
     LayerPlan,
-    dataset_pixel_bits,
     layer_plans,
     mac_styles,
+    pixel_bits_of,
 )
 from flow.errors import CompileError
 from flow.finn_compat import finn_api, init_finn
+from flow.foreign import check_supported
 from flow.passes import (
     HOST_TAIL_KEY,
     AbsorbInputReshape,
     AnnotateInputDatatype,
     ExactAccumulatorWidth,
+    FoldConvBiasQuant,
     MakeOutputChannelsLast,
     MoveScalarMulPastMaxPoolNHWC,
     PruneDeadChannels,
@@ -103,7 +105,8 @@ class CompileContext:
 
 def step_qonnx_to_finn(model: ModelWrapper, ctx: CompileContext) -> ModelWrapper:
     """QONNX cleanup, then Quant nodes -> MultiThreshold / integer weights + float Mul."""
-    model = cleanup_model(model)
+    check_supported(model, "the QONNX model", CompileError)
+    model = cleanup_model(model.transform(FoldConvBiasQuant()))
     return model.transform(finn_api().ConvertQONNXtoFINN())
 
 
@@ -696,7 +699,7 @@ def _seeded_names() -> Iterator[None]:
 
 def input_datatype(cfg: BuildConfig) -> str:
     """The graph input type: unsigned integer pixels of the configured width."""
-    bits = cfg.model.input_bits or dataset_pixel_bits(cfg.data.dataset)
+    bits = pixel_bits_of(cfg)
     return f"UINT{bits}"
 
 

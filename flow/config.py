@@ -22,6 +22,7 @@ from flow.archs import MacSpec, Shape, arch_specs
 from flow.config_parse import build, parse_yaml, read_yaml_file, suggest
 from flow.data.base import SUPERRES_DATASETS
 from flow.errors import ConfigError, DataError, InfeasibleError
+from flow.util import file_digest
 
 Method = Literal["baseline", "a2q", "a2q_plus", "datatype"]
 Split = Literal["balanced", "weights", "inputs"]
@@ -30,7 +31,7 @@ Split = Literal["balanced", "weights", "inputs"]
 DATATYPE_ARCHS = ("tfc", "cnv", "mobilenetv1", "espcn")
 _SHARED_ACTS = {"resnet18": "residual joins", "unet": "skip connections"}
 EdgePolicy = Literal["constrained", "unconstrained"]
-DatasetName = Literal["digits", "mnist", "cifar10", "samples", "bsd300"]
+DatasetName = Literal["digits", "mnist", "cifar10", "samples", "bsd300", "npz"]
 Device = Literal["auto", "cpu", "cuda"]
 # How a MAC layer multiplies: weights in a ROM read per fold (hw_templates/mvau.sv), or
 # hard-wired into a generated module (flow/hw/constmac.py; MVAU layers only), or ``auto``:
@@ -61,8 +62,11 @@ class DataConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """The network: an architecture of ``flow.archs`` and its sizes."""
+    """The network: an architecture of ``flow.archs`` and its sizes, or a QONNX file."""
 
+    # null: build and train ``arch``; "onnx:PATH": a QONNX file made elsewhere (e.g. Brevitas'
+    # export_qonnx) taking the dataset's integer pixels, compiled as it is (flow/foreign.py).
+    source: str | None = None
     arch: Literal["tfc", "cnv", "mobilenetv1", "resnet18", "espcn", "unet"] = "tfc"
     # Dense layers of tfc, and the dense head of cnv.
     hidden: list[int] = field(default_factory=lambda: [256, 256, 256])
@@ -261,6 +265,10 @@ class BuildConfig:
             if isinstance(value, dict):
                 value = {k: v for k, v in value.items() if f"{s}.{k}" not in RESOURCE_KEYS}
             blob[s] = value
+        if "model" in sections and self.model.source:  # the file's content, not its name
+            from flow.foreign import source_path
+
+            blob["model.source file"] = file_digest(source_path(self.model.source))
         text = json.dumps(blob, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -421,6 +429,13 @@ def dataset_shape(data: DataConfig) -> Shape:
     if data.dataset in SUPERRES_DATASETS:
         # Luminance tiles: one channel in, one channel out, upscale x larger.
         return Shape(1, data.tile, 0, data.upscale)
+    if data.dataset == "npz":
+        from flow.data.npz import image_shape
+
+        try:
+            return Shape(*image_shape(Path(data.path) if data.path else None))
+        except DataError as e:
+            raise ConfigError(f"data.path: {e}") from None
     return {
         "digits": Shape(1, 8, 10),
         "mnist": Shape(1, 28, 10),
@@ -431,6 +446,8 @@ def dataset_shape(data: DataConfig) -> Shape:
 def mac_specs(cfg: BuildConfig) -> list[MacSpec]:
     """The MAC layers of the configured network, in forward order."""
     m = cfg.model
+    if m.source:
+        return [layer.spec for layer in _file_layers(cfg)]
     return arch_specs(
         m.arch, dataset_shape(cfg.data), hidden=m.hidden, channels=m.channels, width=m.width
     )
@@ -445,7 +462,8 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
     """
     m = cfg.model
     specs = mac_specs(cfg)
-    pixel_bits = m.input_bits or dataset_pixel_bits(cfg.data.dataset)
+    pixel_bits = pixel_bits_of(cfg)
+    files = _file_layers(cfg) if m.source else None
     n = len(specs)
     plans = []
     for i, spec in enumerate(specs):
@@ -465,7 +483,12 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
             acc = override.acc_bits or acc
         input_bits = pixel_bits if i == 0 else m.act_bits
         weight_bits = edge_weights or m.weight_bits
-        if method == "datatype":
+        input_signed = False  # integer pixels and ReLU outputs are unsigned
+        if files:  # what the file multiplies
+            input_bits, input_signed, weight_bits = (
+                files[i].input_bits, files[i].input_signed, files[i].weight_bits
+            )  # fmt: skip
+        elif method == "datatype":
             input_bits, weight_bits = _datatypes(cfg, spec, acc, pixel_bits if i == 0 else None)
         plans.append(
             LayerPlan(
@@ -476,13 +499,25 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
                 acc_bits=None if method == "baseline" else acc,
                 policy_bits=None if edge == "unconstrained" else acc,
                 input_bits=input_bits,
-                input_signed=False,  # integer pixels and ReLU outputs are unsigned
+                input_signed=input_signed,
                 weight_bits=weight_bits,
                 spec=spec,
                 po2=cfg.quant.scale == "po2",
             )
         )
     return plans
+
+
+def pixel_bits_of(cfg: BuildConfig) -> int:
+    """Bits of the unsigned integer pixels the accelerator takes."""
+    return cfg.model.input_bits or dataset_pixel_bits(cfg.data.dataset)
+
+
+def _file_layers(cfg: BuildConfig) -> list:
+    """The MAC layers of the QONNX file of ``model.source`` (:mod:`flow.foreign`)."""
+    from flow.foreign import file_layers
+
+    return file_layers(cfg.model.source, pixel_bits_of(cfg))
 
 
 def acc_bits_key(cfg: BuildConfig, layer: str) -> str:
@@ -584,14 +619,20 @@ def validate(cfg: BuildConfig) -> None:
     from flow.data import check_dataset_path
 
     check_name(cfg.name, "name")
-    if cfg.model.arch == "tfc" and not cfg.model.hidden:
+    if cfg.model.source:
+        from flow.foreign import source_path
+
+        path = source_path(cfg.model.source)
+        if not path.is_file():
+            raise ConfigError(f"model.source: {path}: no such file")
+    elif cfg.model.arch == "tfc" and not cfg.model.hidden:
         raise ConfigError("model.hidden: must list at least one hidden layer size")
     if cfg.model.residual and not is_superres(cfg):
         raise ConfigError(
             "model.residual: only super-resolution networks (espcn, unet) add their input "
             "to the output; set it to false"
         )
-    if cfg.model.arch == "cnv" and not cfg.model.channels:
+    if cfg.model.arch == "cnv" and not cfg.model.channels and not cfg.model.source:
         raise ConfigError("model.channels: must list at least one conv layer size")
     plans = layer_plans(cfg)
     names = [p.name for p in plans]

@@ -1,11 +1,16 @@
 """Export stage: QONNX export, then proof that the exported integers meet their bounds.
 
 Brevitas >= 0.12.1 ``export_qonnx`` writes the raw float weights behind a plain Quant node, so
-the A2Q constraint is lost (and it writes 1-bit unsigned activations as bipolar ones:
-:func:`fix_unsigned_binary_acts`). We write each layer's quantized weights back into ``weight``
-first, export, then read the file back and check every constrained layer per output channel:
-L1 norm <= budget and exact accumulator width <= target. QONNX execution is compared with
-Brevitas on test samples. ``model.onnx`` only appears when every check passes.
+the A2Q constraint is lost (and it writes 1-bit unsigned activations as bipolar ones, which
+:class:`~flow.passes.FixUnsignedBinaryActs` rewrites). We write each layer's quantized weights
+back into ``weight`` first, export, then read the file back and check every constrained layer
+per output channel: L1 norm <= budget and exact accumulator width <= target. QONNX execution
+is compared with Brevitas on test samples. ``model.onnx`` only appears when every check passes.
+
+A build of a QONNX file made elsewhere (``model.source``) gets the same checks on the file's
+integers (:func:`check_file`): a file whose integers break the targets the config states is
+refused, naming the layer and the excess, and saying why a Brevitas export of an A2Q network
+most likely does.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from flow.errors import ExportError
 from flow.executor import tie_aware_argmax
 from flow.metrics import ACCURACY, metric_for, score
 from flow.models import build_model, integer_weights, mac_layers
+from flow.passes.unsigned_binary_acts import FixUnsignedBinaryActs
 from flow.qonnx_weights import exported_integer_weights
 from flow.util import atomic_write_bytes
 
@@ -65,42 +71,6 @@ def write_back_quant_weights(
         quant_values[name] = qw.value.detach().clone()
     for name, layer in layers.items():
         layer.weight.data = quant_values[name]
-
-
-def fix_unsigned_binary_acts(qmodel: ModelWrapper) -> int:
-    """Rewrite Brevitas' export of 1-bit unsigned activations; return how many it fixed.
-
-    A QuantReLU at 1 bit outputs {0, s}, but Brevitas' QONNX exporter writes it as a
-    ``BipolarQuant`` ({-s, +s}), so the file computes another network (found with the
-    data-type method's 1-bit activations: 12.5 % accuracy in QONNX against 96.5 % in PyTorch).
-    Each ``BipolarQuant`` fed by a ``Relu`` becomes the ``Quant`` it is: scale s, zero point
-    0, 1 bit, unsigned, round to nearest (as Brevitas' other activation quantizers export).
-    """
-    from onnx import helper
-
-    fixed = 0
-    graph = qmodel.graph
-    for i, node in enumerate(list(graph.node)):
-        producer = qmodel.find_producer(node.input[0]) if node.op_type == "BipolarQuant" else None
-        if producer is None or producer.op_type != "Relu":
-            continue
-        zero, bits = f"{node.name}_zeropt", f"{node.name}_bitwidth"
-        qmodel.set_initializer(zero, np.array(0.0, dtype=np.float32))
-        qmodel.set_initializer(bits, np.array(1.0, dtype=np.float32))
-        quant = helper.make_node(
-            "Quant",
-            [node.input[0], node.input[1], zero, bits],
-            list(node.output),
-            name=node.name,
-            domain=node.domain,
-            rounding_mode="ROUND",
-            signed=0,
-            narrow=0,
-        )
-        graph.node.remove(node)
-        graph.node.insert(i, quant)
-        fixed += 1
-    return fixed
 
 
 def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
@@ -162,8 +132,11 @@ def check_layer(plan: LayerPlan, q: np.ndarray) -> dict:
 
 
 def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
-    """Export the build's trained model to ``export/model.onnx`` and prove it."""
+    """Export the build's trained model to ``export/model.onnx`` and prove it (a build of a
+    QONNX file: :func:`check_file`)."""
     t0 = time.perf_counter()
+    if cfg.model.source:
+        return check_file(cfg, build_dir)
     plans = layer_plans(cfg)
     model = build_model(cfg)
     model.load_state_dict(artifacts.MODEL.read(build_dir))
@@ -181,7 +154,8 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
     export_qonnx(exportable, input_t=data.x_test[:1], export_path=str(tmp))
     try:
         qmodel = ModelWrapper(str(tmp))
-        if fix_unsigned_binary_acts(qmodel):
+        qmodel, fixed = FixUnsignedBinaryActs().apply(qmodel)
+        if fixed:
             qmodel.save(str(tmp))
         exported = exported_integer_weights(qmodel)
         if len(exported) != len(plans):
@@ -199,8 +173,10 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
                 diff = int(np.abs(q - brevitas_ints[plan.name]).max())
                 row["problems"].append(f"exported integers differ from Brevitas' by up to {diff}")
             layers.append(row)
+        with torch.no_grad():
+            ref = model(data.x_test[: cfg.export.check_samples]).numpy()
         fidelity = check_fidelity(
-            model,
+            ref,
             qmodel,
             data.x_test,
             data.y_test,
@@ -209,24 +185,7 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
             cfg.export.max_mismatch_fraction,
             ds.test_groups,
         )
-        ok = all(r["ok"] for r in layers) and fidelity["ok"]
-        report = {
-            "ok": ok,
-            "model": target.name if ok else None,
-            "layers": layers,
-            "fidelity": fidelity,
-            "seconds": round(time.perf_counter() - t0, 2),
-        }
-        check = artifacts.EXPORT_CHECK.write(build_dir, report)
-        if not ok:
-            bad = [f"{r['name']}: {'; '.join(r['problems'])}" for r in layers if not r["ok"]]
-            if not fidelity["ok"]:
-                bad.append(f"QONNX vs Brevitas: {fidelity['summary']}")
-            raise ExportError(
-                f"export check failed, {target.name} not written (see {check}):\n  "
-                + "\n  ".join(bad)
-            )
-        atomic_write_bytes(target, tmp.read_bytes())
+        report = _conclude(build_dir, tmp, layers, fidelity, t0)
     finally:
         tmp.unlink(missing_ok=True)
         # torch's ONNX exporter may spill initializers into a side file next to the temporary
@@ -235,9 +194,85 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
     return report
 
 
-@torch.no_grad()
+def _conclude(build_dir: Path, tmp: Path, layers: list, fidelity: dict, t0: float, advice=""):
+    """Write ``export_check.json``; rename ``tmp`` to ``model.onnx`` when every check passed,
+    else raise naming each failed layer and what ``advice`` adds."""
+    target = artifacts.QONNX.at(build_dir)
+    ok = all(r["ok"] for r in layers) and fidelity["ok"]
+    report = {
+        "ok": ok,
+        "model": target.name if ok else None,
+        "layers": layers,
+        "fidelity": fidelity,
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    check = artifacts.EXPORT_CHECK.write(build_dir, report)
+    if not ok:
+        bad = [f"{r['name']}: {'; '.join(r['problems'])}" for r in layers if not r["ok"]]
+        if not fidelity["ok"]:
+            bad.append(f"QONNX vs {fidelity['reference']}: {fidelity['summary']}")
+        raise ExportError(
+            f"export check failed, {target.name} not written (see {check}):\n  "
+            + "\n  ".join(bad)
+            + advice
+        )
+    atomic_write_bytes(target, tmp.read_bytes())
+    return report
+
+
+# What a file's layer that breaks the bound it was said to be trained with most likely is.
+_SILENT_A2Q = (
+    "\n  The file's integer weights break the accumulator bound the config says {layers} "
+    "{were} trained with. Brevitas >= 0.12.1's export_qonnx writes the raw float weights of "
+    "accumulator-aware layers (Int8AccumulatorAwareWeightQuant and its A2Q+ variants), not the "
+    "constrained ones, so a file exported that way has lost the guarantee: write each layer's "
+    "quant_weight() back into its weight before exporting "
+    "(flow.export.write_back_quant_weights does), or, if the network was not trained with a "
+    "bound, set quant.method: baseline."
+)
+
+
+def check_file(cfg: BuildConfig, build_dir: Path) -> dict:
+    """The export stage of a build of a QONNX file (``model.source``): its 1-bit ReLU
+    quantizers rewritten, its integers checked against the config's targets per layer
+    (the file's own layers, :func:`flow.config.layer_plans`) and its outputs against the file
+    as given; ``export/model.onnx`` when every check passes."""
+    from flow.foreign import read_file, run_file
+
+    t0 = time.perf_counter()
+    plans = layer_plans(cfg)
+    source = artifacts.SOURCE_QONNX.at(build_dir)
+    qmodel = read_file(source, "train/source.onnx")
+    layers = []
+    for plan, (node_name, q) in zip(plans, exported_integer_weights(qmodel), strict=True):
+        row = check_layer(plan, q)
+        row["node"] = node_name
+        layers.append(row)
+    ds = load_data(cfg)
+    n = min(cfg.export.check_samples, len(ds.x_test))
+    ref = run_file(artifacts.SOURCE_QONNX.read(build_dir), ds.x_test[:n])
+    fidelity = check_fidelity(
+        ref, qmodel, torch.as_tensor(ds.x_test, dtype=torch.float32), torch.as_tensor(ds.y_test),
+        n, cfg.export.atol, cfg.export.max_mismatch_fraction, ds.test_groups, "source",
+    )  # fmt: skip
+    broken = [r["name"] for r in layers if not r["ok"] and r["method"] in bounds.METHODS]
+    advice = (
+        _SILENT_A2Q.format(layers=", ".join(broken), were="was" if len(broken) == 1 else "were")
+        if broken
+        else ""
+    )
+    target = artifacts.QONNX.at(build_dir)
+    tmp = target.with_name(f".{target.name}.tmp")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        qmodel.save(str(tmp))
+        return _conclude(build_dir, tmp, layers, fidelity, t0, advice)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
 def check_fidelity(
-    model: torch.nn.Module,
+    ref: np.ndarray,
     qmodel: ModelWrapper,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -245,8 +280,10 @@ def check_fidelity(
     atol: float,
     max_fraction: float = 0.0,
     groups: np.ndarray | None = None,
+    reference: str = "brevitas",
 ) -> dict:
-    """Run the QONNX model and Brevitas on ``n`` test samples and compare their outputs.
+    """Run the QONNX model on ``n`` test samples and compare its outputs with ``ref``, those
+    of Brevitas (or of the QONNX file as given: ``reference`` names which).
 
     A sample matches when every output is within ``atol`` and the argmax agrees. Up to
     ``max_fraction`` of the samples (of the output pixels, for images) may differ: an
@@ -256,7 +293,7 @@ def check_fidelity(
     from qonnx.core.onnx_exec import execute_onnx
 
     n = min(n, len(x))
-    ref = model(x[:n]).numpy()
+    ref = np.asarray(ref)[:n]
     iname = qmodel.graph.input[0].name
     oname = qmodel.graph.output[0].name
     got = np.concatenate(
@@ -284,7 +321,8 @@ def check_fidelity(
         "mismatched_samples": off,
         "max_mismatch_fraction": max_fraction,
         "metric": metric.key,
-        f"brevitas_{metric.key}": score(ref, yn, groups),
+        "reference": reference,
+        f"{reference}_{metric.key}": score(ref, yn, groups),
         f"qonnx_{metric.key}": score(got, yn, groups),
     }
     if metric is ACCURACY:

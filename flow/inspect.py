@@ -62,9 +62,14 @@ def _train_section(b: Build) -> list[str]:
     mt = metric_named(m.get("metric"))
     k, u = mt.key, mt.unit
     bicubic = f", bicubic {m['bicubic_psnr']:.2f} {u}" if m.get("bicubic_psnr") is not None else ""
+    figures = (
+        f"QONNX file {m[f'quant_{k}']:.2f} {u} (nothing trained: {m['source']})"
+        if m.get("source")
+        else f"float {m[f'float_{k}']:.2f} {u}, quantized {m[f'quant_{k}']:.2f} {u}"
+    )
     out = [
-        f"\n{mt.label}: float {m[f'float_{k}']:.2f} {u}, quantized {m[f'quant_{k}']:.2f} {u}"
-        f"{bicubic} ({m.get('test_samples')} test samples, {m.get('dataset')})"
+        f"\n{mt.label}: {figures}{bicubic} ({m.get('test_samples')} test samples, "
+        f"{m.get('dataset')})"
     ]
     return out + [f"warning: {w}" for w in m.get("warnings", [])]
 

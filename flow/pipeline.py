@@ -85,7 +85,7 @@ def _train(ctx: StageContext) -> dict:
         artifacts.CHECKPOINT.at(ctx.build_dir).unlink(missing_ok=True)
     m = run_train(ctx.cfg, ctx.stage_dir, digest=ctx.digest, show_progress=ctx.show_progress)
     k = m["metric"]
-    return {"metric": k, f"float_{k}": m[f"float_{k}"], f"quant_{k}": m[f"quant_{k}"],
+    return {"metric": k, f"float_{k}": m.get(f"float_{k}"), f"quant_{k}": m[f"quant_{k}"],
             "warnings": m["warnings"]}  # fmt: skip
 
 

@@ -44,6 +44,15 @@ def exported_integer_weights(model: ModelWrapper) -> list[tuple[str, np.ndarray]
     return out
 
 
+def weight_quant_bits(model: ModelWrapper, node) -> int:
+    """The bit width of the Quant node feeding a MAC node's weights."""
+    producer = model.find_producer(node.input[1])
+    bits = None if producer is None else model.get_initializer(producer.input[3])
+    if bits is None:
+        raise ExportError(f"node {node.name}: its weights have no constant-width Quant node")
+    return int(bits)
+
+
 def _quant_int(v: np.ndarray, bits: int, node) -> np.ndarray:
     """The integer a QONNX Quant node produces for ``v`` (= x/scale + zero point)."""
     mode = _attr(node, "rounding_mode", "ROUND")

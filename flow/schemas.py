@@ -34,15 +34,21 @@ class Scored(Schema):
     """An object holding figures ``<prefix>_<k>`` of the metric ``k`` it names in ``metric``.
 
     ``figures`` lists the prefixes that must be numbers (``quant_`` -> ``quant_accuracy``);
-    the empty prefix is the bare key (``accuracy``).
+    the empty prefix is the bare key (``accuracy``). ``optional`` lists those that may also be
+    missing or null (a build of a QONNX file has no float model to score).
     """
 
     figures: ClassVar[tuple[str, ...]] = ()
+    optional: ClassVar[tuple[str, ...]] = ()
     metric: MetricKey | None = None
 
     @model_validator(mode="after")
     def _figures_are_numbers(self) -> Scored:
-        require_figures(self.model_extra or {}, self.metric, self.figures)
+        extra = self.model_extra or {}
+        require_figures(extra, self.metric, self.figures)
+        k = metric_named(self.metric).key
+        given = tuple(p for p in self.optional if extra.get(f"{p}{k}") is not None)
+        require_figures(extra, self.metric, given)
         return self
 
 
@@ -102,7 +108,10 @@ class LayerMetrics(Schema):
 class TrainMetrics(Scored):
     """``train/metrics.json``: ``float_<k>``, ``quant_<k>`` and the per-layer statistics."""
 
-    figures: ClassVar[tuple[str, ...]] = ("float_", "quant_")
+    figures: ClassVar[tuple[str, ...]] = ("quant_",)
+    optional: ClassVar[tuple[str, ...]] = ("float_",)
+    # "onnx:PATH" for a build of a QONNX file made elsewhere (nothing trained).
+    source: str | None = None
     dataset: str | None = None
     train_samples: int | None = None
     test_samples: int | None = None
@@ -135,9 +144,11 @@ class ExportLayer(Schema):
 
 
 class Fidelity(Scored):
-    """Brevitas vs the exported QONNX model on the export-check samples."""
+    """Brevitas (or, for a build of a QONNX file, that file as given) vs the exported QONNX
+    model on the export-check samples."""
 
-    figures: ClassVar[tuple[str, ...]] = ("brevitas_", "qonnx_")
+    figures: ClassVar[tuple[str, ...]] = ("qonnx_",)
+    optional: ClassVar[tuple[str, ...]] = ("brevitas_", "source_")
     samples: int
     ok: bool
     summary: str

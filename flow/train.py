@@ -35,7 +35,7 @@ from flow.errors import ConfigError
 from flow.metrics import PSNR, as_images, metric_for, score
 from flow.models import build_float_model, build_model, integer_weights
 from flow.stages import stage_file
-from flow.util import atomic_save_torch, progress, save_npz, write_json
+from flow.util import atomic_save_torch, atomic_write_bytes, progress, save_npz, write_json
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +197,12 @@ def _use_ep_init(cfg: BuildConfig) -> bool:
 
 
 def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bool = True) -> dict:
-    """Train the network of ``cfg`` into ``out_dir``; resume from a matching checkpoint."""
+    """Train the network of ``cfg`` into ``out_dir``; resume from a matching checkpoint.
+
+    A build of a QONNX file (``model.source``) trains nothing: :func:`take_file`."""
     t0 = time.perf_counter()
+    if cfg.model.source:
+        return take_file(cfg, out_dir)
     device = pick_device(cfg.train.device)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
@@ -266,6 +270,37 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
         bicubic = bicubic_upscale(ds.x_test, ds.upscale)
         metrics["bicubic_psnr"] = score(bicubic, ds.y_test, ds.test_groups)
         _save_examples(stage_file(out_dir, artifacts.EXAMPLES), ds, bicubic, float_out, quant_out)
+    write_json(stage_file(out_dir, artifacts.TRAIN_METRICS), metrics)
+    return metrics
+
+
+def take_file(cfg: BuildConfig, out_dir: Path) -> dict:
+    """The train stage of a build of a QONNX file made elsewhere: keep the file as given
+    (``train/source.onnx``) and score it on the test set (``quant_<k>``; no float model)."""
+    from flow.foreign import read_file, run_file, source_path
+
+    t0 = time.perf_counter()
+    path = source_path(cfg.model.source)
+    model = read_file(path)
+    ds = load_data(cfg)
+    out = run_file(model, ds.x_test)
+    metric = metric_for(ds.y_test)
+    atomic_write_bytes(stage_file(out_dir, artifacts.SOURCE_QONNX), path.read_bytes())
+    metrics = {
+        "dataset": cfg.data.dataset,
+        "source": cfg.model.source,
+        "train_samples": 0,
+        "test_samples": len(ds.x_test),
+        "metric": metric.key,
+        f"float_{metric.key}": None,
+        f"quant_{metric.key}": score(out, ds.y_test, ds.test_groups),
+        "layers": [],
+        "warnings": [],
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
+    if metric is PSNR:
+        metrics["bicubic_psnr"] = score(bicubic_upscale(ds.x_test, ds.upscale), ds.y_test,
+                                        ds.test_groups)  # fmt: skip
     write_json(stage_file(out_dir, artifacts.TRAIN_METRICS), metrics)
     return metrics
 

@@ -272,10 +272,10 @@ def test_cifar10_bad_batches(tmp_path: Path) -> None:
 
 
 def test_unknown_dataset_lists_allowed_names() -> None:
-    assert DATASETS == ("digits", "mnist", "cifar10", "samples", "bsd300")
+    assert DATASETS == ("digits", "mnist", "cifar10", "samples", "bsd300", "npz")
     message = (
         r"^unknown dataset 'cifar100'; allowed: 'digits', 'mnist', 'cifar10', 'samples', "
-        r"'bsd300'$"
+        r"'bsd300', 'npz'$"
     )
     with pytest.raises(DataError, match=message):
         load_dataset("cifar100")

@@ -43,6 +43,10 @@ def check_dataset_path(name: str, path: Path | None) -> None:
         from flow.data import samples
 
         samples.check_path(path)
+    elif name == "npz":
+        from flow.data import npz
+
+        npz.check_path(path)
     else:
         from flow.data import bsd300
 
@@ -60,6 +64,7 @@ def load_dataset(
     upscale: int = 2,
     patches: int = 32,
     test_tiles: int = 8,
+    pixel_bits: int = 8,
 ) -> Dataset:
     """Load dataset ``name`` (one of :data:`DATASETS`).
 
@@ -73,6 +78,9 @@ def load_dataset(
     ``seed``) and each test image up to ``test_tiles`` grid tiles; the inputs are ``tile``
     pixels square and the targets ``upscale`` times larger. ``test_fraction`` is unused there,
     and these four arguments are unused by the classification datasets.
+
+    ``npz`` is the user's own archive at ``path`` (:mod:`flow.data.npz`), its pixels at
+    most ``pixel_bits`` wide.
 
     ``limit`` keeps the first ``limit`` train and the first ``limit`` test samples.
     """
@@ -91,6 +99,10 @@ def load_dataset(
         from flow.data import cifar10
 
         dataset = cifar10.load(path)
+    elif name == "npz":
+        from flow.data import npz
+
+        dataset = npz.load(path, pixel_bits=pixel_bits)
     else:
         if name == "samples":
             from flow.data import samples as module

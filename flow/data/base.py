@@ -8,7 +8,7 @@ import numpy as np
 
 from flow.errors import DataError
 
-DATASETS = ("digits", "mnist", "cifar10", "samples", "bsd300")
+DATASETS = ("digits", "mnist", "cifar10", "samples", "bsd300", "npz")
 SUPERRES_DATASETS = ("samples", "bsd300")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flow.config import BuildConfig
+from flow.config import BuildConfig, pixel_bits_of
 from flow.data import load_dataset
 from flow.data.base import Dataset
 
@@ -25,4 +25,5 @@ def load_data(cfg: BuildConfig) -> Dataset:
         upscale=d.upscale,
         patches=d.patches,
         test_tiles=d.test_tiles,
+        pixel_bits=pixel_bits_of(cfg),
     )

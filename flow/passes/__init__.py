@@ -11,6 +11,7 @@ from flow.passes.exact_accumulator_width import (
     ExactAccumulatorWidth,
     exact_accumulator_range,
 )
+from flow.passes.fold_bias_quant import FoldConvBiasQuant
 from flow.passes.layer_summary import hw_layer_summary
 from flow.passes.mul_past_maxpool_nhwc import MoveScalarMulPastMaxPoolNHWC
 from flow.passes.output_channels_last import MakeOutputChannelsLast
@@ -18,12 +19,15 @@ from flow.passes.prune_channels import PruneDeadChannels
 from flow.passes.reduce_mean_to_gap import ReduceMeanToGlobalAveragePool
 from flow.passes.remove_identity_input_quant import RemoveIdentityInputThreshold
 from flow.passes.split_host_tail import HOST_TAIL_KEY, SplitOffHostTail, apply_host_tail
+from flow.passes.unsigned_binary_acts import FixUnsignedBinaryActs
 
 __all__ = [
     "HOST_TAIL_KEY",
     "AbsorbInputReshape",
     "AnnotateInputDatatype",
     "ExactAccumulatorWidth",
+    "FixUnsignedBinaryActs",
+    "FoldConvBiasQuant",
     "MakeOutputChannelsLast",
     "MoveScalarMulPastMaxPoolNHWC",
     "PruneDeadChannels",

@@ -192,11 +192,19 @@ def _quality(b: Build, doc: Doc) -> None:
         as_dict(b.get(a)) for a in (A.TRAIN_METRICS, A.EXPORT_CHECK, A.VERIFY, A.SIM)
     )
     fid = as_dict(ex.get("fidelity"))
+    given = m.get("source")  # a build of a QONNX file made elsewhere: nothing trained
     spec = [
+        (f"QONNX file as given ({given})", m, f"quant_{k}", m.get("test_samples"),
+         A.TRAIN_METRICS),
+        ("QONNX file as given, export-check samples", fid, f"source_{k}",
+         fid.get("samples"), A.EXPORT_CHECK),
+    ] if given else [
         ("float (PyTorch)", m, f"float_{k}", m.get("test_samples"), A.TRAIN_METRICS),
         ("quantized (Brevitas)", m, f"quant_{k}", m.get("test_samples"), A.TRAIN_METRICS),
         ("quantized (Brevitas), export-check samples", fid, f"brevitas_{k}",
          fid.get("samples"), A.EXPORT_CHECK),
+    ]  # fmt: skip
+    spec += [
         ("exported QONNX", fid, f"qonnx_{k}", fid.get("samples"), A.EXPORT_CHECK),
         ("FINN HW graph", ver, f"hw_{k}", ver.get("samples"), A.VERIFY),
         ("simulated RTL (Verilator)", sim, k, sim.get("frames"), A.SIM),

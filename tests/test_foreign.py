@@ -1,0 +1,175 @@
+"""Bring your own QONNX file: a Brevitas network written outside flow/ through the pipeline
+(``model.source: onnx:PATH``), its layers read from the file, the targets the config states
+checked on the file's integers, and the layers FINN cannot lower refused by name."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from flow.cli import main
+from tests.byom import nets
+
+P_FC1 = 12
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory) -> Path:
+    """theirs.onnx (Brevitas' export: raw float A2Q weights), fixed.onnx (the quantized weights
+    written back), mlp.onnx, trunc.onnx and digits.npz, in one folder."""
+    t = tmp_path_factory.mktemp("byom")
+    x, y = nets.digits()
+    np.savez(t / "digits.npz", x_train=x[:1400], y_train=y[:1400], x_test=x[1400:],
+             y_test=y[1400:])  # fmt: skip
+    conv = nets.train(nets.ConvNet(acc_bits=P_FC1), x[:1400], y[:1400])
+    nets.export(conv, t / "theirs.onnx", x[:256])
+    nets.export(conv, t / "fixed.onnx", x[:256], write_back=True)
+    nets.export(nets.train(nets.MLP(), x[:1400], y[:1400]), t / "mlp.onnx", x[:256])
+    nets.export(nets.ConvNet(trunc_pool=True).eval(), t / "trunc.onnx", x[:256])
+    return t
+
+
+def _config(t: Path, source: str, **quant) -> Path:
+    cfg = {
+        "name": Path(source).stem,
+        "data": {"dataset": "npz", "path": str(t / "digits.npz")},
+        "model": {"source": f"onnx:{t / source}", "input_bits": 5},
+        "quant": {"method": "baseline", **quant},
+        "export": {"check_samples": 40},
+        "compile": {"folding": {"target_cycles_per_frame": 640}},
+        "hardware": {"sim_frames": 8},
+    }
+    path = t / f"{Path(source).stem}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _run(t: Path, config: Path, *extra: str) -> int:
+    return main(["run", str(config), "--build-dir", str(t / "build"), "--quiet", *extra])
+
+
+def test_layers_come_from_the_file(files):
+    from flow.foreign import file_layers
+
+    layers = file_layers(f"onnx:{files / 'theirs.onnx'}", 5)
+    got = [(fl.spec.name, fl.spec.kind, fl.spec.fan_in, fl.spec.out_channels, fl.input_bits,
+            fl.input_signed, fl.weight_bits) for fl in layers]  # fmt: skip
+    assert got == [
+        ("conv", "conv", 9, 8, 8, True, 4),  # behind the signed 8-bit input quantizer
+        ("fc1", "linear", 512, 32, 4, False, 4),
+        ("fc2", "linear", 32, 10, 3, False, 6),
+    ]
+    assert layers[0].spec.in_size == 8 and layers[0].spec.padding == 1
+
+
+def test_file_through_verify_with_exact_widths(files):
+    """The fixed export with fc1 stated as A2Q at P: export check passes, every accumulator is
+    its exact width, the HW graph equals the file on the test set."""
+    config = _config(files, "fixed.onnx", layers={"fc1": {"method": "a2q", "acc_bits": P_FC1}})
+    assert _run(files, config, "--until", "verify") == 0
+    build = files / "build" / "fixed"
+    check = json.loads((build / "export" / "export_check.json").read_text())
+    assert check["ok"] and check["fidelity"]["reference"] == "source"
+    fc1 = next(r for r in check["layers"] if r["name"] == "fc1")
+    assert fc1["method"] == "a2q" and fc1["exact_bits"] <= P_FC1 and fc1["target_bits"] == P_FC1
+    rows = json.loads((build / "compile" / "accumulators.json").read_text())
+    assert [r["name"] for r in rows] == ["conv", "fc1", "fc2"]
+    assert all(r["hw_acc_bits"] == r["exact_bits"] for r in rows)
+    assert rows[0]["input_signed"] is True and rows[0]["input_bits"] == 8
+    verify = json.loads((build / "verify" / "verify.json").read_text())
+    metrics = json.loads((build / "train" / "metrics.json").read_text())
+    assert verify["mismatches"] == 0 and verify["hw_vs_integer_model_mismatches"] == 0
+    assert verify["hw_accuracy"] == metrics["quant_accuracy"]
+    assert metrics["float_accuracy"] is None and metrics["source"].startswith("onnx:")
+
+
+def test_silent_a2q_export_is_refused(files, capsys):
+    """Brevitas' own export of the A2Q network: the config says fc1 was trained at P, the
+    file's integers break it, and the error says why."""
+    config = _config(files, "theirs.onnx", layers={"fc1": {"method": "a2q", "acc_bits": P_FC1}})
+    assert _run(files, config, "--until", "export") == 2
+    err = capsys.readouterr().err
+    assert "fc1: channel" in err and f"> target {P_FC1} bits" in err
+    assert "Brevitas >= 0.12.1's export_qonnx writes the raw float weights" in err
+    assert "Traceback" not in err
+    assert not (files / "build" / "theirs" / "export" / "model.onnx").exists()
+    # Stated as a baseline, the same file builds (its widths sized for what it holds).
+    config = _config(files, "theirs.onnx")
+    assert _run(files, config, "--until", "compile") == 0
+    rows = json.loads((files / "build/theirs/compile/accumulators.json").read_text())
+    assert rows[1]["exact_bits"] > P_FC1
+
+
+def test_the_cache_key_holds_the_file_content(files, tmp_path):
+    """The train stage's cache key holds the file's content, not only its name: another file
+    at the same path rebuilds everything, the same bytes again reuse it."""
+    from flow.config import load_config
+
+    src = tmp_path / "model.onnx"
+    src.write_bytes((files / "mlp.onnx").read_bytes())
+    config = _config(files, "mlp.onnx")
+    data = yaml.safe_load(config.read_text())
+    data["model"]["source"] = f"onnx:{src}"
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(data))
+    key = load_config(config).section_digest("model")
+    src.write_bytes((files / "fixed.onnx").read_bytes())
+    assert load_config(config).section_digest("model") != key
+    src.write_bytes((files / "mlp.onnx").read_bytes())
+    assert load_config(config).section_digest("model") == key
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        ("python:mypkg.nets:build", ["model.source", "'onnx:PATH'"]),
+        ("onnx:{t}/nope.onnx", ["model.source", "nope.onnx", "no such file"]),
+        ("onnx:{t}/digits.npz", ["model.source", "cannot be read as a QONNX model"]),
+        ("onnx:{t}/trunc.onnx", ["Trunc", "TruncAvgPool2d", "FLOOR"]),
+    ],
+)
+def test_bad_sources_are_named(files, capsys, source, says):
+    config = _config(files, "mlp.onnx")
+    data = yaml.safe_load(config.read_text())
+    data["model"]["source"] = source.format(t=files)
+    config.write_text(yaml.safe_dump(data))
+    assert _run(files, config) == 2
+    err = capsys.readouterr().err
+    assert all(s in err for s in says), err
+    assert "Traceback" not in err
+
+
+def test_compile_refuses_trunc_avg_pool_by_name(files, capsys):
+    out = files / "trunc-out"
+    argv = ["compile", str(files / "trunc.onnx"), "--config", "configs/tfc_digits.yaml",
+            "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "node" in err and "(Trunc, a Brevitas TruncAvgPool2d)" in err
+
+
+def test_npz_dataset_errors_name_the_array(files, capsys):
+    bad = files / "bad.npz"
+    np.savez(bad, x_test=np.zeros((2, 1, 8, 8), np.uint8))
+    config = _config(files, "mlp.onnx")
+    data = yaml.safe_load(config.read_text())
+    data["data"]["path"] = str(bad)
+    config.write_text(yaml.safe_dump(data))
+    assert _run(files, config) == 2
+    assert "no array y_test" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_file_through_every_stage_bit_exact(files):
+    """The MLP file through hardware, Verilator and Yosys."""
+    config = _config(files, "mlp.onnx")
+    assert _run(files, config) == 0
+    build = files / "build" / "mlp"
+    sim = json.loads((build / "sim" / "sim.json").read_text())
+    assert sim["bit_exact"] and sim["frames"] == 8
+    synth = json.loads((build / "synth" / "synth.json").read_text())
+    assert synth["variants"]["exact"]["top"]["lut"] > 0
