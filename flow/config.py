@@ -65,8 +65,13 @@ class ModelConfig:
     """The network: an architecture of ``flow.archs`` and its sizes, or a QONNX file."""
 
     # null: build and train ``arch``; "onnx:PATH": a QONNX file made elsewhere (e.g. Brevitas'
-    # export_qonnx) taking the dataset's integer pixels, compiled as it is (flow/foreign.py).
+    # export_qonnx) taking the dataset's integer pixels, compiled as it is (flow/foreign.py);
+    # "python:MODULE:FUNCTION": your own Brevitas network, trained here (flow/user_net.py).
     source: str | None = None
+    # A python source's weight quantizers: "given" trains them as the network has them (an
+    # accumulator-aware one sets the layer's method and P), "config" replaces each by the
+    # one the quant section asks (A2Q / A2Q+ / baseline per layer, the layer's own bits).
+    quantizers: Literal["given", "config"] = "given"
     arch: Literal["tfc", "cnv", "mobilenetv1", "resnet18", "espcn", "unet"] = "tfc"
     # Dense layers of tfc, and the dense head of cnv.
     hidden: list[int] = field(default_factory=lambda: [256, 256, 256])
@@ -266,9 +271,7 @@ class BuildConfig:
                 value = {k: v for k, v in value.items() if f"{s}.{k}" not in RESOURCE_KEYS}
             blob[s] = value
         if "model" in sections and self.model.source:  # the file's content, not its name
-            from flow.foreign import source_path
-
-            blob["model.source file"] = file_digest(source_path(self.model.source))
+            blob["model.source file"] = file_digest(source_file(self.model.source))
         text = json.dumps(blob, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -447,7 +450,7 @@ def mac_specs(cfg: BuildConfig) -> list[MacSpec]:
     """The MAC layers of the configured network, in forward order."""
     m = cfg.model
     if m.source:
-        return [layer.spec for layer in _file_layers(cfg)]
+        return [layer.spec for layer in _source_layers(cfg)]
     return arch_specs(
         m.arch, dataset_shape(cfg.data), hidden=m.hidden, channels=m.channels, width=m.width
     )
@@ -463,7 +466,8 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
     m = cfg.model
     specs = mac_specs(cfg)
     pixel_bits = pixel_bits_of(cfg)
-    files = _file_layers(cfg) if m.source else None
+    files = _source_layers(cfg) if m.source else None
+    given = m.source and (m.source.startswith("python:") and m.quantizers == "given")
     n = len(specs)
     plans = []
     for i, spec in enumerate(specs):
@@ -478,7 +482,9 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
             method = cfg.quant.depthwise
         edge_weights = m.edge_weight_bits if i in (0, n - 1) else None
         override = cfg.quant.layers.get(spec.name)
-        if override is not None:
+        if given:  # what the network's own quantizer trains
+            method, acc, edge = files[i].method, files[i].acc_bits, None
+        elif override is not None:
             method = override.method or method
             acc = override.acc_bits or acc
         input_bits = pixel_bits if i == 0 else m.act_bits
@@ -508,16 +514,38 @@ def layer_plans(cfg: BuildConfig) -> list[LayerPlan]:
     return plans
 
 
+def source_file(source: str) -> Path:
+    """The file behind a ``model.source``: the QONNX file, or the Python file of the module
+    (its content is part of the train stage's cache key); errors name what is wrong."""
+    if source.startswith("python:"):
+        from flow.user_net import module_file
+
+        return module_file(source)
+    from flow.foreign import source_path
+
+    path = source_path(source)
+    if not path.is_file():
+        raise ConfigError(f"model.source: {path}: no such file")
+    return path
+
+
 def pixel_bits_of(cfg: BuildConfig) -> int:
     """Bits of the unsigned integer pixels the accelerator takes."""
     return cfg.model.input_bits or dataset_pixel_bits(cfg.data.dataset)
 
 
-def _file_layers(cfg: BuildConfig) -> list:
-    """The MAC layers of the QONNX file of ``model.source`` (:mod:`flow.foreign`)."""
+def _source_layers(cfg: BuildConfig) -> list:
+    """The MAC layers of the model ``model.source`` names: a QONNX file's
+    (:mod:`flow.foreign`) or a Brevitas network's (:mod:`flow.user_net`)."""
+    source = cfg.model.source
+    if source.startswith("python:"):
+        from flow.user_net import net_layers
+
+        shape = dataset_shape(cfg.data)
+        return net_layers(source, (shape.channels, shape.size, shape.size))
     from flow.foreign import file_layers
 
-    return file_layers(cfg.model.source, pixel_bits_of(cfg))
+    return file_layers(source, pixel_bits_of(cfg))
 
 
 def acc_bits_key(cfg: BuildConfig, layer: str) -> str:
@@ -620,11 +648,7 @@ def validate(cfg: BuildConfig) -> None:
 
     check_name(cfg.name, "name")
     if cfg.model.source:
-        from flow.foreign import source_path
-
-        path = source_path(cfg.model.source)
-        if not path.is_file():
-            raise ConfigError(f"model.source: {path}: no such file")
+        source_file(cfg.model.source)
     elif cfg.model.arch == "tfc" and not cfg.model.hidden:
         raise ConfigError("model.hidden: must list at least one hidden layer size")
     if cfg.model.residual and not is_superres(cfg):

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from brevitas.export import export_qonnx
 from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.transformation.general import RemoveStaticGraphInputs
 
 from flow import artifacts, bounds
 from flow.config import BuildConfig, LayerPlan, layer_plans
@@ -135,7 +136,7 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
     """Export the build's trained model to ``export/model.onnx`` and prove it (a build of a
     QONNX file: :func:`check_file`)."""
     t0 = time.perf_counter()
-    if cfg.model.source:
+    if cfg.model.source and cfg.model.source.startswith("onnx:"):
         return check_file(cfg, build_dir)
     plans = layer_plans(cfg)
     model = build_model(cfg)
@@ -153,10 +154,12 @@ def run_export(cfg: BuildConfig, build_dir: Path) -> dict:
     target.parent.mkdir(parents=True, exist_ok=True)
     export_qonnx(exportable, input_t=data.x_test[:1], export_path=str(tmp))
     try:
+        # Brevitas' export of some networks also lists initializers as graph inputs, which
+        # FINN reads as more than one input; and 1-bit ReLU quantizers as bipolar ones.
         qmodel = ModelWrapper(str(tmp))
-        qmodel, fixed = FixUnsignedBinaryActs().apply(qmodel)
-        if fixed:
-            qmodel.save(str(tmp))
+        for rewrite in (RemoveStaticGraphInputs(), FixUnsignedBinaryActs()):
+            qmodel = qmodel.transform(rewrite, make_deepcopy=False, cleanup=False)
+        qmodel.save(str(tmp))
         exported = exported_integer_weights(qmodel)
         if len(exported) != len(plans):
             raise ExportError(

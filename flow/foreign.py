@@ -31,13 +31,17 @@ _PASS_THROUGH = ("Reshape", "Flatten", "Transpose", "MaxPool", "Pad", "Identity"
 
 @dataclass(frozen=True)
 class FileLayer:
-    """One MAC node of a QONNX file: its layer name, shape and the types it multiplies."""
+    """One MAC layer of a model made elsewhere (a QONNX file's node, a Brevitas network's
+    module): its layer name and shape, the types it multiplies and, where the model says so
+    (a Brevitas accumulator-aware quantizer), the method and P it was trained with."""
 
     spec: MacSpec
     node: str
     input_bits: int
     input_signed: bool
     weight_bits: int
+    method: str | None = None
+    acc_bits: int | None = None
 
 
 def source_path(source: str, key: str = "model.source") -> Path:
@@ -45,7 +49,8 @@ def source_path(source: str, key: str = "model.source") -> Path:
     if not isinstance(source, str) or not source.startswith(SCHEME) or not source[len(SCHEME) :]:
         raise ConfigError(
             f"{key}: {source!r} is not a model source; allowed: 'onnx:PATH' (a QONNX file, "
-            "e.g. from Brevitas' export_qonnx), or leave it out to build model.arch"
+            "e.g. from Brevitas' export_qonnx), 'python:MODULE:FUNCTION' (a function returning "
+            "your Brevitas network), or leave it out to build model.arch"
         )
     return Path(source[len(SCHEME) :])
 
@@ -53,6 +58,7 @@ def source_path(source: str, key: str = "model.source") -> Path:
 def read_file(path: Path, key: str = "model.source"):
     """The QONNX file at ``path`` as a qonnx ModelWrapper, with shapes inferred and 1-bit
     ReLU quantizers exported as bipolar ones rewritten; errors name the key and the file."""
+    from qonnx.transformation.general import RemoveStaticGraphInputs
     from qonnx.transformation.infer_shapes import InferShapes
 
     from flow.artifacts import read_onnx
@@ -65,7 +71,9 @@ def read_file(path: Path, key: str = "model.source"):
     except (OSError, ValueError) as e:
         raise ConfigError(f"{key}: {path} cannot be read as a QONNX model: {e}") from None
     try:
-        return model.transform(FixUnsignedBinaryActs()).transform(InferShapes())
+        for rewrite in (RemoveStaticGraphInputs(), FixUnsignedBinaryActs(), InferShapes()):
+            model = model.transform(rewrite)
+        return model
     except Exception as e:  # noqa: BLE001 - onnx shape inference raises many types
         raise ConfigError(f"{key}: {path}: ONNX shape inference fails: {e}") from None
 

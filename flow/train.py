@@ -199,9 +199,10 @@ def _use_ep_init(cfg: BuildConfig) -> bool:
 def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bool = True) -> dict:
     """Train the network of ``cfg`` into ``out_dir``; resume from a matching checkpoint.
 
-    A build of a QONNX file (``model.source``) trains nothing: :func:`take_file`."""
+    A build of a QONNX file (``model.source: onnx:...``) trains nothing: :func:`take_file`.
+    A user's Brevitas network (``python:...``) pre-trains with its quantizers switched off."""
     t0 = time.perf_counter()
-    if cfg.model.source:
+    if cfg.model.source and cfg.model.source.startswith("onnx:"):
         return take_file(cfg, out_dir)
     device = pick_device(cfg.train.device)
     if cfg.train.threads:
@@ -227,7 +228,13 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     estimate = estimate_training(cfg, fmodel, data, state, augment)
     if state is None or state["phase"] == "float":
         _run_phase(run, fmodel, "float", tc.float_epochs, tc.lr, {})
-    float_state = {k: v.detach().clone() for k, v in fmodel.state_dict().items()}
+    # A user's network is its own float twin: its quantizers' state (scales, A2Q's norms,
+    # set from the initial weights) is left out, so the quantized one derives it anew.
+    float_state = {
+        k: v.detach().clone()
+        for k, v in fmodel.state_dict().items()
+        if not (cfg.model.source and "quant" in k)
+    }
     float_out = outputs(fmodel, data.x_test)
 
     # Phase 2: QAT from the float checkpoint.

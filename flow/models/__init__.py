@@ -11,7 +11,8 @@ from flow.config import BuildConfig, layer_plans
 from flow.errors import ConfigError
 from flow.models.cnn import CNV, MobileNetV1, ResNet18
 from flow.models.sr import ESPCN, UNet
-from flow.models.tfc import TFC, FloatTFC
+from flow.models.tfc import TFC, FloatTFC, weight_quant_kwargs
+from flow.user_net import build_net, mac_modules
 
 __all__ = ["build_model", "build_float_model", "integer_weights", "mac_layers"]
 
@@ -21,7 +22,10 @@ _SUPERRES = {"espcn": ESPCN, "unet": UNet}
 
 
 def build_model(cfg: BuildConfig) -> nn.Module:
-    """The quantized network a config describes."""
+    """The quantized network a config describes (``model.source: python:...``: the user's,
+    with the config's weight quantizers when ``model.quantizers`` is ``config``)."""
+    if cfg.model.source:
+        return _user_model(cfg)
     if cfg.model.arch == "tfc":
         return TFC(layer_plans(cfg))
     if cfg.model.arch in _SUPERRES:
@@ -34,7 +38,16 @@ def build_model(cfg: BuildConfig) -> nn.Module:
 
 
 def build_float_model(cfg: BuildConfig) -> nn.Module:
-    """The float twin of ``build_model(cfg)``: same parameter names, no quantizers."""
+    """The float twin of ``build_model(cfg)``: same parameter names, no quantizers (a user's
+    network: the same network with Brevitas' quantization switched off)."""
+    if cfg.model.source:
+        from brevitas.graph.calibrate import QuantizationStatusManager as Q
+
+        net = _user_model(cfg)
+        Q.disable_act_quantization(net, is_training=True)
+        Q.disable_param_quantization(net, is_training=True)
+        Q.disable_return_quant_tensor(net)
+        return net
     if cfg.model.arch == "tfc":
         return FloatTFC(layer_plans(cfg))
     if cfg.model.arch in _SUPERRES:
@@ -46,11 +59,48 @@ def build_float_model(cfg: BuildConfig) -> nn.Module:
 
 def mac_layers(model: nn.Module) -> dict[str, QuantLinear | QuantConv2d]:
     """The quantized MAC layers of a model, by the layer names used in configs and reports."""
-    return {
-        name.split(".")[-1]: m
-        for name, m in model.named_modules()
-        if isinstance(m, (QuantLinear, QuantConv2d))
+    return mac_modules(model)
+
+
+def _user_model(cfg: BuildConfig) -> nn.Module:
+    """The network of ``model.source``; with ``model.quantizers: config`` each MAC layer is
+    rebuilt with the weight quantizer its plan asks (its weights, bias and other quantizers
+    kept)."""
+    net = build_net(cfg.model.source)
+    if cfg.model.quantizers == "given":
+        return net
+    plans = {p.name: p for p in layer_plans(cfg)}
+    modules = dict(net.named_modules())
+    last = list(plans)[-1]
+    for name, layer in mac_modules(net).items():
+        path = next(p for p, m in modules.items() if m is layer)
+        parent, _, attr = path.rpartition(".")
+        new = _requantized(layer, plans[name], name == last)
+        setattr(modules[parent] if parent else net, attr, new)
+    return net
+
+
+def _requantized(layer: QuantLinear | QuantConv2d, plan, last: bool) -> nn.Module:
+    """``layer`` rebuilt with the plan's weight quantizer (tfc's, per method)."""
+    keep = {
+        "bias": layer.bias is not None,
+        "bias_quant": layer.bias_quant.quant_injector,
+        "input_quant": layer.input_quant.quant_injector,
+        "output_quant": layer.output_quant.quant_injector,
+        "return_quant_tensor": layer.return_quant_tensor,
+        **weight_quant_kwargs(plan, last),
     }
+    if isinstance(layer, QuantConv2d):
+        new = QuantConv2d(layer.in_channels, layer.out_channels, layer.kernel_size,
+                          stride=layer.stride, padding=layer.padding, groups=layer.groups,
+                          **keep)  # fmt: skip
+    else:
+        new = QuantLinear(layer.in_features, layer.out_features, **keep)
+    with torch.no_grad():
+        new.weight.copy_(layer.weight)
+        if layer.bias is not None:
+            new.bias.copy_(layer.bias)
+    return new
 
 
 @torch.no_grad()
