@@ -78,6 +78,7 @@ EXPORT_COLUMNS = [
     ("name", "layer"),
     ("K", "K"),
     ("input_bits", "N"),
+    ("input_signed", "signed"),
     ("weight_bits", "M"),
     ("method", "method"),
     ("datatype_bound_bits", "P_dt"),

@@ -12,6 +12,7 @@ from flow.passes.exact_accumulator_width import (
     exact_accumulator_range,
 )
 from flow.passes.fold_bias_quant import FoldConvBiasQuant
+from flow.passes.gemm_to_matmul import ConstWeightGemmToMatMul
 from flow.passes.layer_summary import hw_layer_summary
 from flow.passes.mul_past_maxpool_nhwc import MoveScalarMulPastMaxPoolNHWC
 from flow.passes.output_channels_last import MakeOutputChannelsLast
@@ -20,16 +21,19 @@ from flow.passes.reduce_mean_to_gap import ReduceMeanToGlobalAveragePool
 from flow.passes.remove_identity_input_quant import RemoveIdentityInputThreshold
 from flow.passes.split_host_tail import HOST_TAIL_KEY, SplitOffHostTail, apply_host_tail
 from flow.passes.unsigned_binary_acts import FixUnsignedBinaryActs
+from flow.passes.weight_scale_after_matmul import MoveWeightScaleAfterMatMul
 
 __all__ = [
     "HOST_TAIL_KEY",
     "AbsorbInputReshape",
     "AnnotateInputDatatype",
+    "ConstWeightGemmToMatMul",
     "ExactAccumulatorWidth",
     "FixUnsignedBinaryActs",
     "FoldConvBiasQuant",
     "MakeOutputChannelsLast",
     "MoveScalarMulPastMaxPoolNHWC",
+    "MoveWeightScaleAfterMatMul",
     "PruneDeadChannels",
     "ReduceMeanToGlobalAveragePool",
     "RemoveIdentityInputThreshold",
