@@ -228,13 +228,7 @@ def run_train(cfg: BuildConfig, out_dir: Path, *, digest: str, show_progress: bo
     estimate = estimate_training(cfg, fmodel, data, state, augment)
     if state is None or state["phase"] == "float":
         _run_phase(run, fmodel, "float", tc.float_epochs, tc.lr, {})
-    # A user's network is its own float twin: its quantizers' state (scales, A2Q's norms,
-    # set from the initial weights) is left out, so the quantized one derives it anew.
-    float_state = {
-        k: v.detach().clone()
-        for k, v in fmodel.state_dict().items()
-        if not (cfg.model.source and "quant" in k)
-    }
+    float_state = _float_state(cfg, fmodel)
     float_out = outputs(fmodel, data.x_test)
 
     # Phase 2: QAT from the float checkpoint.
@@ -549,6 +543,17 @@ def _load_checkpoint(path: Path, digest: str) -> dict | None:
         log.info("checkpoint %s is from another config; starting over", path)
         return None
     return state
+
+
+def _float_state(cfg: BuildConfig, fmodel: nn.Module) -> dict:
+    """The pre-trained float weights. A user's network is its own float twin: its
+    quantizers' state (scales, A2Q's norms, set from the initial weights) is left out, so the
+    quantized one derives it anew."""
+    return {
+        k: v.detach().clone()
+        for k, v in fmodel.state_dict().items()
+        if not (cfg.model.source and "quant" in k)
+    }
 
 
 def _load_float_weights(model: nn.Module, float_state: dict) -> None:

@@ -38,19 +38,27 @@ def files(tmp_path_factory) -> Path:
     return t
 
 
-def _config(t: Path, source: str, **quant) -> Path:
+def _write(t: Path, name: str, data: dict, model: dict, **sections) -> Path:
+    """A config ``t/<name>.yaml`` of a small build of ``model`` on ``data``."""
     cfg = {
-        "name": Path(source).stem,
-        "data": {"dataset": "npz", "path": str(t / "digits.npz")},
-        "model": {"source": f"onnx:{t / source}", "input_bits": 5},
-        "quant": {"method": "baseline", **quant},
+        "name": name,
+        "data": data,
+        "model": model,
         "export": {"check_samples": 40},
         "compile": {"folding": {"target_cycles_per_frame": 640}},
         "hardware": {"sim_frames": 8},
+        **sections,
     }
-    path = t / f"{Path(source).stem}.yaml"
+    path = t / f"{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
+
+
+def _config(t: Path, source: str, **quant) -> Path:
+    """A build of the QONNX file ``t/source`` on the digits archive."""
+    data = {"dataset": "npz", "path": str(t / "digits.npz")}
+    model = {"source": f"onnx:{t / source}", "input_bits": 5}
+    return _write(t, Path(source).stem, data, model, quant={"method": "baseline", **quant})
 
 
 def _run(t: Path, config: Path, *extra: str) -> int:
@@ -194,18 +202,9 @@ def test_through_every_stage_bit_exact(files, kind):
 
 
 def _py_config(t: Path, name: str, source: str, **model) -> Path:
-    cfg = {
-        "name": name,
-        "data": {"dataset": "digits"},
-        "model": {"source": source, **model},
-        "train": {"float_epochs": 2, "qat_epochs": 2, "batch_size": 64, "threads": 1},
-        "export": {"check_samples": 40},
-        "compile": {"folding": {"target_cycles_per_frame": 640}},
-        "hardware": {"sim_frames": 8},
-    }
-    path = t / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(cfg))
-    return path
+    """A build of the Python source ``source`` on digits, trained 2+2 epochs."""
+    train = {"float_epochs": 2, "qat_epochs": 2, "batch_size": 64, "threads": 1}
+    return _write(t, name, {"dataset": "digits"}, {"source": source, **model}, train=train)
 
 
 def test_python_source_trains_as_given(tmp_path):
