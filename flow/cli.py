@@ -1,4 +1,5 @@
-"""The ``a2q`` command line: bounds, run, compile, sweep, report, bench, schema, config, inspect."""
+"""The ``a2q`` command line: bounds, run, compile, sweep, hls4ml, report, bench, schema, config,
+inspect."""
 
 from __future__ import annotations
 
@@ -117,6 +118,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_hls4ml(args: argparse.Namespace) -> int:
+    from flow.hls4ml_bridge import export_hls4ml
+
+    result = export_hls4ml(Path(args.build))
+    print(f"model:  {result['model']}\nconfig: {result['config']}")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from flow.report.build_report import render_build_report
     from flow.report.sweep_report import render_sweep_report
@@ -219,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_build_commands(sub: argparse._SubParsersAction) -> None:
-    """bounds, run, compile, sweep: the commands that compute."""
+    """bounds, run, compile, sweep, hls4ml: the commands that compute."""
     b = sub.add_parser("bounds", help="accumulator bounds for one dot product")
     b.add_argument("--k", type=int, required=True, help="dot-product length (fan-in)")
     b.add_argument("--input-bits", type=int, help="input bits N (with --fit: fixes N)")
@@ -276,6 +285,16 @@ def _add_build_commands(sub: argparse._SubParsersAction) -> None:
     sw.add_argument("--build-dir", default="build")
     sw.add_argument("--quiet", action="store_true")
     sw.set_defaults(func=cmd_sweep)
+
+    h = sub.add_parser(
+        "hls4ml",
+        help="write a compiled build's model and config for hls4ml",
+        description="Write BUILD/hls4ml/model.onnx (the build's QONNX model rewritten so that "
+        "hls4ml 1.3.0 reads it) and BUILD/hls4ml/hls4ml_config.yml (its hls_config: each "
+        "Dense layer's accumulator of the exact width, exact types between them). MLPs only.",
+    )
+    h.add_argument("build", help="a compiled build folder, e.g. build/tfc_digits")
+    h.set_defaults(func=cmd_hls4ml)
 
 
 def _add_result_commands(sub: argparse._SubParsersAction) -> None:

@@ -19,6 +19,7 @@ from flow.passes.output_channels_last import MakeOutputChannelsLast
 from flow.passes.prune_channels import PruneDeadChannels
 from flow.passes.reduce_mean_to_gap import ReduceMeanToGlobalAveragePool
 from flow.passes.remove_identity_input_quant import RemoveIdentityInputThreshold
+from flow.passes.reshape_before_quant import MoveReshapeBeforeQuant
 from flow.passes.split_host_tail import HOST_TAIL_KEY, SplitOffHostTail, apply_host_tail
 from flow.passes.unsigned_binary_acts import FixUnsignedBinaryActs
 from flow.passes.weight_scale_after_matmul import MoveWeightScaleAfterMatMul
@@ -32,6 +33,7 @@ __all__ = [
     "FixUnsignedBinaryActs",
     "FoldConvBiasQuant",
     "MakeOutputChannelsLast",
+    "MoveReshapeBeforeQuant",
     "MoveScalarMulPastMaxPoolNHWC",
     "MoveWeightScaleAfterMatMul",
     "PruneDeadChannels",
