@@ -203,6 +203,9 @@ examples:
   # the accumulator a dot product needs, and every config key with its default and range
   a2q bounds --k 784 --input-bits 1 --weight-bits 4
   a2q config
+  # your own model: a config with model.source: python:mypkg.nets:build_net (a Brevitas
+  # network) or onnx:their_model.onnx (a QONNX file); then hls4ml's model and config
+  a2q run my_build.yaml && a2q hls4ml build/my_build
 """
 
 
