@@ -126,18 +126,20 @@ def _import(module: str):
 def mac_modules(net) -> dict[str, object]:
     """The MAC layers of a network by layer name: the last part of the module path where
     that is unique and a name (``fc1``), else the whole path (``features.0`` ->
-    ``features_0``)."""
+    ``features_0``; a top-level ``nn.Sequential``'s ``0`` -> ``layer_0``)."""
     from brevitas.nn import QuantConv2d, QuantLinear
 
-    paths = [n for n, m in net.named_modules() if isinstance(m, QuantLinear | QuantConv2d)]
-    lasts = [p.split(".")[-1] for p in paths]
-    modules = dict(net.named_modules())
-    return {
-        (last if last.isidentifier() and lasts.count(last) == 1 else p.replace(".", "_")): modules[
-            p
-        ]
-        for p, last in zip(paths, lasts, strict=True)
-    }
+    macs = {p: m for p, m in net.named_modules() if isinstance(m, QuantLinear | QuantConv2d)}
+    lasts = [p.split(".")[-1] for p in macs]
+
+    def name(path: str) -> str:
+        last = path.split(".")[-1]
+        if last.isidentifier() and lasts.count(last) == 1:
+            return last
+        flat = path.replace(".", "_")
+        return flat if flat.isidentifier() else f"layer_{flat}"  # a Sequential's "0"
+
+    return {name(p): m for p, m in macs.items()}
 
 
 def net_layers(source: str, shape: tuple[int, int, int]) -> list[FileLayer]:

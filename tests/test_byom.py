@@ -280,3 +280,21 @@ def test_bad_python_sources_are_named(tmp_path, capsys, source, says):
     err = capsys.readouterr().err
     assert all(s in err for s in says), err
     assert "Traceback" not in err
+
+
+def test_layer_names_are_config_keys():
+    """Unique last parts of the module path, else the whole path; never a bare number."""
+    import torch
+    from brevitas.nn import QuantLinear
+
+    from flow.user_net import mac_modules
+
+    def lin():
+        return QuantLinear(2, 2, bias=False)
+
+    net = torch.nn.Sequential(lin(), torch.nn.Sequential(lin()))
+    assert list(mac_modules(net)) == ["layer_0", "layer_1_0"]
+    net = torch.nn.Module()
+    net.features, net.head = torch.nn.Sequential(lin(), lin()), lin()
+    assert list(mac_modules(net)) == ["features_0", "features_1", "head"]
+    assert list(mac_modules(nets.ConvNet())) == ["conv", "fc1", "fc2"]
