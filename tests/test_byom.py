@@ -270,7 +270,7 @@ def broken():
         ("python:{t}/nets.py:missing", ["has no function 'missing'", "floats"]),
         ("python:{t}/nets.py:not_a_module", ["returned int, not a torch.nn.Module"]),
         ("python:{t}/nets.py:broken", ["broken() raised RuntimeError: no weights here"]),
-        ("python:{t}/nets.py:floats", ["input of layer 1 is a float tensor", "QuantIdentity"]),
+        ("python:{t}/nets.py:floats", ["input of layer layer_1 is a float tensor", "QuantIdentity"]),
     ],
 )
 def test_bad_python_sources_are_named(tmp_path, capsys, source, says):
