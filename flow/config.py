@@ -649,6 +649,13 @@ def validate(cfg: BuildConfig) -> None:
     check_name(cfg.name, "name")
     if cfg.model.source:
         source_file(cfg.model.source)
+        given = cfg.model.source.startswith("python:") and cfg.model.quantizers == "given"
+        if given and cfg.quant.layers:
+            raise ConfigError(
+                f"quant.layers.{next(iter(cfg.quant.layers))}: with model.quantizers: given "
+                "the network's own quantizers set each layer's method and P; set "
+                "model.quantizers: config to apply the quant section"
+            )
     elif cfg.model.arch == "tfc" and not cfg.model.hidden:
         raise ConfigError("model.hidden: must list at least one hidden layer size")
     if cfg.model.residual and not is_superres(cfg):

@@ -270,7 +270,7 @@ def broken():
         ("python:{t}/nets.py:missing", ["has no function 'missing'", "floats"]),
         ("python:{t}/nets.py:not_a_module", ["returned int, not a torch.nn.Module"]),
         ("python:{t}/nets.py:broken", ["broken() raised RuntimeError: no weights here"]),
-        ("python:{t}/nets.py:floats", ["input of layer layer_1 is a float tensor", "QuantIdentity"]),
+        ("python:{t}/nets.py:floats", ["layer layer_1 is a float tensor", "QuantIdentity"]),
     ],
 )
 def test_bad_python_sources_are_named(tmp_path, capsys, source, says):
@@ -280,6 +280,15 @@ def test_bad_python_sources_are_named(tmp_path, capsys, source, says):
     err = capsys.readouterr().err
     assert all(s in err for s in says), err
     assert "Traceback" not in err
+
+
+def test_quant_layers_need_the_config_quantizers(tmp_path, capsys):
+    config = _py_config(tmp_path, "c", "python:tests/byom/nets.py:ConvNet")
+    data = yaml.safe_load(config.read_text())
+    data["quant"] = {"layers": {"fc1": {"acc_bits": 12}}}
+    config.write_text(yaml.safe_dump(data))
+    assert _run(tmp_path, config) == 2
+    assert "quant.layers.fc1: with model.quantizers: given" in capsys.readouterr().err
 
 
 def test_layer_names_are_config_keys():
