@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -341,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     except A2QError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `a2q config | head`: the reader has what it wanted
+        # Python would report the pipe again flushing stdout at exit: point it at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell reports a command a pipe closed on
     except OSError as e:  # a folder not writable, a disk full: the file and the reason
         print(
             f"error: cannot write or read {e.filename or 'a file'}: {e.strerror}", file=sys.stderr

@@ -306,3 +306,18 @@ def test_a_throughput_target_folding_misses_is_a_warning(tiny_build, tmp_path, c
         f"compile.folding.target_cycles_per_frame: the target of 1 cycles per frame is not "
         f"reached: FINN's folding gives {reached}" in caplog.text
     )
+
+
+def test_a_closed_pipe_ends_quietly():
+    """`a2q config | head -1`: the reader closing the pipe is no error and no traceback."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from flow.cli import main; sys.exit(main())", "config"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # before anything is written: every write meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 141 and err == "", err
