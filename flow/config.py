@@ -22,7 +22,7 @@ from flow.archs import MacSpec, Shape, arch_specs
 from flow.config_parse import build, parse_yaml, read_yaml_file, suggest
 from flow.data.base import SUPERRES_DATASETS
 from flow.errors import ConfigError, DataError, InfeasibleError
-from flow.util import file_digest
+from flow.util import file_digest, text_digest
 
 Method = Literal["baseline", "a2q", "a2q_plus", "datatype"]
 Split = Literal["balanced", "weights", "inputs"]
@@ -270,8 +270,8 @@ class BuildConfig:
             if isinstance(value, dict):
                 value = {k: v for k, v in value.items() if f"{s}.{k}" not in RESOURCE_KEYS}
             blob[s] = value
-        if "model" in sections and self.model.source:  # the file's content, not its name
-            blob["model.source file"] = file_digest(source_file(self.model.source))
+        if "model" in sections and self.model.source:  # the files' content, not their names
+            blob["model.source files"] = source_digest(self.model.source)
         text = json.dumps(blob, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -527,6 +527,17 @@ def source_file(source: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"model.source: {path}: no such file")
     return path
+
+
+def source_digest(source: str) -> str:
+    """The content of what a ``model.source`` builds from: the QONNX file, or the Python
+    files of the network's package (:func:`flow.user_net.source_files`)."""
+    if source.startswith("python:"):
+        from flow.user_net import source_files
+
+        files = source_files(source)
+        return text_digest(*(f"{name}:{file_digest(p)}" for name, p in files.items()))
+    return file_digest(source_file(source))
 
 
 def pixel_bits_of(cfg: BuildConfig) -> int:

@@ -70,6 +70,22 @@ def module_file(source: str) -> Path:
     return Path(spec.origin)
 
 
+def source_files(source: str) -> dict[str, Path]:
+    """The Python files the source's network may be built from, for the cache key, by their
+    path below the folder they are looked up in: the whole top-level package the module is
+    in (``mypkg.nets`` -> every ``.py`` under ``mypkg/``), or the ``.py`` files beside a
+    module that is in no package."""
+    main = module_file(source).resolve()
+    root = main.parent
+    while (root / "__init__.py").is_file() and (root.parent / "__init__.py").is_file():
+        root = root.parent
+    if (root / "__init__.py").is_file():
+        files, base = root.rglob("*.py"), root.parent
+    else:
+        files, base = root.glob("*.py"), root
+    return {p.relative_to(base).as_posix(): p for p in sorted(files)}
+
+
 def _on_path() -> None:
     if str(Path.cwd()) not in sys.path:
         sys.path.insert(0, str(Path.cwd()))

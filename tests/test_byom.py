@@ -282,6 +282,26 @@ def test_bad_python_sources_are_named(tmp_path, capsys, source, says):
     assert "Traceback" not in err
 
 
+def test_the_cache_key_holds_the_network_package(tmp_path, monkeypatch):
+    """A python source's key covers every file of its package, not only the named module:
+    editing a module it imports rebuilds; a file outside the package does not."""
+    from flow.config import source_digest
+
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "layers.py").write_text("WIDTH = 8\n")
+    (pkg / "nets.py").write_text("from mypkg.layers import WIDTH\n")
+    (tmp_path / "unrelated.py").write_text("")
+    monkeypatch.chdir(tmp_path)
+    key = source_digest("python:mypkg.nets:build")
+    assert source_digest("python:mypkg/nets.py:build") == key  # the same files either way
+    (tmp_path / "unrelated.py").write_text("x = 1\n")
+    assert source_digest("python:mypkg.nets:build") == key
+    (pkg / "layers.py").write_text("WIDTH = 16\n")
+    assert source_digest("python:mypkg.nets:build") != key
+
+
 def test_quant_layers_need_the_config_quantizers(tmp_path, capsys):
     config = _py_config(tmp_path, "c", "python:tests/byom/nets.py:ConvNet")
     data = yaml.safe_load(config.read_text())
