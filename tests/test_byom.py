@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 
 from flow.cli import main
@@ -30,6 +31,7 @@ def files(tmp_path_factory) -> Path:
     x, y = nets.digits()
     np.savez(t / "digits.npz", x_train=x[:1400], y_train=y[:1400], x_test=x[1400:],
              y_test=y[1400:])  # fmt: skip
+    torch.manual_seed(0)  # the networks' initial weights: the same files on every run
     conv = nets.train(nets.ConvNet(acc_bits=P_FC1), x[:1400], y[:1400])
     nets.export(conv, t / "theirs.onnx", x[:256])
     nets.export(conv, t / "fixed.onnx", x[:256], write_back=True)

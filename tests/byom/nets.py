@@ -62,16 +62,22 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 def train(net: nn.Module, x: np.ndarray, y: np.ndarray, epochs: int = 3, seed: int = 0):
-    """A few epochs of Adam, as a user's own script would."""
+    """A few epochs of Adam, as a user's own script would; on one thread, so the same net
+    comes out on every run (a multi-threaded CPU sum may round differently)."""
     torch.manual_seed(seed)
     xt, yt = torch.as_tensor(x, dtype=torch.float32), torch.as_tensor(y)
     opt = torch.optim.Adam(net.parameters(), 1e-2)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
     net.train()
-    for _ in range(epochs):
-        for i in range(0, len(xt), 64):
-            opt.zero_grad()
-            nn.functional.cross_entropy(net(xt[i : i + 64]), yt[i : i + 64]).backward()
-            opt.step()
+    try:
+        for _ in range(epochs):
+            for i in range(0, len(xt), 64):
+                opt.zero_grad()
+                nn.functional.cross_entropy(net(xt[i : i + 64]), yt[i : i + 64]).backward()
+                opt.step()
+    finally:
+        torch.set_num_threads(threads)
     net.eval()
     return net
 
