@@ -339,6 +339,15 @@ SYNTH = Artifact(
 REPORT_MD = Artifact("report/report.md", "report", "text", "the Markdown report")
 REPORT_HTML = Artifact("report/report.html", "report", "text", "the HTML report")
 
+# Written by `a2q hls4ml` (flow/hls4ml_bridge.py) into a compiled build; not a stage.
+HLS4ML_MODEL = Artifact("hls4ml/model.onnx", "hls4ml", "onnx", "the QONNX model as hls4ml reads it")
+HLS4ML_CONFIG = Artifact(
+    "hls4ml/hls4ml_config.yml",
+    "hls4ml",
+    "yaml",
+    "the hls4ml config: exact accumulator widths and exact fixed-point types between them",
+)
+
 
 def marker(stage: str) -> Artifact:
     """``<stage>/.stage.json``: written last by a finished stage."""

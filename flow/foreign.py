@@ -21,6 +21,7 @@ import numpy as np
 
 from flow.archs import MacSpec
 from flow.errors import A2QError, ConfigError
+from flow.qonnx_weights import MAC_OPS, exported_integer_weights, node_attr, weight_quant_bits
 
 SCHEME = "onnx:"
 # Ops a MAC layer's input may pass through on its way from its quantizer: they move or
@@ -90,8 +91,6 @@ def file_layers(source: str, input_bits: int) -> list[FileLayer]:
 
 @functools.lru_cache(maxsize=16)
 def _file_layers(path: str, _mtime: int, _size: int, input_bits: int) -> list[FileLayer]:
-    from flow.qonnx_weights import MAC_OPS, exported_integer_weights, weight_quant_bits
-
     model = read_file(Path(path))
     check_supported(model, f"model.source: {path}")
     try:
@@ -103,12 +102,9 @@ def _file_layers(path: str, _mtime: int, _size: int, input_bits: int) -> list[Fi
             f"model.source: {path} has no MAC node ({', '.join(MAC_OPS)}) with quantized "
             "weights; nothing to build"
         )
-    layers, used = [], set()
-    for node in model.graph.node:
-        if node.op_type not in MAC_OPS:
-            continue
-        name = _layer_name(model, node, len(layers), used)
-        used.add(name)
+    nodes = [node for node in model.graph.node if node.op_type in MAC_OPS]
+    layers = []
+    for node, name in zip(nodes, layer_names([_module_path(model, n) for n in nodes]), strict=True):
         bits, signed = _input_type(model, node, input_bits, path)
         spec = _mac_spec(model, node, name, weights[node.name].shape, path)
         wbits = weight_quant_bits(model, node)
@@ -121,7 +117,7 @@ def check_supported(model, where: str, error: type[A2QError] = ConfigError) -> N
     cannot lower, before FINN or qonnx fail on them with a traceback."""
     for node in model.graph.node:
         if node.op_type == "Trunc":
-            mode = _attr(node, "rounding_mode", "FLOOR")
+            mode = node_attr(node, "rounding_mode", "FLOOR")
             if mode != "FLOOR":
                 raise error(
                     f"{where}: node {node.name} (Trunc, a Brevitas TruncAvgPool2d) truncates "
@@ -153,18 +149,33 @@ def _feeds(model, node, op_type: str) -> bool:
     return any(c.op_type == op_type for c in model.find_consumers(node.output[0]) or [])
 
 
-def _layer_name(model, node, index: int, used: set[str]) -> str:
-    """The module name Brevitas' exporter left in the weight tensor's names (``fc1.weight``
-    -> ``fc1``, ``features.0.weight`` -> ``features_0``), else ``mac<index>``."""
+def layer_names(paths: list[str | None]) -> list[str]:
+    """The config names of MAC layers from their module paths (a Brevitas network's, or those
+    its exporter left in a QONNX file): the last part of the path where that is unique and a
+    name (``fc1``), else the whole path (``features.0`` -> ``features_0``; a top-level
+    ``nn.Sequential``'s ``0`` -> ``layer_0``); ``mac<index>`` for a layer of no known path."""
+    lasts = [p.split(".")[-1] if p else None for p in paths]
+    names = []
+    for i, (path, last) in enumerate(zip(paths, lasts, strict=True)):
+        if path is None:
+            names.append(f"mac{i}")
+        elif last.isidentifier() and lasts.count(last) == 1:
+            names.append(last)
+        else:
+            flat = re.sub(r"\W", "_", path)
+            names.append(flat if flat.isidentifier() else f"layer_{flat}")
+    return names
+
+
+def _module_path(model, node) -> str | None:
+    """The module path Brevitas' exporter left in the names of a MAC node's weight tensors
+    (``fc1.weight``, ``features.0.weight_quant...`` -> ``fc1``, ``features.0``)."""
     quant = model.find_producer(node.input[1])
-    names = [node.input[1], *(quant.input if quant is not None else [])]
-    for tensor in names:
+    for tensor in [node.input[1], *(quant.input if quant is not None else [])]:
         m = re.match(r"^(?:onnx::)?([A-Za-z_][\w.]*?)\.weight(?:$|_quant|\.)", tensor)
         if m:
-            name = re.sub(r"\W", "_", m.group(1))
-            if name not in used:
-                return name
-    return f"mac{index}"
+            return m.group(1)
+    return None
 
 
 def _input_type(model, node, input_bits: int, path: str) -> tuple[int, bool]:
@@ -182,7 +193,7 @@ def _input_type(model, node, input_bits: int, path: str) -> tuple[int, bool]:
             bits = model.get_initializer(producer.input[3])
             if bits is None:
                 break
-            return int(bits), bool(_attr(producer, "signed", 1))
+            return int(bits), bool(node_attr(producer, "signed", 1))
         if producer.op_type == "BipolarQuant":
             return 1, True
         if producer.op_type not in _PASS_THROUGH:
@@ -200,10 +211,10 @@ def _mac_spec(model, node, name: str, wshape: tuple, path: str) -> MacSpec:
     out_ch, k = int(wshape[0]), int(wshape[1])
     if node.op_type != "Conv":
         return MacSpec(name, "linear", k, out_ch)
-    kernel = list(_attr(node, "kernel_shape", []) or model.get_tensor_shape(node.input[1])[2:])
-    strides = list(_attr(node, "strides", []) or [1, 1])
-    pads = list(_attr(node, "pads", []) or [0, 0, 0, 0])
-    group = int(_attr(node, "group", 1))
+    kernel = list(node_attr(node, "kernel_shape", []) or model.get_tensor_shape(node.input[1])[2:])
+    strides = list(node_attr(node, "strides", []) or [1, 1])
+    pads = list(node_attr(node, "pads", []) or [0, 0, 0, 0])
+    group = int(node_attr(node, "group", 1))
     in_shape = model.get_tensor_shape(node.input[0])
     in_ch = int(in_shape[1])
     if len(set(kernel)) != 1 or len(set(strides)) != 1 or len(set(pads)) != 1:
@@ -229,24 +240,15 @@ def _mac_spec(model, node, name: str, wshape: tuple, path: str) -> MacSpec:
     )  # fmt: skip
 
 
-def run_file(model, x: np.ndarray, batch: int = 1) -> np.ndarray:
-    """The outputs of a QONNX model on inputs ``x`` (one sample per execution)."""
+def run_file(model, x: np.ndarray) -> np.ndarray:
+    """The outputs of a QONNX model on inputs ``x``, one sample per execution (exports have
+    a batch of one)."""
     from qonnx.core.onnx_exec import execute_onnx
 
     iname, oname = model.graph.input[0].name, model.graph.output[0].name
     return np.concatenate(
         [
-            execute_onnx(model, {iname: x[i : i + batch].astype(np.float32)})[oname]
-            for i in range(0, len(x), batch)
+            execute_onnx(model, {iname: x[i : i + 1].astype(np.float32)})[oname]
+            for i in range(len(x))
         ]
     )
-
-
-def _attr(node, name: str, default):
-    from onnx import helper
-
-    for a in node.attribute:
-        if a.name == name:
-            value = helper.get_attribute_value(a)
-            return value.decode() if isinstance(value, bytes) else value
-    return default

@@ -38,7 +38,8 @@ def exported_integer_weights(model: ModelWrapper) -> list[tuple[str, np.ndarray]
                 f"exported node {node.name}: weight quantizer inputs are not constants"
             )
         q = _quant_int(w.astype(np.float64) / scale.astype(np.float64) + zp, int(bits), producer)
-        if node.op_type == "MatMul" or (node.op_type == "Gemm" and not _attr(node, "transB", 0)):
+        gemm_in_out = node.op_type == "Gemm" and not node_attr(node, "transB", 0)
+        if node.op_type == "MatMul" or gemm_in_out:  # weights stored (in, out)
             q = q.T
         out.append((node.name, q.reshape(q.shape[0], -1)))
     return out
@@ -55,11 +56,11 @@ def weight_quant_bits(model: ModelWrapper, node) -> int:
 
 def _quant_int(v: np.ndarray, bits: int, node) -> np.ndarray:
     """The integer a QONNX Quant node produces for ``v`` (= x/scale + zero point)."""
-    mode = _attr(node, "rounding_mode", "ROUND")
+    mode = node_attr(node, "rounding_mode", "ROUND")
     rounders = {"ROUND": np.round, "ROUND_TO_ZERO": np.fix, "FLOOR": np.floor, "CEIL": np.ceil}
     if mode not in rounders:
         raise ExportError(f"exported node {node.name}: unsupported rounding_mode {mode!r}")
-    signed, narrow = _attr(node, "signed", 1), _attr(node, "narrow", 0)
+    signed, narrow = node_attr(node, "signed", 1), node_attr(node, "narrow", 0)
     if signed:
         lo, hi = -(2 ** (bits - 1)) + narrow, 2 ** (bits - 1) - 1
     else:
@@ -67,8 +68,12 @@ def _quant_int(v: np.ndarray, bits: int, node) -> np.ndarray:
     return np.clip(rounders[mode](v), lo, hi).astype(np.int64)
 
 
-def _attr(node, name: str, default):
+def node_attr(node, name: str, default):
+    """The value of an ONNX node's attribute ``name`` (a string decoded), else ``default``."""
+    from onnx import helper
+
     for a in node.attribute:
         if a.name == name:
-            return a.s.decode() if a.type == a.STRING else a.i
+            value = helper.get_attribute_value(a)
+            return value.decode() if isinstance(value, bytes) else value
     return default

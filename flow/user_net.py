@@ -24,7 +24,7 @@ from pathlib import Path
 
 from flow.archs import MacSpec
 from flow.errors import ConfigError
-from flow.foreign import FileLayer
+from flow.foreign import FileLayer, layer_names
 
 SCHEME = "python:"
 # Brevitas' accumulator-aware weight quantizers -> a2q-flow's method names.
@@ -96,7 +96,7 @@ def build_net(source: str):
     import torch
 
     module, func = parse(source)
-    mod = _import(module)
+    mod = _import(source)
     fn = getattr(mod, func, None)
     if not callable(fn):
         have = [n for n in dir(mod) if callable(getattr(mod, n)) and not n.startswith("_")]
@@ -116,11 +116,10 @@ def build_net(source: str):
     return net
 
 
-def _import(module: str):
+def _import(source: str):
+    module, _ = parse(source)
     if module.endswith(".py"):
-        path = Path(module)
-        if not path.is_file():
-            raise ConfigError(f"model.source: {path}: no such file")
+        path = module_file(source)
         name = f"a2q_user_{path.stem}"
         spec = importlib.util.spec_from_file_location(name, path)
         mod = importlib.util.module_from_spec(spec)
@@ -140,22 +139,12 @@ def _import(module: str):
 
 
 def mac_modules(net) -> dict[str, object]:
-    """The MAC layers of a network by layer name: the last part of the module path where
-    that is unique and a name (``fc1``), else the whole path (``features.0`` ->
-    ``features_0``; a top-level ``nn.Sequential``'s ``0`` -> ``layer_0``)."""
+    """The MAC layers of a network by layer name (:func:`flow.foreign.layer_names` of their
+    module paths, as a QONNX export of the same network names them)."""
     from brevitas.nn import QuantConv2d, QuantLinear
 
     macs = {p: m for p, m in net.named_modules() if isinstance(m, QuantLinear | QuantConv2d)}
-    lasts = [p.split(".")[-1] for p in macs]
-
-    def name(path: str) -> str:
-        last = path.split(".")[-1]
-        if last.isidentifier() and lasts.count(last) == 1:
-            return last
-        flat = path.replace(".", "_")
-        return flat if flat.isidentifier() else f"layer_{flat}"  # a Sequential's "0"
-
-    return {name(p): m for p, m in macs.items()}
+    return dict(zip(layer_names(list(macs)), macs.values(), strict=True))
 
 
 def net_layers(source: str, shape: tuple[int, int, int]) -> list[FileLayer]:
@@ -192,7 +181,7 @@ def _net_layers(source: str, shape: tuple) -> list[FileLayer]:
     finally:
         for h in hooks:
             h.remove()
-    order = sorted(layers, key=lambda n: list(seen).index(n) if n in seen else len(seen))
+    order = [*seen, *(n for n in layers if n not in seen)]  # forward order; unused ones refused
     return [_layer(source, name, layers[name], seen.get(name)) for name in order]
 
 

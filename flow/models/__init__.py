@@ -71,10 +71,10 @@ def _user_model(cfg: BuildConfig) -> nn.Module:
         return net
     plans = {p.name: p for p in layer_plans(cfg)}
     modules = dict(net.named_modules())
+    path_of = {m: p for p, m in modules.items()}
     last = list(plans)[-1]
     for name, layer in mac_modules(net).items():
-        path = next(p for p, m in modules.items() if m is layer)
-        parent, _, attr = path.rpartition(".")
+        parent, _, attr = path_of[layer].rpartition(".")
         new = _requantized(layer, plans[name], name == last)
         setattr(modules[parent] if parent else net, attr, new)
     return net

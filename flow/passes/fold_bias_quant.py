@@ -7,6 +7,8 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.general.quant import quant
 from qonnx.transformation.base import Transformation
 
+from flow.qonnx_weights import node_attr
+
 
 class FoldConvBiasQuant(Transformation):
     """Replace a ``Quant`` node with constant inputs on a ``Conv``'s bias by its output.
@@ -30,19 +32,11 @@ class FoldConvBiasQuant(Transformation):
             consts = [model.get_initializer(t) for t in producer.input]
             if any(c is None for c in consts):
                 continue
-            attrs = {a.name: a for a in producer.attribute}
-
-            def attr(name: str, default, attrs=attrs):
-                a = attrs.get(name)
-                if a is None:
-                    return default
-                return a.s.decode() if a.type == a.STRING else a.i
-
             value = quant(
                 *consts,
-                signed=attr("signed", 1),
-                narrow=attr("narrow", 0),
-                rounding_mode=attr("rounding_mode", "ROUND"),
+                signed=node_attr(producer, "signed", 1),
+                narrow=node_attr(producer, "narrow", 0),
+                rounding_mode=node_attr(producer, "rounding_mode", "ROUND"),
             )
             model.set_initializer(node.input[2], np.asarray(value, dtype=np.float32))
             model.graph.node.remove(producer)

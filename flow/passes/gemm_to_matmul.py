@@ -6,14 +6,8 @@ import numpy as np
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.base import Transformation
-from qonnx.util.basic import get_by_name
 
-
-def _attr(node, name: str, default):
-    a = get_by_name(node.attribute, name)
-    if a is None:
-        return default
-    return a.f if a.type == a.FLOAT else a.i
+from flow.qonnx_weights import node_attr as _attr
 
 
 class ConstWeightGemmToMatMul(Transformation):
